@@ -1,0 +1,75 @@
+"""Finding, reading and validating protocol files, with errors a person can act on."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from protocols.schema import Protocol
+
+PROTOCOL_DIR = Path(__file__).parent / "files"
+
+
+class ProtocolError(ValueError):
+    """A protocol file is missing or broken; the message names the file, field and problem."""
+
+
+def _field_path(loc: tuple[int | str, ...], data: dict) -> str:
+    """Turn pydantic's location into ``stages[1] (id "2").deadlines[0].timescale.amount``."""
+    parts: list[str] = []
+    node: object = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node):
+                node = node[item]
+                if isinstance(node, dict) and "id" in node:
+                    label += f' (id "{node["id"]}")'
+            parts.append(label)
+        else:
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def load_protocol_file(path: Path) -> Protocol:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProtocolError(f"{path}: cannot read the file: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtocolError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = _field_path(tuple(err["loc"]), data)
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown field (check the spelling)"
+            problems.append(f"{where}: {message}")
+        raise ProtocolError(f"{path}: " + "; ".join(problems)) from exc
+
+
+def available_protocols(directory: Path = PROTOCOL_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.toml"))
+
+
+@lru_cache(maxsize=32)
+def load_protocol(name: str, directory: Path = PROTOCOL_DIR) -> Protocol:
+    """Load a protocol by name (``york``) or by path to a TOML file."""
+    candidate = Path(name)
+    if candidate.suffix == ".toml" and candidate.is_file():
+        return load_protocol_file(candidate)
+    key = name.strip().lower()
+    path = directory / f"{key}.toml"
+    if not key.replace("-", "").replace("_", "").isalnum() or not path.is_file():
+        known = ", ".join(available_protocols(directory))
+        raise ProtocolError(f"unknown protocol '{name}'; choose one of: {known}")
+    return load_protocol_file(path)

@@ -1,0 +1,353 @@
+"""The protocol schema: one partnership's escalation protocol as data.
+
+A protocol file (TOML, under ``protocols/files/``) is validated against these models. Every rule
+carries ``source``: the section of the partnership's document it comes from, so an auditor can
+trace any deadline or duty back to the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TimescaleKind = Literal[
+    "none",  # no timescale at all ("timely action is paramount")
+    "asap",  # "as soon as possible" / "without delay": no fixed instant
+    "same_working_day",  # the cut-off of the clock's working day
+    "working_days",  # the cut-off of the Nth working day after the clock's working day
+    "hours",  # wall-clock hours
+    "calendar_months",  # the same date N months later (clamped to the month's end)
+    "agreed",  # agreed per case, optionally within a maximum of working days
+]
+ClockStart = Literal["stage_entry", "previous_stage_completion", "concern_arose", "resolution"]
+ExpiryAction = Literal["escalate", "remind"]
+Side = Literal["raising", "receiving", "both"]
+
+
+class Strict(BaseModel):
+    """Base for protocol models: unknown keys are errors, so a typo in a file is caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sourced(Strict):
+    source: str = Field(min_length=3, description="Document section the rule comes from")
+
+
+class Timescale(Strict):
+    kind: TimescaleKind
+    amount: int | None = Field(default=None, ge=0)
+    # For "agreed": the most that may be agreed, and what applies until something is agreed.
+    max_working_days: int | None = Field(default=None, ge=0)
+    default_working_days: int | None = Field(default=None, ge=0)
+    # For "agreed": the choices the document names (e.g. immediate / 24 hours / a date).
+    options: list[str] = Field(default_factory=list)
+    text: str = Field(default="", description="The document's own words")
+
+    @model_validator(mode="after")
+    def _check(self) -> Timescale:
+        needs_amount = self.kind in ("working_days", "hours", "calendar_months")
+        if needs_amount and self.amount is None:
+            raise ValueError(f"'amount' is required when kind is '{self.kind}'")
+        if not needs_amount and self.amount is not None:
+            raise ValueError(f"'amount' makes no sense when kind is '{self.kind}'")
+        if self.kind != "agreed" and (
+            self.max_working_days is not None or self.default_working_days is not None
+        ):
+            raise ValueError("'max_working_days'/'default_working_days' only apply to 'agreed'")
+        if (
+            self.max_working_days is not None
+            and self.default_working_days is not None
+            and self.default_working_days > self.max_working_days
+        ):
+            raise ValueError("'default_working_days' is larger than 'max_working_days'")
+        return self
+
+    @property
+    def fixed(self) -> bool:
+        """True when the timescale yields a due instant without anyone agreeing anything."""
+        if self.kind == "agreed":
+            return self.default_working_days is not None
+        return self.kind in ("same_working_day", "working_days", "hours", "calendar_months")
+
+    def describe(self) -> str:
+        match self.kind:
+            case "none":
+                return "no timescale"
+            case "asap":
+                return "as soon as possible"
+            case "same_working_day":
+                return "same working day"
+            case "working_days":
+                return f"{self.amount} working day{'s' if self.amount != 1 else ''}"
+            case "hours":
+                return f"{self.amount} hours"
+            case "calendar_months":
+                return f"{self.amount} month{'s' if self.amount != 1 else ''}"
+            case "agreed":
+                parts = ["agreed per case"]
+                if self.max_working_days is not None:
+                    parts.append(f"at most {self.max_working_days} working days")
+                if self.default_working_days is not None:
+                    parts.append(f"{self.default_working_days} until agreed")
+                return ", ".join(parts)
+        return self.kind  # pragma: no cover
+
+
+class DeadlineRule(Sourced):
+    """Something that must happen by a time, and what the system does when it has not."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    what: str
+    who: str = Field(description="Role expected to act")
+    timescale: Timescale
+    clock: ClockStart = "stage_entry"
+    on_expiry: ExpiryAction = "remind"
+
+
+class Role(Strict):
+    title: str
+    examples: list[str] = Field(default_factory=list)
+
+
+class Duty(Sourced):
+    """A duty that falls due on an event: written confirmation, learning referral, debrief…"""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    kind: Literal[
+        "written_confirmation",
+        "learning_referral",
+        "learning_dissemination",
+        "debrief",
+        "feedback",
+        "record",
+    ]
+    what: str
+    who: str
+    to: str = ""
+    timescale: Timescale | None = None
+    clock: ClockStart = "resolution"
+    # Learning referrals only fall due when learning points were recorded.
+    only_with_learning_points: bool = False
+
+
+class FormRef(Sourced):
+    kind: Literal["swindon_appendix_1", "leeds_appendix_3", "york_written_account"]
+    title: str
+    to: str = Field(description="Contact id the form is sent to")
+
+
+class Stage(Sourced):
+    id: str = Field(pattern=r"^[0-9a-z]+$")
+    name: str
+    raising: Role
+    receiving: Role
+    advisers: list[str] = Field(default_factory=list)
+    summary: str
+    deadlines: list[DeadlineRule] = Field(default_factory=list)
+    on_resolution: list[Duty] = Field(default_factory=list)
+    forms: list[FormRef] = Field(default_factory=list)
+    meeting: bool = False
+    exceptional: bool = False
+
+    @field_validator("deadlines")
+    @classmethod
+    def _one_escalation(cls, deadlines: list[DeadlineRule]) -> list[DeadlineRule]:
+        ids = [d.id for d in deadlines]
+        if len(ids) != len(set(ids)):
+            raise ValueError("deadline ids must be unique within a stage")
+        if sum(1 for d in deadlines if d.on_expiry == "escalate") > 1:
+            raise ValueError("a stage can have at most one deadline that escalates")
+        return deadlines
+
+    @property
+    def escalation_deadline(self) -> DeadlineRule | None:
+        return next((d for d in self.deadlines if d.on_expiry == "escalate"), None)
+
+
+class Contact(Strict):
+    name: str
+    email: str = ""
+    phone: str = ""
+
+
+class CopyRule(Sourced):
+    """Who is copied or notified, from which stage, with which form attached."""
+
+    contact: str
+    scope: Literal["every_communication", "on_entry"]
+    from_stage: str | None = None
+    at_stages: list[str] = Field(default_factory=list)
+    attach: Literal["swindon_appendix_1", "leeds_appendix_3", "york_written_account"] | None = (
+        None
+    )
+
+    @model_validator(mode="after")
+    def _where(self) -> CopyRule:
+        if (self.from_stage is None) == (not self.at_stages):
+            raise ValueError("give exactly one of 'from_stage' or 'at_stages'")
+        return self
+
+
+class RoutingVariant(Sourced):
+    """A different role handles some stages in a named situation (a school, self-employed…)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    when: str
+    stages: list[str]
+    role: str
+
+
+class ImmediateRisk(Sourced):
+    route: list[str] = Field(min_length=1, description="Who the alarm goes to, in order")
+    instruction: str
+    entry_stage: str | None = None
+    notify_contacts: list[str] = Field(default_factory=list)
+    timescales_become_guide: bool = False
+
+
+class UrgentEntry(Sourced):
+    stage: str
+    text: str
+
+
+class BypassRule(Sourced):
+    allowed: bool
+    # True where the document allows skipping stages only because the matter is urgent.
+    urgent_only: bool = False
+    # Who must agree a bypass (Barnsley: "the professionals and managers involved").
+    requires_agreement_of: list[str] = Field(default_factory=list)
+    text: str
+
+
+class Precondition(Sourced):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    applies_to_category: str
+    requirement: str
+
+
+class OverallLimit(Sourced):
+    timescale: Timescale
+    clock: ClockStart = "concern_arose"
+    escalate_to: str
+    what: str
+
+
+class Reminders(Sourced):
+    """How the system nudges where a stage has no fixed time or a reminder went unanswered."""
+
+    nudge_working_days: int = Field(default=2, ge=1)
+    max_nudges: int = Field(default=3, ge=0)
+
+
+class Guidance(Sourced):
+    """A rule of the document that people must follow and the system shows, but does not time."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    text: str
+
+
+class Protocol(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_-]+$")
+    partnership: str
+    short_name: str
+    document: str
+    version: str
+    source: str
+    required_case_fields: list[Literal["issue", "risk_to_child", "nature", "aim"]] = Field(
+        default_factory=list
+    )
+    required_case_fields_source: str = ""
+    contacts: dict[str, Contact] = Field(default_factory=dict)
+    stages: list[Stage] = Field(min_length=1)
+    urgent_entry: UrgentEntry | None = None
+    immediate_risk: ImmediateRisk
+    bypass: BypassRule
+    preconditions: list[Precondition] = Field(default_factory=list)
+    overall_limit: OverallLimit | None = None
+    copies: list[CopyRule] = Field(default_factory=list)
+    routing_variants: list[RoutingVariant] = Field(default_factory=list)
+    post_resolution: list[Duty] = Field(default_factory=list)
+    feedback_to_raiser_every_stage: Guidance | None = None
+    reminders: Reminders
+    guidance: list[Guidance] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Protocol:
+        ids = [s.id for s in self.stages]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"stage ids must be unique, got {ids}")
+        known = set(ids)
+
+        def need_stage(value: str | None, where: str) -> None:
+            if value is not None and value not in known:
+                raise ValueError(f"{where} names stage '{value}', which is not one of {ids}")
+
+        need_stage(self.urgent_entry.stage if self.urgent_entry else None, "urgent_entry.stage")
+        need_stage(self.immediate_risk.entry_stage, "immediate_risk.entry_stage")
+        need_stage(self.overall_limit.escalate_to if self.overall_limit else None,
+                   "overall_limit.escalate_to")
+        for i, rule in enumerate(self.copies):
+            need_stage(rule.from_stage, f"copies[{i}].from_stage")
+            for s in rule.at_stages:
+                need_stage(s, f"copies[{i}].at_stages")
+            if rule.contact not in self.contacts:
+                raise ValueError(f"copies[{i}].contact '{rule.contact}' is not in [contacts]")
+        for i, variant in enumerate(self.routing_variants):
+            for s in variant.stages:
+                need_stage(s, f"routing_variants[{i}].stages")
+        for contact in self.immediate_risk.notify_contacts:
+            if contact not in self.contacts:
+                raise ValueError(f"immediate_risk.notify_contacts names unknown contact '{contact}'")
+        for stage in self.stages:
+            for form in stage.forms:
+                if form.to not in self.contacts:
+                    raise ValueError(
+                        f"stage {stage.id} form '{form.kind}' goes to unknown contact '{form.to}'"
+                    )
+        last = self.stages[-1]
+        if last.escalation_deadline is not None:
+            raise ValueError(f"the last stage '{last.id}' has no stage to escalate to")
+        for stage in self.stages:
+            rule = stage.escalation_deadline
+            if rule is not None and rule.timescale.kind in ("none", "asap"):
+                raise ValueError(
+                    f"stage {stage.id} deadline '{rule.id}' escalates but has no timescale"
+                )
+        if self.required_case_fields and not self.required_case_fields_source:
+            raise ValueError("'required_case_fields_source' must say where the document asks")
+        return self
+
+    # -- lookups -------------------------------------------------------------------------------
+    def stage(self, stage_id: str) -> Stage:
+        for s in self.stages:
+            if s.id == stage_id:
+                return s
+        raise KeyError(f"protocol '{self.id}' has no stage '{stage_id}'")
+
+    def stage_index(self, stage_id: str) -> int:
+        return [s.id for s in self.stages].index(stage_id)
+
+    def next_stage(self, stage_id: str) -> Stage | None:
+        i = self.stage_index(stage_id)
+        return self.stages[i + 1] if i + 1 < len(self.stages) else None
+
+    def copies_for(self, stage_id: str, scope: str | None = None) -> list[CopyRule]:
+        """Copy rules in force at a stage (``from_stage`` onwards, or listed in ``at_stages``)."""
+        i = self.stage_index(stage_id)
+        found = []
+        for rule in self.copies:
+            if scope is not None and rule.scope != scope:
+                continue
+            if rule.from_stage is not None and i >= self.stage_index(rule.from_stage):
+                found.append(rule)
+            elif stage_id in rule.at_stages:
+                found.append(rule)
+        return found
+
+    def content_hash(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
