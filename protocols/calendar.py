@@ -132,7 +132,7 @@ class WorkingCalendar:
         year, month = local.year + month_index // 12, month_index % 12 + 1
         last = _stdlib_calendar.monthrange(year, month)[1]
         target = date(year, month, min(local.day, last))
-        return datetime.combine(target, self.cutoff, tzinfo=LONDON)
+        return self.cutoff_of(target)
 
     def working_days_before(self, due: datetime, n: int) -> datetime:
         """The same wall-clock time ``n`` working days before ``due``'s working day."""
@@ -148,6 +148,8 @@ class WorkingCalendar:
             return 0
         count = 0
         day = self.working_day_of(start)
+        if self.cutoff_of(day) <= _london(start):  # starting exactly at a cut-off
+            day = self.next_working_day(day)
         while self.cutoff_of(day) <= _london(end):
             count += 1
             day = self.next_working_day(day)
@@ -157,6 +159,7 @@ class WorkingCalendar:
         self, due: datetime, paused_at: datetime, resumed_at: datetime, wall_clock: bool
     ) -> datetime:
         """Move a deadline on by the working time a pause took (wall-clock for hour rules)."""
+        paused_at, resumed_at = _london(paused_at), _london(resumed_at)
         if resumed_at <= paused_at:
             return _london(due)
         if wall_clock:

@@ -117,8 +117,8 @@ def plan(
 ) -> Timetable:
     """The timetable if every stage used its full time and no one resolved anything.
 
-    A stage with no fixed time ("as soon as possible", agreed per case, none) is taken to end
-    when it starts. Duties due on resolution are shown as if the stage were resolved at its end.
+    A stage ends at its latest fixed deadline; a stage with no fixed time ("as soon as
+    possible", agreed per case, none) is taken to end when it starts. Duties due on resolution are shown as if the stage were resolved at its end.
     """
     first = protocol.stage_index(start_stage) if start_stage else 0
     stage_start = arose
@@ -139,7 +139,7 @@ def plan(
                     source=rule.source,
                 )
             )
-            if rule.on_expiry == "escalate" and due is not None:
+            if due is not None:
                 end = max(end, due)
         for duty in stage.on_resolution:
             due = due_for(calendar, duty.timescale, end) if duty.timescale else None

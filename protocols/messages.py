@@ -1,0 +1,345 @@
+"""Messages and records shared by the workflow, activities, CLI and web forms.
+
+Everything a person types passes through :data:`Text` / :data:`Line`: trimmed, bounded in
+length, and free of control characters, so hostile input is refused with a clear message
+before it reaches a case.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from protocols.deadlines import AgreedTimescale
+from protocols.schema import Protocol
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("contains control characters; use plain text")
+    return value.strip()
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError("must be a single line")
+    return value
+
+
+Text = Annotated[str, Field(max_length=5000), AfterValidator(_clean)]
+Line = Annotated[str, Field(max_length=200), AfterValidator(_clean), AfterValidator(_one_line)]
+Email = Annotated[
+    str,
+    Field(max_length=254),
+    AfterValidator(_clean),
+    AfterValidator(_one_line),
+]
+
+Urgency = Literal["standard", "urgent", "immediate-risk"]
+CaseStatus = Literal["open", "paused", "resolved", "closed", "withdrawn"]
+REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{2,40}$"
+
+
+class Message(BaseModel):
+    """Base for everything sent to or returned by the workflow: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_email(value: str) -> str:
+    if value and not re.fullmatch(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+", value):
+        raise ValueError(f"'{value}' is not an e-mail address")
+    return value
+
+
+class Person(Message):
+    """Someone who holds a role in a case (a practitioner, a manager, a Head of Service…)."""
+
+    name: Line = ""
+    role: Line = ""
+    agency: Line = ""
+    email: Email = ""
+    phone: Line = ""
+
+    _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
+
+    def label(self) -> str:
+        bits = [b for b in (self.name, self.role, self.agency) if b]
+        return ", ".join(bits) or "(not named)"
+
+
+class Actor(Message):
+    """Who is doing something to a case."""
+
+    name: Line = Field(min_length=1)
+    role: Line = ""
+    agency: Line = ""
+    email: Email = ""
+
+    _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
+
+
+class Child(Message):
+    """Personal data: encrypted by the payload codec, never in search attributes or logs."""
+
+    name: Line = ""
+    date_of_birth: date | None = None
+    address: Text = ""
+    family: Text = ""
+
+
+class CaseDetails(Message):
+    reference: str = Field(pattern=REFERENCE_PATTERN, description="e.g. 2026-0042")
+    child: Child = Field(default_factory=Child)
+    raising: Person
+    receiving: Person
+    # Who holds which role, keyed "<stage>.raising" / "<stage>.receiving" (e.g. "2.raising").
+    holders: dict[str, Person] = Field(default_factory=dict)
+    issue: Text = ""
+    risk_to_child: Text = ""
+    nature: Text = ""
+    aim: Text = ""
+    category: Line = "other"
+    # Routing variants that apply (Dudley "school"/"self_employed", Leeds "no_line_manager").
+    variants: list[Line] = Field(default_factory=list)
+    conference_dissent_exhausted: bool = False
+    arose: datetime | None = None
+    retention_class: Literal["standard", "extended"] = "standard"
+    legal_hold: bool = False
+
+    @field_validator("reference")
+    @classmethod
+    def _has_digit(cls, value: str) -> str:
+        if not any(ch.isdigit() for ch in value):
+            raise ValueError("a case reference contains a number, e.g. 2026-0042 (never a name)")
+        return value
+
+
+class CaseInput(Message):
+    """The workflow's input: the protocol is frozen in, so the case keeps the rules it began with."""
+
+    protocol: Protocol
+    protocol_hash: str
+    case: CaseDetails
+    urgency: Urgency = "standard"
+    raised_by: Actor
+    raised_at: datetime | None = None
+    # Off where the Temporal server has no custom search attributes registered.
+    search_attributes: bool = True
+
+
+# -- manager actions ---------------------------------------------------------------------------
+class RecordOutcome(Message):
+    stage: Line
+    resolved: bool
+    by: Actor
+    summary: Text = Field(min_length=1)
+    agreed_actions: Text = ""
+    outstanding_matters: Text = ""
+    learning_points: list[Text] = Field(default_factory=list, max_length=50)
+    policy_issue: bool = False
+
+
+class Bypass(Message):
+    to_stage: Line
+    reason: Text = Field(min_length=1)
+    by: Actor
+    agreed_by: list[Line] = Field(default_factory=list, max_length=20)
+    agreement_of: list[Line] = Field(default_factory=list, max_length=10)
+    urgent: bool = False
+
+
+class Pause(Message):
+    reason: Text = Field(min_length=1)
+    by: Actor
+
+
+class Resume(Message):
+    by: Actor
+    note: Text = ""
+
+
+class AgreeTimescale(Message):
+    stage: Line
+    deadline: Line = ""  # rule id; empty = the stage's escalation deadline
+    timescale: AgreedTimescale
+    reason: Text = ""
+    agreed_by: list[Line] = Field(default_factory=list, max_length=20)
+    by: Actor
+
+
+class Assign(Message):
+    role: Line = Field(description="'raising', 'receiving' or '<stage>.raising' etc.")
+    person: Person
+    reason: Text = ""
+    by: Actor
+
+
+class ConfirmInWriting(Message):
+    duty: Line = ""  # duty id; empty = the only one awaited
+    summary: Text = ""
+    by: Actor
+
+
+class ReportImmediateRisk(Message):
+    description: Text = Field(min_length=1)
+    by: Actor
+
+
+class Withdraw(Message):
+    reason: Text = Field(min_length=1)
+    by: Actor
+
+
+# -- what the workflow tells -------------------------------------------------------------------
+DeadlineKind = Literal["stage", "overall", "duty"]
+DeadlineStatus = Literal["pending", "awaiting_agreement", "met", "expired", "breached",
+                         "cancelled", "lapsed"]
+
+
+class DeadlineState(Message):
+    key: str
+    kind: DeadlineKind
+    stage: str | None
+    rule: str
+    what: str
+    who: str
+    timescale: str
+    on_expiry: str
+    source: str
+    clock_start: datetime
+    due: datetime | None = None
+    remind_at: datetime | None = None
+    reminded: bool = False
+    latest_allowed: datetime | None = None
+    agreed: AgreedTimescale | None = None
+    status: DeadlineStatus = "pending"
+    next_nudge: datetime | None = None
+    nudges: int = 0
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("pending", "awaiting_agreement", "expired")
+
+
+class TimelineEvent(Message):
+    seq: int
+    at: datetime
+    kind: str
+    stage: str | None = None
+    actor: str = "system"
+    summary: str
+    via: Literal["update", "signal", "timer", "system", "activity"] = "system"
+    details: dict[str, str] = Field(default_factory=dict)
+
+
+class Outcome(Message):
+    stage: str
+    resolved: bool
+    at: datetime
+    by: Actor
+    summary: str
+    agreed_actions: str = ""
+    outstanding_matters: str = ""
+    learning_points: list[str] = Field(default_factory=list)
+
+
+class CaseState(Message):
+    workflow_id: str
+    reference: str
+    protocol: str
+    protocol_hash: str
+    partnership: str
+    status: CaseStatus
+    urgency: Urgency
+    stage: str
+    stage_name: str
+    stage_entered_at: datetime
+    stages_visited: list[str]
+    immediate_risk: bool = False
+    paused_reason: str = ""
+    deadlines: list[DeadlineState]
+    expected_next: list[str]
+    holders: dict[str, Person]
+    outcomes: list[Outcome] = Field(default_factory=list)
+    not_notified: list[str] = Field(default_factory=list)
+    closed_at: datetime | None = None
+    closing_summary: str = ""
+    retention_class: str = "standard"
+    legal_hold: bool = False
+
+
+class ActionResult(Message):
+    """What an accepted update changed, and what happens next."""
+
+    message: str
+    state: CaseState
+
+
+class CaseRecord(Message):
+    """The workflow's result: the final state and the whole timeline."""
+
+    state: CaseState
+    timeline: list[TimelineEvent]
+
+
+# -- activities ------------------------------------------------------------------------------
+class DeadlineQuery(Message):
+    key: str
+    clock_start: datetime
+    timescale: dict | None = None  # a schema Timescale as data
+    agreed: AgreedTimescale | None = None
+    working_days: int | None = None  # plain "N working days after clock_start" (nudges)
+    with_reminder: bool = False
+
+
+class DeadlineAnswer(Message):
+    key: str
+    due: datetime | None
+    remind_at: datetime | None = None
+    latest_allowed: datetime | None = None
+
+
+class PauseShift(Message):
+    key: str
+    moment: datetime
+    wall_clock: bool = False
+
+
+class ShiftRequest(Message):
+    paused_at: datetime
+    resumed_at: datetime
+    items: list[PauseShift]
+
+
+class NotificationRequest(Message):
+    """One e-mail event; the activity works out addresses, renders and sends it."""
+
+    workflow_id: str
+    event: str
+    event_key: str  # unique within the case: the Message-ID is derived from it
+    stage: str | None = None
+    # Addressees as role keys: "raising", "receiving", "<stage>.raising", "<stage>.receiving",
+    # "actor", or "contact:<protocol contact id>".
+    to: list[str]
+    cc: list[str] = Field(default_factory=list)
+    attach_forms: list[str] = Field(default_factory=list)
+    deadline_key: str | None = None
+    actor: Actor | None = None
+    extra: dict[str, str] = Field(default_factory=dict)
+    protocol: Protocol
+    case: CaseDetails
+    state: CaseState
+    timeline: list[TimelineEvent]
+
+
+class NotificationResult(Message):
+    message_id: str
+    sent_to: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)  # roles with no address known
+    subject: str = ""

@@ -1,0 +1,75 @@
+"""`resolutions worker | setup-cluster | keys rotate`: commands for back-office staff."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from protocols.settings import load_settings
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import worker
+
+    return worker.main(["--no-web"] if args.no_web else [])
+
+
+def cmd_setup_cluster(args: argparse.Namespace) -> int:
+    """Register our custom search attributes on a cluster's namespace (idempotent)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    from starter.connection import connect
+    from starter.embedded import SEARCH_ATTRIBUTES
+
+    async def go() -> int:
+        settings = load_settings()
+        client = await connect(settings)
+        listing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace))
+        have = dict(listing.custom_attributes)
+        wanted = {name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                  for name, kind in SEARCH_ATTRIBUTES.items()}
+        missing = {k: v for k, v in wanted.items() if k not in have}
+        clash = [k for k, v in wanted.items() if k in have and have[k] != v]
+        if clash:
+            raise ValueError(f"search attributes exist with another type: {', '.join(clash)}")
+        if missing:
+            await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+                namespace=client.namespace, search_attributes=missing))
+        print(f"Namespace {client.namespace}: {len(missing)} search attribute(s) added, "
+              f"{len(wanted) - len(missing)} already present.")
+        return 0
+
+    return asyncio.run(go())
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from starter.codec import KEY_FILE_ENV, KeyRing
+
+    settings = load_settings()
+    path = Path(os.environ.get(KEY_FILE_ENV) or settings.data_dir / "keys.json")
+    ring = KeyRing.rotate(path)
+    print(f"New active key {ring.active_key_id} in {path}; older keys still decrypt "
+          f"({', '.join(k for k in ring.keys if k != ring.active_key_id) or 'none'}).")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worker", help="run the worker (and embedded services, web forms)")
+    p.add_argument("--no-web", action="store_true")
+    p.set_defaults(handler=cmd_worker)
+
+    p = sub.add_parser("setup-cluster", help="register the custom search attributes")
+    p.set_defaults(handler=cmd_setup_cluster)
+
+    p = sub.add_parser("keys", help="encryption keys")
+    ksub = p.add_subparsers(dest="keys_action", required=True)
+    r = ksub.add_parser("rotate", help="add a new active key; old keys keep decrypting")
+    r.set_defaults(handler=cmd_keys_rotate)

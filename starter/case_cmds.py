@@ -1,0 +1,419 @@
+"""`resolutions raise | outcome | bypass | pause | resume | agree-timescale | assign | confirm |
+risk | withdraw | status | list | timeline`: people's commands on cases."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tomllib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from protocols.messages import ActionResult, Actor, CaseState
+from protocols.settings import load_settings
+from starter import cases
+from starter.connection import connect
+from starter.timefmt import london, parse_moment
+
+
+def _run(coro_factory: Callable[[Any], Awaitable[int]]) -> int:
+    async def go() -> int:
+        client = await connect(load_settings())
+        return await coro_factory(client)
+
+    return asyncio.run(go())
+
+
+def _actor(args: argparse.Namespace) -> Actor:
+    return Actor(name=args.by, role=args.by_role or "", agency=args.by_agency or "",
+                 email=args.by_email or "")
+
+
+def _add_actor(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--by", required=required, help="your name (recorded on the case)")
+    p.add_argument("--by-role", help="your role, e.g. 'Line manager'")
+    p.add_argument("--by-agency", help="your agency")
+    p.add_argument("--by-email", help="your e-mail address")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("case_id", metavar="ID", help="case id, e.g. york-2026-0042")
+    _add_actor(p)
+    p.add_argument("--signal", action="store_true",
+                   help="send without waiting for an answer (an invalid one is recorded as "
+                        "refused on the case)")
+
+
+# -- raise -------------------------------------------------------------------------------------
+def _person(args: argparse.Namespace, side: str) -> dict[str, str]:
+    out = {}
+    for field in ("name", "role", "agency", "email", "phone"):
+        value = getattr(args, f"{side}_{field}")
+        if value is not None:
+            out[field] = value
+    return out
+
+
+def _holder(text: str) -> tuple[str, dict[str, str]]:
+    """'2.raising=Jane Smith <jane@x.org>' → ('2.raising', {...})."""
+    if "=" not in text:
+        raise ValueError(f"--holder '{text}' should look like 2.raising=Jane Smith <jane@x.org>")
+    key, rest = text.split("=", 1)
+    person: dict[str, str] = {}
+    if "<" in rest and rest.rstrip().endswith(">"):
+        name, email = rest.rsplit("<", 1)
+        person = {"name": name.strip(), "email": email.strip().rstrip(">")}
+    else:
+        person = {"name": rest.strip()}
+    return key.strip(), person
+
+
+def _read_case_file(path: str) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read case file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"case file {path} is not valid {p.suffix[1:].upper()}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"case file {path} must hold one object of case fields")
+    return data
+
+
+def cmd_raise(args: argparse.Namespace) -> int:
+    data: dict[str, Any] = _read_case_file(args.file) if args.file else {}
+    protocol = args.protocol or data.pop("protocol", None)
+    urgency = args.urgency or data.pop("urgency", "standard")
+    data.pop("protocol", None)
+    data.pop("urgency", None)
+    if not protocol:
+        raise ValueError("say which protocol: --protocol york|dudley|swindon|leeds|barnsley")
+    for key, value in {"reference": args.reference, "issue": args.issue,
+                       "risk_to_child": args.risk, "nature": args.nature, "aim": args.aim,
+                       "category": args.category}.items():
+        if value is not None:
+            data[key] = value
+    if args.arose:
+        data["arose"] = parse_moment(args.arose, "--arose").isoformat()
+    for side in ("raising", "receiving"):
+        person = {**data.get(side, {}), **_person(args, side)}
+        data[side] = person
+    child = dict(data.get("child", {}))
+    if args.child_name:
+        child["name"] = args.child_name
+    if args.child_dob:
+        child["date_of_birth"] = args.child_dob
+    if args.child_address:
+        child["address"] = args.child_address
+    if child:
+        data["child"] = child
+    if args.variant:
+        data["variants"] = args.variant
+    if args.conference_dissent_exhausted:
+        data["conference_dissent_exhausted"] = True
+    holders = dict(data.get("holders", {}))
+    for text in args.holder or []:
+        key, person = _holder(text)
+        holders[key] = person
+    if holders:
+        data["holders"] = holders
+    if "reference" not in data:
+        raise ValueError("give a case reference with --reference (e.g. 2026-0042)")
+    raiser = data.get("raising", {})
+    actor = Actor(name=args.by or raiser.get("name") or "unknown",
+                  role=raiser.get("role", ""), agency=raiser.get("agency", ""))
+    inp = cases.build_case_input(protocol, data, urgency, actor)
+
+    async def go(client) -> int:
+        settings = load_settings()
+        handle = await cases.raise_case(client, settings, inp)
+        state = await _wait_for_stage(client, handle.id)
+        print(f"Raised case {handle.id} under the {inp.protocol.partnership} protocol.")
+        if state:
+            _print_state(state, brief=True)
+        return 0
+
+    return _run(go)
+
+
+async def _wait_for_stage(client, workflow_id: str) -> CaseState | None:
+    """Give the worker a moment to enter the first stage so we can show its deadlines."""
+    for _ in range(50):
+        state = await cases.get_state(client, workflow_id)
+        if state.stages_visited:
+            return state
+        await asyncio.sleep(0.1)
+    return None
+
+
+# -- actions -----------------------------------------------------------------------------------
+def _action(name: str, build: Callable[[argparse.Namespace], dict[str, Any]]):
+    def handler(args: argparse.Namespace) -> int:
+        data = build(args)
+        data["by"] = _actor(args).model_dump()
+        message = cases.parse_action(name, data)
+
+        async def go(client) -> int:
+            result = await cases.act(client, args.case_id, name, message, as_signal=args.signal)
+            if result is None:
+                print(f"Sent to {args.case_id}. Check `resolutions status {args.case_id}` to see "
+                      "whether it was accepted.")
+                return 0
+            _print_result(result)
+            return 0
+
+        return _run(go)
+
+    return handler
+
+
+def _print_result(result: ActionResult) -> None:
+    print(result.message)
+    print()
+    _print_state(result.state, brief=True)
+
+
+def _outcome(args) -> dict[str, Any]:
+    return {"stage": args.stage, "resolved": args.resolved, "summary": args.summary,
+            "agreed_actions": args.agreed_actions or "",
+            "outstanding_matters": args.outstanding or "",
+            "learning_points": args.learning or [], "policy_issue": args.policy_issue}
+
+
+def _bypass(args) -> dict[str, Any]:
+    return {"to_stage": args.to_stage, "reason": args.reason, "urgent": args.urgent,
+            "agreed_by": args.agreed_by or [], "agreement_of": args.agreement_of or []}
+
+
+def _agree(args) -> dict[str, Any]:
+    given = [x for x in (args.working_days, args.hours, args.until, args.same_day) if x]
+    if len(given) != 1:
+        raise ValueError("give exactly one of --working-days N, --hours N, --until DATE or "
+                         "--same-working-day")
+    if args.working_days is not None:
+        timescale: dict[str, Any] = {"kind": "working_days", "amount": args.working_days}
+    elif args.hours is not None:
+        timescale = {"kind": "hours", "amount": args.hours}
+    elif args.until:
+        timescale = {"kind": "until", "until": parse_moment(args.until, "--until").isoformat()}
+    else:
+        timescale = {"kind": "same_working_day"}
+    return {"stage": args.stage, "deadline": args.deadline or "", "timescale": timescale,
+            "reason": args.reason or "", "agreed_by": args.agreed_by or []}
+
+
+def _assign(args) -> dict[str, Any]:
+    person = {"name": args.name, "email": args.email or "", "role": args.role_title or "",
+              "agency": args.agency or "", "phone": args.phone or ""}
+    return {"role": args.role, "person": person, "reason": args.reason or ""}
+
+
+# -- reading -----------------------------------------------------------------------------------
+def _print_state(state: CaseState, brief: bool = False) -> None:
+    print(f"Case {state.workflow_id} ({state.partnership})")
+    print(f"  status: {state.status}   urgency: {state.urgency}"
+          f"{'   IMMEDIATE RISK' if state.immediate_risk else ''}")
+    print(f"  stage {state.stage}: {state.stage_name} (since {london(state.stage_entered_at)})")
+    if state.paused_reason:
+        print(f"  paused: {state.paused_reason}")
+    live = [d for d in state.deadlines if d.status in ("pending", "awaiting_agreement",
+                                                       "expired")]
+    if live:
+        print("  deadlines (London time):")
+        for d in live:
+            due = london(d.due) if d.due else (
+                "to be agreed" if d.status == "awaiting_agreement" else d.timescale)
+            flag = "  OVERDUE" if d.status == "expired" else ""
+            print(f"    - {d.what}: {due}{flag}")
+            print(f"        by {d.who}; rule: {d.source}")
+    if state.expected_next:
+        print("  next:")
+        for line in state.expected_next:
+            print(f"    - {line}")
+    if state.not_notified and not brief:
+        print("  not notified (address missing):")
+        for line in state.not_notified:
+            print(f"    - {line}")
+    if state.closed_at:
+        print(f"  closed {london(state.closed_at)}: {state.closing_summary}")
+    if not brief and state.outcomes:
+        print("  outcomes:")
+        for o in state.outcomes:
+            print(f"    - stage {o.stage} {'resolved' if o.resolved else 'not resolved'} "
+                  f"{london(o.at)} by {o.by.name}: {o.summary}")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    async def go(client) -> int:
+        state = await cases.get_state(client, args.case_id)
+        if args.json:
+            print(state.model_dump_json(indent=2))
+        else:
+            _print_state(state)
+        return 0
+
+    return _run(go)
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    async def go(client) -> int:
+        events = await cases.get_timeline(client, args.case_id)
+        if args.json:
+            print(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
+            return 0
+        for e in events:
+            if e.kind == "notification_sent" and not args.all:
+                continue
+            stage = f"[{e.stage}]" if e.stage else ""
+            print(f"{london(e.at)}  {stage:<7} {e.kind:<20} {e.actor:<18} {e.summary}")
+        return 0
+
+    return _run(go)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    query = cases.list_query(args.protocol, args.overdue, args.all)
+
+    async def go(client) -> int:
+        rows = await cases.list_cases(client, query)
+        if args.json:
+            print(json.dumps([{**r.__dict__, "next_deadline": r.next_deadline.isoformat()
+                               if r.next_deadline else None,
+                               "started": r.started.isoformat() if r.started else None}
+                              for r in rows], indent=2))
+            return 0
+        if not rows:
+            print("No cases match.")
+            return 0
+        print(f"{'case':<24} {'stage':<6} {'status':<9} {'next deadline':<22} {'overdue':<8}"
+              f" agencies")
+        for r in rows:
+            print(f"{r.workflow_id:<24} {r.stage:<6} {r.status:<9} {london(r.next_deadline):<22}"
+                  f" {'YES' if r.overdue else '':<8} {r.raising_agency} → {r.receiving_agency}")
+        return 0
+
+    return _run(go)
+
+
+# -- registration ------------------------------------------------------------------------------
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("raise", help="raise a disagreement (starts its workflow)")
+    p.add_argument("--file", help="case file (JSON or TOML) with the case fields")
+    p.add_argument("--protocol", help="york, dudley, swindon, leeds or barnsley")
+    p.add_argument("--reference", help="case reference, e.g. 2026-0042 (never a name)")
+    p.add_argument("--urgency", choices=["standard", "urgent", "immediate-risk"])
+    p.add_argument("--arose", help="when the concern arose (default: now)")
+    for side in ("raising", "receiving"):
+        for field in ("name", "role", "agency", "email", "phone"):
+            p.add_argument(f"--{side}-{field}")
+    p.add_argument("--issue", help="the issue you are concerned about")
+    p.add_argument("--risk", help="the risk to the child")
+    p.add_argument("--nature", help="the nature of the disagreement")
+    p.add_argument("--aim", help="what you aim to achieve")
+    p.add_argument("--category", help="e.g. child_protection_conference_decision")
+    p.add_argument("--conference-dissent-exhausted", action="store_true")
+    p.add_argument("--variant", action="append", help="routing variant, e.g. school")
+    p.add_argument("--holder", action="append",
+                   help="who holds a role: '2.raising=Jane Smith <jane@x.org>' (repeatable)")
+    p.add_argument("--child-name")
+    p.add_argument("--child-dob", help="YYYY-MM-DD")
+    p.add_argument("--child-address")
+    p.add_argument("--by", help="your name, if not the raising practitioner")
+    p.set_defaults(handler=cmd_raise)
+
+    p = sub.add_parser("outcome", help="record a stage's outcome")
+    _add_common(p)
+    p.add_argument("--stage", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--resolved", dest="resolved", action="store_true")
+    g.add_argument("--not-resolved", dest="resolved", action="store_false")
+    p.add_argument("--summary", required=True)
+    p.add_argument("--agreed-actions")
+    p.add_argument("--outstanding", help="how outstanding matters will be pursued")
+    p.add_argument("--learning", action="append", help="a learning point (repeatable)")
+    p.add_argument("--policy-issue", action="store_true",
+                   help="the discussion raised significant policy issues")
+    p.set_defaults(handler=_action("record_outcome", _outcome))
+
+    p = sub.add_parser("bypass", help="move the case forward past stages")
+    _add_common(p)
+    p.add_argument("--to-stage", required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--urgent", action="store_true", help="the matter is urgent")
+    p.add_argument("--agreed-by", action="append", help="name of someone who agreed")
+    p.add_argument("--agreement-of", action="append", choices=["professionals", "managers"])
+    p.set_defaults(handler=_action("bypass", _bypass))
+
+    p = sub.add_parser("pause", help="pause the case (its clocks stop)")
+    _add_common(p)
+    p.add_argument("--reason", required=True)
+    p.set_defaults(handler=_action("pause", lambda a: {"reason": a.reason}))
+
+    p = sub.add_parser("resume", help="resume a paused case")
+    _add_common(p)
+    p.add_argument("--note", default="")
+    p.set_defaults(handler=_action("resume", lambda a: {"note": a.note}))
+
+    p = sub.add_parser("agree-timescale", help="agree or extend a stage's timescale")
+    _add_common(p)
+    p.add_argument("--stage", required=True)
+    p.add_argument("--deadline", help="which deadline (default: the stage's main one)")
+    p.add_argument("--working-days", type=int)
+    p.add_argument("--hours", type=int)
+    p.add_argument("--until", help="an agreed date and time (ISO 8601)")
+    p.add_argument("--same-working-day", dest="same_day", action="store_true")
+    p.add_argument("--reason")
+    p.add_argument("--agreed-by", action="append")
+    p.set_defaults(handler=_action("agree_timescale", _agree))
+
+    p = sub.add_parser("assign", help="hand a role to someone (e.g. cover for sickness)")
+    _add_common(p)
+    p.add_argument("--role", required=True, help="raising, receiving, or e.g. 2.receiving")
+    p.add_argument("--name", required=True)
+    p.add_argument("--email")
+    p.add_argument("--role-title")
+    p.add_argument("--agency")
+    p.add_argument("--phone")
+    p.add_argument("--reason")
+    p.set_defaults(handler=_action("assign", _assign))
+
+    p = sub.add_parser("confirm", help="record written confirmation of the outcome")
+    _add_common(p)
+    p.add_argument("--duty", default="")
+    p.add_argument("--summary", default="")
+    p.set_defaults(handler=_action("confirm_in_writing",
+                                   lambda a: {"duty": a.duty, "summary": a.summary}))
+
+    p = sub.add_parser("risk", help="report immediate risk of significant harm")
+    _add_common(p)
+    p.add_argument("--description", required=True)
+    p.set_defaults(handler=_action("report_immediate_risk",
+                                   lambda a: {"description": a.description}))
+
+    p = sub.add_parser("withdraw", help="withdraw the disagreement")
+    _add_common(p)
+    p.add_argument("--reason", required=True)
+    p.set_defaults(handler=_action("withdraw", lambda a: {"reason": a.reason}))
+
+    p = sub.add_parser("status", help="a case's stage, deadlines and who acts next")
+    p.add_argument("case_id", metavar="ID")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("timeline", help="everything that happened on a case")
+    p.add_argument("case_id", metavar="ID")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="include every e-mail sent")
+    p.set_defaults(handler=cmd_timeline)
+
+    p = sub.add_parser("list", help="open cases")
+    p.add_argument("--protocol")
+    p.add_argument("--overdue", action="store_true")
+    p.add_argument("--all", action="store_true", help="include closed cases")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_list)

@@ -1,0 +1,191 @@
+"""Shared fixtures: real Temporal servers, a real SMTP server, and case builders.
+
+Each time-skipping test gets its own test server (the Java server is not shared between tests),
+and payloads are encrypted with a test key, exactly as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import socket
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from protocols.calendar import LONDON, WorkingCalendar
+from protocols.loader import load_protocol
+from protocols.messages import Actor, CaseDetails, CaseInput, Child, Person
+from protocols.settings import Settings
+from starter.codec import EncryptionCodec, KeyRing, data_converter
+from worker import build_worker
+from workflows.disagreement import DisagreementWorkflow
+
+TEST_KEY_ID = "ktest"
+TEST_KEY = base64.b64decode("dGVzdC1rZXktZm9yLXRoZS1zdWl0ZS0zMi1ieXRlcyE=")  # 32 bytes
+TASK_QUEUE = "resolutions-test"
+HISTORY_DIR = Path(__file__).parent / "histories"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_codec() -> EncryptionCodec:
+    return EncryptionCodec(KeyRing({TEST_KEY_ID: TEST_KEY}, TEST_KEY_ID))
+
+
+def test_converter():
+    return data_converter(test_codec())
+
+
+# -- SMTP ------------------------------------------------------------------------------------
+@dataclass
+class MailBox:
+    """What a real aiosmtpd server received."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    refuse_next: int = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            return "451 4.3.0 try again later"
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(msg)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def events(self) -> list[str]:
+        return [m["X-Resolutions-Event"] or "" for m in self.messages]
+
+    def for_event(self, event: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["X-Resolutions-Event"] == event]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[MailBox, int]]:
+    box = MailBox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mailbox: tuple[MailBox, int]) -> Settings:
+    return Settings(data_dir=tmp_path, smtp_port=mailbox[1], task_queue=TASK_QUEUE,
+                    link_secret="test-secret", public_url="http://127.0.0.1:9")
+
+
+# -- Temporal --------------------------------------------------------------------------------
+@pytest.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server of this test's own (timers and signals)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=test_converter(),
+        test_server_existing_path=shutil.which("temporal-test-server"),
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server (updates and queries), with our search attributes registered."""
+    from starter.embedded import SEARCH_ATTRIBUTES
+
+    extra: list[str] = []
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        extra += ["--search-attribute", f"{name}={kind}"]
+    env = await WorkflowEnvironment.start_local(
+        data_converter=test_converter(),
+        dev_server_existing_path=shutil.which("temporal"),
+        dev_server_extra_args=extra,
+    )
+    async with env:
+        yield env
+
+
+def make_worker(client: Client, settings: Settings) -> Worker:
+    return build_worker(client, settings, calendar=WorkingCalendar())
+
+
+async def skip_to(env: WorkflowEnvironment, moment: datetime) -> None:
+    """Move the time-skipping server's clock forward to ``moment``."""
+    now = await env.get_current_time()
+    if moment > now:
+        await env.sleep(moment - now)
+
+
+def at(text: str) -> datetime:
+    """A London wall-clock time, e.g. at('2030-03-04 09:00')."""
+    return datetime.fromisoformat(text).replace(tzinfo=LONDON)
+
+
+def case_input(
+    protocol: str,
+    reference: str = "2030-0001",
+    *,
+    urgency: str = "standard",
+    arose: datetime | None = None,
+    search_attributes: bool = False,
+    **case_fields,
+) -> CaseInput:
+    p = load_protocol(protocol)
+    details = dict(
+        reference=reference,
+        child=Child(name="Test Child Alpha", address="1 Example Road"),
+        raising=Person(name="Rae Raiser", role="Teacher", agency="Example Primary School",
+                       email="rae@school.example"),
+        receiving=Person(name="Rob Receiver", role="Social worker",
+                         agency="Children's Social Care", email="rob@csc.example"),
+        issue="Threshold decision", risk_to_child="Neglect may continue",
+        nature="Disagree with closure", aim="Reopen assessment", arose=arose,
+    )
+    details.update(case_fields)
+    return CaseInput(protocol=p, protocol_hash=p.content_hash(),
+                     case=CaseDetails(**details), urgency=urgency,
+                     raised_by=Actor(name="Rae Raiser", role="Teacher"),
+                     search_attributes=search_attributes)
+
+
+async def start_case(client: Client, inp: CaseInput) -> WorkflowHandle:
+    wid = f"{inp.protocol.id}-{inp.case.reference}"
+    return await client.start_workflow(DisagreementWorkflow.run, inp, id=wid,
+                                       task_queue=TASK_QUEUE)
+
+
+async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll ``predicate`` (async) until it returns a truthy value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+def close_to(a: datetime | None, b: datetime, slack: timedelta = timedelta(seconds=2)) -> bool:
+    return a is not None and abs(a - b) <= slack
+
+
+warnings.filterwarnings("error", category=RuntimeWarning, message=".*unfinished.*handler.*")

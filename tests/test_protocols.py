@@ -1,0 +1,622 @@
+"""The five protocol files: each loads, and each holds the rules of its partnership's document.
+
+The facts asserted here were read from the documents in ``shared/seeds/`` (000 York, 001 Dudley,
+002 Swindon, 003 Leeds, 004 Barnsley). Where a rule is a quotation, the quotation is checked
+against both the document and the protocol file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from protocols.loader import (
+    PROTOCOL_DIR,
+    ProtocolError,
+    available_protocols,
+    load_protocol,
+    load_protocol_file,
+)
+from protocols.schema import Duty, Protocol, Sourced, Stage, Timescale
+
+NAMES = ["barnsley", "dudley", "leeds", "swindon", "york"]
+TOWN = {n: n.capitalize() for n in NAMES}
+SEEDS = {
+    "york": "000_6e82ae22e61ee3ce.txt",
+    "dudley": "001_ed64f4cd28ab3d7a.txt",
+    "swindon": "002_5da6f0d1421ef859.txt",
+    "leeds": "003_5cbf9b03b7964eae.txt",
+    "barnsley": "004_c3d93e34d6e804bd.txt",
+}
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def norm(text: str) -> str:
+    """Lower case, markdown bold removed, curly quotes straightened, whitespace collapsed."""
+    text = text.replace("**", "").replace("\u2019", "'").replace("\u2018", "'")
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def document(name: str) -> str:
+    path = SHARED / "seeds" / SEEDS[name]
+    assert path.is_file(), f"source document {path} not available (shared/ beside the repo)"
+    return norm(path.read_text(encoding="utf-8"))
+
+
+def strings(node: object) -> list[str]:
+    """Every string value anywhere in a protocol."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, BaseModel):
+        return [s for name in type(node).model_fields for s in strings(getattr(node, name))]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in strings(v)]
+    if isinstance(node, list | tuple):
+        return [s for v in node for s in strings(v)]
+    return []
+
+
+def sourced_objects(node: object, path: str = "") -> list[tuple[str, Sourced]]:
+    found: list[tuple[str, Sourced]] = []
+    if isinstance(node, Sourced):
+        found.append((path, node))
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            found += sourced_objects(getattr(node, name), f"{path}.{name}")
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            found += sourced_objects(v, f"{path}[{k}]")
+    elif isinstance(node, list | tuple):
+        for i, v in enumerate(node):
+            found += sourced_objects(v, f"{path}[{i}]")
+    return found
+
+
+def deadline(stage: Stage, rule_id: str):
+    for d in stage.deadlines:
+        if d.id == rule_id:
+            return d
+    raise AssertionError(f"stage {stage.id} has no deadline '{rule_id}'")
+
+
+def duties(stage_or_list: Stage | list[Duty], kind: str) -> list[Duty]:
+    items = stage_or_list.on_resolution if isinstance(stage_or_list, Stage) else stage_or_list
+    return [d for d in items if d.kind == kind]
+
+
+def is_working_days(t: Timescale | None, n: int) -> bool:
+    return t is not None and t.kind == "working_days" and t.amount == n
+
+
+def at_most_working_days(t: Timescale, n: int) -> bool:
+    """A timescale of n working days, or agreed per case within n working days."""
+    if t.kind == "working_days":
+        return t.amount == n
+    return t.kind == "agreed" and t.max_working_days == n
+
+
+def contact_ids_copied(p: Protocol, stage_id: str) -> set[str]:
+    return {c.contact for c in p.copies_for(stage_id)}
+
+
+# -- every file loads ---------------------------------------------------------------------------
+def test_available_protocols_are_the_five() -> None:
+    assert available_protocols() == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_protocol_file_loads(name: str) -> None:
+    p = load_protocol(name)
+    assert p.id == name
+    assert p.stages
+    # Also by explicit path, and by name in another case.
+    assert load_protocol_file(PROTOCOL_DIR / f"{name}.toml") == p
+    assert load_protocol(name.upper()).id == name
+    assert len(p.content_hash()) == 64
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_rule_carries_a_source(name: str) -> None:
+    p = load_protocol(name)
+    found = sourced_objects(p)
+    assert len(found) > 5
+    for where, rule in found:
+        assert rule.source.strip(), f"{name}{where} has an empty source"
+        assert rule.source.startswith(TOWN[name]), f"{name}{where}: {rule.source!r}"
+    assert p.source.endswith(SEEDS[name])
+    if p.required_case_fields:
+        assert p.required_case_fields_source.strip()
+
+
+@pytest.mark.parametrize(
+    "name, quote",
+    [
+        ("york", "within the same working day"),
+        ("york", "within a further 5 working days or a timescale that protects the child from harm "
+                 "(whichever is less)"),
+        ("york", "within two working days of resolving the matter"),
+        ("york", "within 15 working days of the issue being brought to their attention"),
+        ("york", "CYSCP@york.gov.uk"),
+        ("york", "begin the resolution process at Stage three Senior Manager level"),
+        ("dudley", "Some professional disagreements will need to be resolved immediately, others "
+                   "within 24 hours whilst some can be addressed over a longer period of time"),
+        ("swindon", "within two working days of the disagreement or concern arising"),
+        ("swindon", "within five working days of the completion of Stage 1"),
+        ("swindon", "within five working days of the completion of Stage 3"),
+        ("swindon", "within five working days of the completion of Stage 4 above using the form "
+                    "at Appendix 1"),
+        ("swindon", "within one month of the meeting or review"),
+        ("swindon", "Safeguardingpartnership@swindon.gov.uk"),
+        ("leeds", "Time scales not exceeding 10 working days should be agreed for each stage"),
+        ("leeds", "within a further 2 working days"),
+        ("leeds", "one month for the overall process to be completed"),
+        ("leeds", "lscp.info@leeds.gov.uk"),
+        ("leeds", "Feedback should be given at every stage to the practitioner who raised the "
+                  "original concern"),
+        ("barnsley", "Timely action is paramount"),
+        ("barnsley", "with agreement of the professionals and managers involved"),
+        ("barnsley", "Quality Assurance and Performance Management Sub-Group"),
+    ],
+)
+def test_quotation_is_in_document_and_protocol(name: str, quote: str) -> None:
+    assert norm(quote) in document(name), "quote not in the source document"
+    texts = [norm(s) for s in strings(load_protocol(name))]
+    assert any(norm(quote) in t for t in texts), "quote not in the protocol file"
+
+
+# -- York ---------------------------------------------------------------------------------------
+def test_york() -> None:
+    p = load_protocol("york")
+    assert [s.id for s in p.stages] == ["1", "2", "3", "4"]
+    s1, s2, s3, s4 = p.stages
+
+    assert s1.escalation_deadline is None or s1.escalation_deadline.timescale.kind != "none"
+    assert any(d.timescale.kind == "asap" for d in s1.deadlines)  # "as soon as possible"
+
+    # Stage 2: discuss with line managers "within the same working day"; resolve within a
+    # further 5 working days (or less); escalate to stage 3 if not resolved.
+    assert any(d.timescale.kind == "same_working_day" for d in s2.deadlines)
+    resolve = s2.escalation_deadline
+    assert resolve is not None
+    assert at_most_working_days(resolve.timescale, 5)
+    if resolve.timescale.kind == "agreed":
+        assert resolve.timescale.default_working_days == 5
+    assert "designated safeguarding" in " ".join(s2.advisers).lower()
+
+    # Written confirmation by the receiving manager within 2 working days, at stages 2 and 3.
+    for stage in (s2, s3):
+        (confirm,) = duties(stage, "written_confirmation")
+        assert is_working_days(confirm.timescale, 2)
+        assert confirm.clock == "resolution"
+        assert "receiving" in confirm.who.lower()
+        assert "rais" in confirm.to.lower()
+
+    # Learning points at stage 3 go to the agency's CYSCP representative.
+    (learning,) = duties(s3, "learning_referral")
+    assert learning.only_with_learning_points
+    assert "representative" in p.contacts[learning.to].name.lower()
+    assert s3.meeting
+    assert {"Head of Service", "Detective Inspector"} <= set(s3.receiving.examples)
+
+    # Stage 4: the Chair via the Business Unit, with a written account; 15 working days.
+    assert p.contacts["business_unit"].email == "CYSCP@york.gov.uk"
+    (form,) = s4.forms
+    assert form.kind == "york_written_account" and form.to == "business_unit"
+    assert "business_unit" in contact_ids_copied(p, "4")
+    assert "business_unit" not in contact_ids_copied(p, "3")
+    chair = [d for d in s4.deadlines if is_working_days(d.timescale, 15)]
+    assert len(chair) == 1 and "chair" in chair[0].who.lower()
+    assert chair[0].clock == "stage_entry"
+    assert "Chair" in s4.receiving.title
+    assert s4.escalation_deadline is None
+
+    # Urgent cases may begin at stage 3; immediate risk: timescales become a guide.
+    assert p.urgent_entry is not None and p.urgent_entry.stage == "3"
+    assert p.bypass.allowed and p.bypass.urgent_only
+    assert p.immediate_risk.timescales_become_guide
+    route = " ".join(p.immediate_risk.route).lower()
+    assert "manager" in route and "safeguarding lead" in route
+    assert "police" in route and "children's social care" in route
+
+    # Before stage 1: issue, risk to the child, nature of the disagreement, aim.
+    assert set(p.required_case_fields) == {"issue", "risk_to_child", "nature", "aim"}
+    assert p.required_case_fields_source
+
+
+# -- Dudley -------------------------------------------------------------------------------------
+def test_dudley() -> None:
+    p = load_protocol("dudley")
+    assert [s.id for s in p.stages] == ["1", "2", "3a", "3b", "chair"]
+    *ladder, chair = p.stages
+
+    # Timescales are agreed per case: immediately, within 24 hours, or over a longer period.
+    for stage in ladder:
+        rule = stage.escalation_deadline
+        assert rule is not None, stage.id
+        assert rule.timescale.kind == "agreed"
+        assert not rule.timescale.fixed  # the document sets no number of days
+        options = " ".join(rule.timescale.options).lower()
+        assert "immediately" in options and "24 hours" in options
+
+    # Outcome in writing to the complainant agency at stages 1 and 2.
+    for stage in ladder[:2]:
+        (confirm,) = duties(stage, "written_confirmation")
+        assert "complainant" in confirm.what.lower()
+
+    # Head of Safeguarding copied in from stage 3a (and not before).
+    assert "Head of Safeguarding" in p.contacts["head_of_safeguarding"].name
+    assert "Dudley MBC" in p.contacts["head_of_safeguarding"].name
+    for stage_id in ("3a", "3b", "chair"):
+        assert "head_of_safeguarding" in contact_ids_copied(p, stage_id)
+    for stage_id in ("1", "2"):
+        assert "head_of_safeguarding" not in contact_ids_copied(p, stage_id)
+
+    # Schools: Head teacher / Principal; self-employed: safeguarding lead; at stages 2 and 3.
+    variants = {v.id: v for v in p.routing_variants}
+    assert "Head teacher" in variants["school"].role and "Principal" in variants["school"].role
+    assert "safeguarding lead" in variants["self_employed"].role.lower()
+    for v in (variants["school"], variants["self_employed"]):
+        assert {"2", "3a"} <= set(v.stages) <= {"2", "3a", "3b"}
+
+    # 3a: service/senior managers meet; 3b: Directors write and meet for a final resolution.
+    assert p.stage("3a").meeting and p.stage("3b").meeting
+    assert "Detective Chief Inspector" in p.stage("3a").raising.examples
+    assert "Director" in p.stage("3b").raising.title
+
+    # Exceptional: the DSCB Independent Chair.
+    assert chair.exceptional and "Independent Chair" in chair.receiving.title
+
+    # Afterwards: debrief; policy gaps to the Chair of the DSCB.
+    assert duties(p.post_resolution, "debrief")
+    gaps = [d for d in p.post_resolution if d.kind == "learning_referral"]
+    assert len(gaps) == 1 and "polic" in gaps[0].what.lower()
+    assert "Chair" in p.contacts[gaps[0].to].name
+    assert "Dudley" in p.contacts[gaps[0].to].name
+    assert p.feedback_to_raiser_every_stage is not None
+
+
+# -- Swindon ------------------------------------------------------------------------------------
+def test_swindon() -> None:
+    p = load_protocol("swindon")
+    assert [s.id for s in p.stages] == ["1", "2", "3", "4", "5", "panel"]
+
+    expected = {
+        "1": (2, "concern_arose"),
+        "2": (5, "previous_stage_completion"),
+        "3": (5, "previous_stage_completion"),
+        "4": (5, "previous_stage_completion"),
+        "5": (5, "previous_stage_completion"),
+    }
+    for stage_id, (days, clock) in expected.items():
+        rules = [d for d in p.stage(stage_id).deadlines if is_working_days(d.timescale, days)]
+        assert len(rules) == 1, stage_id
+        assert rules[0].clock == clock, stage_id
+    # Stages 1-4 escalate on expiry; stage 4 ends on "Day 17" (2 + 5 + 5 + 5).
+    day = 0
+    for stage_id in ("1", "2", "3", "4"):
+        rule = p.stage(stage_id).escalation_deadline
+        assert rule is not None, stage_id
+        day += rule.timescale.amount or 0
+    assert day == 17
+
+    # The Partnership is copied into every communication from stage 2 onwards.
+    assert p.contacts["partnership"].email == "Safeguardingpartnership@swindon.gov.uk"
+    assert "partnership" not in contact_ids_copied(p, "1")
+    for stage_id in ("2", "3", "4", "5", "panel"):
+        assert "partnership" in contact_ids_copied(p, stage_id)
+    (copy,) = [c for c in p.copies if c.contact == "partnership"]
+    assert copy.scope == "every_communication" and copy.from_stage == "2"
+
+    # Stage 5: the Appendix 1 Resolution Form to the Partnership; learning within one month.
+    s5 = p.stage("5")
+    (form,) = s5.forms
+    assert form.kind == "swindon_appendix_1" and form.to == "partnership"
+    assert "Strategic Safeguarding Partnership Manager" in s5.receiving.title
+    (learning,) = duties(s5, "learning_dissemination")
+    assert learning.timescale is not None
+    assert learning.timescale.kind == "calendar_months" and learning.timescale.amount == 1
+    assert learning.clock == "resolution"
+
+    panel = p.stage("panel")
+    assert panel.exceptional and panel.meeting
+    assert "chair" in panel.receiving.title.lower()
+
+    # A disagreement about a child protection conference decision: dissent process first.
+    (pre,) = p.preconditions
+    assert "conference" in pre.applies_to_category
+    assert "dissent" in pre.requirement.lower() and "exhausted" in pre.requirement.lower()
+
+    # Immediate risk: same working day, through MASH; Partnership told at once.
+    route = " ".join(p.immediate_risk.route)
+    assert "MASH" in route
+    assert "partnership" in p.immediate_risk.notify_contacts
+    assert "same working day" in p.immediate_risk.instruction.lower()
+
+    assert duties(p.post_resolution, "debrief")
+    assert any(d.to == "partnership" for d in duties(p.post_resolution, "learning_referral"))
+    guidance = {g.id: g.text.lower() for g in p.guidance}
+    assert "log" in guidance["agency_log"] and "start date" in guidance["agency_log"]
+
+
+# -- Leeds --------------------------------------------------------------------------------------
+def test_leeds() -> None:
+    p = load_protocol("leeds")
+    assert [s.id for s in p.stages] == ["1", "2", "3a", "3b", "4"]
+
+    # Timescales not exceeding 10 working days are agreed for each stage.
+    for stage_id in ("1", "2", "3a", "3b"):
+        rule = p.stage(stage_id).escalation_deadline
+        assert rule is not None, stage_id
+        assert rule.timescale.kind == "agreed", stage_id
+        assert rule.timescale.max_working_days is not None
+        assert rule.timescale.max_working_days <= 10, stage_id
+        default = rule.timescale.default_working_days
+        assert default is None or default <= 10
+
+    # 3b: Heads of Service raise it at Director level within a further 2 working days.
+    s3b = p.stage("3b")
+    assert any(is_working_days(d.timescale, 2) for d in s3b.deadlines)
+    assert s3b.meeting
+
+    # The LSCP is notified with the Appendix 3 form at 3a, 3b and 4 (not before).
+    assert p.contacts["lscp"].email == "lscp.info@leeds.gov.uk"
+    for stage_id in ("3a", "3b", "4"):
+        forms = p.stage(stage_id).forms
+        assert [f.kind for f in forms] == ["leeds_appendix_3"], stage_id
+        assert forms[0].to == "lscp"
+        assert "lscp" in contact_ids_copied(p, stage_id)
+        assert any(c.attach == "leeds_appendix_3" for c in p.copies_for(stage_id))
+    for stage_id in ("1", "2"):
+        assert "lscp" not in contact_ids_copied(p, stage_id)
+        assert not p.stage(stage_id).forms
+
+    # One month for the overall process; then stage 4 (exceptional circumstances).
+    limit = p.overall_limit
+    assert limit is not None
+    assert limit.timescale.kind == "calendar_months" and limit.timescale.amount == 1
+    assert limit.clock == "concern_arose"
+    assert limit.escalate_to == "4"
+    assert p.stage("4").exceptional
+    assert "Chair" in p.stage("4").receiving.title
+
+    # No line manager: professional bodies, funders, commissioners or trustees.
+    (variant,) = p.routing_variants
+    assert "2" in variant.stages
+    role = variant.role.lower()
+    for who in ("professional bod", "funder", "commissioner", "trustee"):
+        assert who in role
+    assert "self-employed" in variant.when.lower()
+
+    # Feedback to the practitioner who raised it, at every stage.
+    assert p.feedback_to_raiser_every_stage is not None
+    assert "every stage" in p.feedback_to_raiser_every_stage.text.lower()
+
+    # Urgent / immediate: straight to Head of Service level (3a).
+    assert p.urgent_entry is not None and p.urgent_entry.stage == "3a"
+    assert p.immediate_risk.entry_stage == "3a"
+    assert "Duty and Advice" in " ".join(p.immediate_risk.route)
+    assert "0113 3760336" in p.contacts["duty_and_advice"].phone
+
+
+# -- Barnsley -----------------------------------------------------------------------------------
+def test_barnsley() -> None:
+    p = load_protocol("barnsley")
+    assert [s.id for s in p.stages] == ["1", "2", "3", "4"]
+
+    # No timescales at all ("Timely action is paramount").
+    for stage in p.stages:
+        assert stage.escalation_deadline is None, stage.id
+        for rule in stage.deadlines:
+            assert rule.timescale.kind == "none", (stage.id, rule.id)
+            assert not rule.timescale.fixed
+        for duty in stage.on_resolution:
+            assert duty.timescale is None or not duty.timescale.fixed
+    assert p.overall_limit is None
+    for duty in p.post_resolution:
+        assert duty.timescale is None
+
+    # Steps can be bypassed with the agreement of the professionals and managers involved.
+    assert p.bypass.allowed and not p.bypass.urgent_only
+    assert {"professionals", "managers"} <= set(p.bypass.requires_agreement_of)
+
+    # General principles to the QAPM sub-group; debrief; written confirmation.
+    (learning,) = duties(p.post_resolution, "learning_referral")
+    assert "Quality Assurance and Performance Management" in p.contacts[learning.to].name
+    assert duties(p.post_resolution, "debrief")
+    assert duties(p.post_resolution, "written_confirmation")
+
+    assert "Head of Safeguarding" in p.stage("4").receiving.title
+    assert "Service Manager" in p.stage("3").receiving.title
+    route = " ".join(p.immediate_risk.route)
+    assert "Head of Children's Social Care" in route and "Head of Safeguarding" in route
+
+
+# -- broken files -------------------------------------------------------------------------------
+MINIMAL = """
+id = "mini"
+partnership = "Mini Partnership"
+short_name = "MP"
+document = "Mini protocol"
+version = "1"
+source = "test"
+
+[contacts.board]
+name = "The Board"
+
+[reminders]
+source = "Mini s1"
+
+[immediate_risk]
+route = ["Police"]
+instruction = "Call the police"
+source = "Mini s1"
+
+[bypass]
+allowed = false
+text = "No bypass"
+source = "Mini s1"
+
+[[stages]]
+id = "1"
+name = "First"
+summary = "The first stage"
+source = "Mini s2"
+raising = { title = "A" }
+receiving = { title = "B" }
+
+  [[stages.deadlines]]
+  id = "resolve"
+  what = "Resolve it"
+  who = "Both"
+  timescale = { kind = "working_days", amount = 5 }
+  on_expiry = "escalate"
+  source = "Mini s2"
+
+[[stages]]
+id = "2"
+name = "Second"
+summary = "The second stage"
+source = "Mini s3"
+raising = { title = "C" }
+receiving = { title = "D" }
+
+[[copies]]
+contact = "board"
+scope = "every_communication"
+from_stage = "2"
+source = "Mini s4"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "broken.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def replace_once(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(ProtocolError) as err:
+        load_protocol_file(path)
+    return str(err.value)
+
+
+def test_minimal_file_is_valid(tmp_path: Path) -> None:
+    p = load_protocol_file(write(tmp_path, MINIMAL, "mini.toml"))
+    assert [s.id for s in p.stages] == ["1", "2"]
+    # load_protocol also takes a path to a .toml file.
+    assert load_protocol(str(tmp_path / "mini.toml")).id == "mini"
+
+
+def test_bad_toml_syntax(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_once(MINIMAL, 'short_name = "MP"', 'short_name = "MP'))
+    message = load_error(path)
+    assert str(path) in message
+    assert "not valid TOML" in message
+    assert "line 4" in message  # MINIMAL begins with a blank line
+
+
+def test_missing_required_field(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_once(MINIMAL, 'name = "Second"\n', ""))
+    message = load_error(path)
+    assert str(path) in message
+    assert 'stages[1] (id "2").name' in message
+    assert "Field required" in message
+
+
+def test_missing_top_level_field(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_once(MINIMAL, 'partnership = "Mini Partnership"\n', ""))
+    message = load_error(path)
+    assert str(path) in message
+    assert "partnership" in message and "Field required" in message
+
+
+def test_unknown_field_typo(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_once(MINIMAL, 'who = "Both"', 'who = "Both"\n  on_expiri = "x"'))
+    message = load_error(path)
+    assert str(path) in message
+    assert 'stages[0] (id "1").deadlines[0] (id "resolve").on_expiri' in message
+    assert "unknown field" in message and "spelling" in message
+
+
+def test_working_days_without_amount(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        replace_once(MINIMAL, '{ kind = "working_days", amount = 5 }', '{ kind = "working_days" }'),
+    )
+    message = load_error(path)
+    assert str(path) in message
+    assert 'stages[0] (id "1").deadlines[0] (id "resolve").timescale' in message
+    assert "'amount' is required when kind is 'working_days'" in message
+
+
+def test_copy_rule_naming_unknown_stage(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_once(MINIMAL, 'from_stage = "2"', 'from_stage = "9"'))
+    message = load_error(path)
+    assert str(path) in message
+    assert "copies[0].from_stage" in message
+    assert "'9'" in message and "not one of" in message
+
+
+def test_copy_rule_naming_unknown_contact(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_once(MINIMAL, 'contact = "board"', 'contact = "bored"'))
+    message = load_error(path)
+    assert str(path) in message
+    assert "copies[0].contact" in message and "'bored'" in message
+
+
+def test_duplicate_stage_ids(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_once(MINIMAL, 'id = "2"', 'id = "1"'))
+    message = load_error(path)
+    assert str(path) in message
+    assert "stage ids must be unique" in message
+    assert "'1', '1'" in message
+
+
+def test_last_stage_escalating(tmp_path: Path) -> None:
+    escalating = """receiving = { title = "D" }
+
+  [[stages.deadlines]]
+  id = "resolve"
+  what = "Resolve it"
+  who = "Both"
+  timescale = { kind = "working_days", amount = 5 }
+  on_expiry = "escalate"
+  source = "Mini s3"
+"""
+    path = write(tmp_path, replace_once(MINIMAL, 'receiving = { title = "D" }\n', escalating))
+    message = load_error(path)
+    assert str(path) in message
+    assert "last stage '2'" in message
+    assert "escalate" in message
+
+
+def test_escalating_deadline_without_timescale(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_once(MINIMAL, '{ kind = "working_days", amount = 5 }',
+                                        '{ kind = "asap" }'))
+    message = load_error(path)
+    assert str(path) in message
+    assert "stage 1 deadline 'resolve'" in message and "no timescale" in message
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.toml"
+    message = load_error(path)
+    assert str(path) in message and "cannot read" in message
+
+
+@pytest.mark.parametrize("name", ["yrok", "glasgow", "../york", ""])
+def test_unknown_protocol_lists_known_ones(name: str) -> None:
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(name)
+    message = str(err.value)
+    assert f"unknown protocol '{name}'" in message
+    assert "barnsley, dudley, leeds, swindon, york" in message

