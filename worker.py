@@ -51,7 +51,7 @@ def build_worker(
         task_queue=task_queue or settings.task_queue,
         workflows=[DisagreementWorkflow],
         activities=[dates.compute_deadlines, dates.shift_after_pause, mail.send_notification],
-        activity_executor=ThreadPoolExecutor(max_workers=8),
+        activity_executor=ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,

@@ -86,6 +86,26 @@ def holder(state: CaseState, case: CaseDetails, key: str) -> Person | None:
     return case.holders.get(key)
 
 
+_PRACTITIONER = ("practitioner", "professional", "worker")
+_SENIOR = ("manager", "lead", "head", "director", "chair", "executive", "principal")
+
+
+def practitioner_role(title: str) -> bool:
+    """True for a stage role the practitioners themselves hold ("Practitioner (other agency)")."""
+    lowered = title.lower()
+    return any(w in lowered for w in _PRACTITIONER) and not any(w in lowered for w in _SENIOR)
+
+
+def role_holder(protocol: Protocol, case: CaseDetails, state: CaseState, stage: Stage,
+                side: str) -> Person | None:
+    """Who holds a side of a stage: the person named for it, else the practitioner where the
+    role is the practitioner's own; None where nobody is named yet."""
+    named = holder(state, case, f"{stage.id}.{side}")
+    if named is None and practitioner_role(role_title(protocol, case, stage, side)):
+        return holder(state, case, side)
+    return named
+
+
 def person_line(person: Person | None) -> str:
     """'Name, role, agency (email, phone)'; '' for nobody."""
     if person is None:
@@ -168,7 +188,7 @@ def _visited_row(protocol: Protocol, case: CaseDetails, state: CaseState,
 def _holder_label(protocol: Protocol, case: CaseDetails, state: CaseState, stage: Stage,
                   side: str) -> str:
     title = role_title(protocol, case, stage, side)
-    person = holder(state, case, f"{stage.id}.{side}")
+    person = role_holder(protocol, case, state, stage, side)
     return f"{person.label()} — {title}" if person else title
 
 
@@ -192,7 +212,8 @@ def _jump_over(protocol: Protocol, index: int, timeline: list[TimelineEvent]
                  and ids.index(e.stage) > index), None)
 
 
-def _steps(rows: list[StageRow]) -> list[str]:
+def steps_taken(rows: list[StageRow]) -> list[str]:
+    """'Stage 1 (name), from 02/03/2026: Not resolved (…): summary' for each visited stage."""
     return [f"Stage {r.stage_id} ({r.name})"
             + (f", from {uk_date(r.started)}" if r.started else "")
             + (f": {r.outcome}" if r.outcome else "") for r in rows if r.visited]
@@ -238,7 +259,7 @@ def render_case_form(kind: str, *, protocol: Protocol, case: CaseDetails, state:
         "agencies": agencies,
         "rows": stage_rows(protocol, case, state, timeline, include_exceptional=False),
         "ladder": ladder,
-        "steps": _steps(ladder),
+        "steps": steps_taken(ladder),
         "resolution": resolution,
         "latest": latest,
         "chronology": [e for e in timeline if e.kind in CHRONOLOGY],

@@ -3,9 +3,9 @@
 Rules (all in Europe/London time):
 - Working days are Monday to Friday, less England & Wales bank holidays (``holidays``, GB/ENG,
   substitute "observed" days included) and any local closure days.
-- A working day ends at the cut-off (default 17:00). A moment after the cut-off (the cut-off
-  itself still belongs to its day, so a stage completed at 17:00 counts from that day), or on a day that
-  is not a working day, belongs to the next working day.
+- A working day ends at the cut-off (default 17:00). A moment after the cut-off, or on a day
+  that is not a working day, belongs to the next working day. The cut-off itself still belongs
+  to its day, so a stage completed at 17:00 counts from that day (Swindon's "Day 17").
 - "Same working day" as T = the cut-off of T's working day.
 - "Within N working days of T" = the cut-off of the Nth working day after T's working day.
 - Hours are wall-clock hours.

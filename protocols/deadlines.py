@@ -118,7 +118,8 @@ def plan(
     """The timetable if every stage used its full time and no one resolved anything.
 
     A stage ends at its latest fixed deadline; a stage with no fixed time ("as soon as
-    possible", agreed per case, none) is taken to end when it starts. Duties due on resolution are shown as if the stage were resolved at its end.
+    possible", agreed per case, none) is taken to end when it starts. Duties due on resolution
+    are shown as if the stage were resolved at its end.
     """
     first = protocol.stage_index(start_stage) if start_stage else 0
     stage_start = arose

@@ -121,7 +121,7 @@ class CaseDetails(Message):
 
 
 class CaseInput(Message):
-    """The workflow's input: the protocol is frozen in, so the case keeps the rules it began with."""
+    """The workflow's input. The protocol is frozen in: a case keeps the rules it began with."""
 
     protocol: Protocol
     protocol_hash: str

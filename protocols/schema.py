@@ -310,7 +310,9 @@ class Protocol(Strict):
                 need_stage(s, f"routing_variants[{i}].stages")
         for contact in self.immediate_risk.notify_contacts:
             if contact not in self.contacts:
-                raise ValueError(f"immediate_risk.notify_contacts names unknown contact '{contact}'")
+                raise ValueError(
+                    f"immediate_risk.notify_contacts names unknown contact '{contact}'"
+                )
         for stage in self.stages:
             for form in stage.forms:
                 if form.to not in self.contacts:

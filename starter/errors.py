@@ -16,6 +16,8 @@ def explain(exc: BaseException) -> str:
             return cause.message
         return str(exc.cause or exc)
     if isinstance(exc, RPCError):
+        if "already completed" in exc.message:
+            return "this case is closed; nothing more can be recorded on it"
         if exc.status == RPCStatusCode.NOT_FOUND:
             return "no such case (check the case reference)"
         if exc.status == RPCStatusCode.ALREADY_EXISTS:

@@ -72,6 +72,9 @@ class DisagreementWorkflow:
         self._wake = False
         self._mail: list[asyncio.Task[None]] = []
         self._mail_seq = 0
+        # Messages can arrive in the very first activation, before run() has entered a stage;
+        # their handlers wait for this, and validators leave the check to the handler till then.
+        self._opened = False
 
     # -- main loop ----------------------------------------------------------------------------
     @workflow.run
@@ -79,6 +82,7 @@ class DisagreementWorkflow:
         book = self._book
         async with self._lock:
             await self._open_case(inp)
+            self._opened = True
         while not book.closed:
             await self._sleep()
             async with self._lock:
@@ -184,7 +188,7 @@ class DisagreementWorkflow:
             if (book.status == "open" and book.protocol.stage_index(book.stage_id)
                     < book.protocol.stage_index(target)):
                 await self._enter_stage(target, f"the overall limit passed ({limit.source})",
-                                        kind="escalated")
+                                        kind="escalated", started=d.due)
             return
         if d.kind == "stage" and d.on_expiry == "escalate":
             d.status = "breached"
@@ -193,7 +197,7 @@ class DisagreementWorkflow:
             nxt = book.protocol.next_stage(book.stage_id)
             if nxt is not None:
                 await self._enter_stage(nxt.id, f"deadline passed: {d.what} ({d.source})",
-                                        kind="escalated")
+                                        kind="escalated", started=d.due)
             return
         d.status = "expired"
         label = "Duty overdue" if d.kind == "duty" else "Deadline passed"
@@ -201,10 +205,11 @@ class DisagreementWorkflow:
                    source=d.source)
         self._notify("duty_overdue" if d.kind == "duty" else "deadline_passed",
                      self._parties_for(d), deadline_key=d.key, what=d.what, who=d.who)
-        await self._schedule_nudge(d)
+        await self._schedule_nudge(d, d.due)
 
     async def _nudge(self, d: DeadlineState) -> None:
         book, now = self._book, workflow.now()
+        was_due = d.next_nudge
         d.nudges += 1
         d.next_nudge = None
         what = (f"agree a timescale for '{d.what}'" if d.status == "awaiting_agreement"
@@ -213,23 +218,30 @@ class DisagreementWorkflow:
                    source=book.protocol.reminders.source)
         self._notify("nudge", self._parties_for(d), deadline_key=d.key, what=what, who=d.who,
                      nudge=str(d.nudges))
-        await self._schedule_nudge(d)
+        await self._schedule_nudge(d, was_due)
 
-    async def _schedule_nudge(self, d: DeadlineState) -> None:
+    async def _schedule_nudge(self, d: DeadlineState, since: datetime | None) -> None:
+        """The next nudge, counted from the instant the last one was due (not the timer's
+        slightly later wake-up, which may fall after the cut-off)."""
         rules = self._book.protocol.reminders
         if d.nudges >= rules.max_nudges:
             if d.kind == "duty":
                 d.status = "lapsed"
             return
         [answer] = await self._compute([DeadlineQuery(
-            key=d.key, clock_start=workflow.now(), working_days=rules.nudge_working_days)])
+            key=d.key, clock_start=since or workflow.now(),
+            working_days=rules.nudge_working_days)])
         d.next_nudge = answer.due
 
     # -- stages -------------------------------------------------------------------------------
     async def _enter_stage(self, stage_id: str, why: str, *, kind: str = "stage_entered",
                            actor: str = "system", via: str = "system",
-                           announce_case: bool = False) -> None:
-        book, now = self._book, workflow.now()
+                           announce_case: bool = False, started: datetime | None = None) -> None:
+        """Enter a stage. ``started`` is when the previous stage ended if a deadline ended it:
+        timers fire a moment after their instant, and the next clock must start at the instant.
+        """
+        book = self._book
+        now = started or workflow.now()
         previous = book.stage_id if book.stages_visited else None
         if previous is not None:
             book.cancel_stage_deadlines(previous)
@@ -263,8 +275,8 @@ class DisagreementWorkflow:
         summary = f"Stage {stage.id} ({stage.name}) entered: {why}"
         if previous is not None:
             summary = f"Moved from stage {previous} to stage {stage.id} ({stage.name}): {why}"
-        book.event(now, kind if previous is not None else "stage_entered", summary, actor=actor,
-                   via=via, source=stage.source)
+        book.event(workflow.now(), kind if previous is not None else "stage_entered", summary,
+                   actor=actor, via=via, source=stage.source)
         to = [f"{stage.id}.raising", f"{stage.id}.receiving"]
         if announce_case:
             to = ["raising", "receiving", *to]
@@ -573,6 +585,7 @@ class DisagreementWorkflow:
     # -- messages: generic plumbing -------------------------------------------------------------
     async def _apply_update(self, msg: M, validate: Callable[[M], None],
                             do: Callable[[M, str], Awaitable[str]]) -> ActionResult:
+        await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
             validate(msg)  # again: the case may have moved on while this waited for the lock
             text = await do(msg, "update")
@@ -582,6 +595,7 @@ class DisagreementWorkflow:
     async def _apply_signal(self, name: str, raw: Any, model: type[M],
                             validate: Callable[[M], None],
                             do: Callable[[M, str], Awaitable[str]]) -> None:
+        await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
             now = workflow.now()
             try:
@@ -609,7 +623,8 @@ class DisagreementWorkflow:
 
     @record_outcome.validator
     def _v_outcome(self, msg: RecordOutcome) -> None:
-        check.check_outcome(self._book, msg)
+        if self._opened:
+            check.check_outcome(self._book, msg)
 
     @workflow.signal(name="record_outcome_signal")
     async def record_outcome_signal(self, raw: Any) -> None:
@@ -622,7 +637,8 @@ class DisagreementWorkflow:
 
     @bypass.validator
     def _v_bypass(self, msg: Bypass) -> None:
-        check.check_bypass(self._book, msg)
+        if self._opened:
+            check.check_bypass(self._book, msg)
 
     @workflow.signal(name="bypass_signal")
     async def bypass_signal(self, raw: Any) -> None:
@@ -634,7 +650,8 @@ class DisagreementWorkflow:
 
     @pause.validator
     def _v_pause(self, msg: Pause) -> None:
-        check.check_pause(self._book, msg)
+        if self._opened:
+            check.check_pause(self._book, msg)
 
     @workflow.signal(name="pause_signal")
     async def pause_signal(self, raw: Any) -> None:
@@ -646,7 +663,8 @@ class DisagreementWorkflow:
 
     @resume.validator
     def _v_resume(self, msg: Resume) -> None:
-        check.check_resume(self._book, msg)
+        if self._opened:
+            check.check_resume(self._book, msg)
 
     @workflow.signal(name="resume_signal")
     async def resume_signal(self, raw: Any) -> None:
@@ -658,7 +676,8 @@ class DisagreementWorkflow:
 
     @agree_timescale.validator
     def _v_agree(self, msg: AgreeTimescale) -> None:
-        check.check_agree_timescale(self._book, msg, workflow.now())
+        if self._opened:
+            check.check_agree_timescale(self._book, msg, workflow.now())
 
     @workflow.signal(name="agree_timescale_signal")
     async def agree_timescale_signal(self, raw: Any) -> None:
@@ -671,7 +690,8 @@ class DisagreementWorkflow:
 
     @assign.validator
     def _v_assign(self, msg: Assign) -> None:
-        check.check_assign(self._book, msg)
+        if self._opened:
+            check.check_assign(self._book, msg)
 
     @workflow.signal(name="assign_signal")
     async def assign_signal(self, raw: Any) -> None:
@@ -683,7 +703,8 @@ class DisagreementWorkflow:
 
     @confirm_in_writing.validator
     def _v_confirm(self, msg: ConfirmInWriting) -> None:
-        check.check_confirm(self._book, msg)
+        if self._opened:
+            check.check_confirm(self._book, msg)
 
     @workflow.signal(name="confirm_in_writing_signal")
     async def confirm_in_writing_signal(self, raw: Any) -> None:
@@ -696,7 +717,8 @@ class DisagreementWorkflow:
 
     @report_immediate_risk.validator
     def _v_risk(self, msg: ReportImmediateRisk) -> None:
-        check.check_risk(self._book, msg)
+        if self._opened:
+            check.check_risk(self._book, msg)
 
     @workflow.signal(name="report_immediate_risk_signal")
     async def report_immediate_risk_signal(self, raw: Any) -> None:
@@ -709,7 +731,8 @@ class DisagreementWorkflow:
 
     @withdraw.validator
     def _v_withdraw(self, msg: Withdraw) -> None:
-        check.check_withdraw(self._book, msg)
+        if self._opened:
+            check.check_withdraw(self._book, msg)
 
     @workflow.signal(name="withdraw_signal")
     async def withdraw_signal(self, raw: Any) -> None:
@@ -736,4 +759,3 @@ SIGNAL_NAMES = {
     "report_immediate_risk": "report_immediate_risk_signal",
     "withdraw": "withdraw_signal",
 }
-_ = datetime  # kept for type hints in subclasses

@@ -1,0 +1,514 @@
+"""The ``send_notification`` activity: who to tell, what to say, and sending it by SMTP.
+
+Addressees arrive as role keys ("raising", "2.receiving", "contact:lscp", "actor") and are
+resolved against the case's current holders and the protocol's contacts; anyone without an
+address is reported back as ``missing`` (the workflow records them as not notified). Bodies are
+Jinja2 templates (plain text + HTML), with a partnership's own wording checked first under
+``templates/email/<protocol id>/``. Subjects are built from the protocol and the case reference
+only, so they never carry a child's (or anyone's) name. The Message-ID is derived from the
+workflow id and event key, so a retried activity sends a recognisably identical message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+from temporalio import activity
+
+from activities.forms import (
+    environment,
+    form_filename,
+    form_title,
+    holder,
+    london,
+    practitioner_role,
+    render_form,
+    role_holder,
+    role_title,
+    stage_rows,
+    steps_taken,
+)
+from activities.ics import CalendarEvent, deadline_uid, render_calendar
+from protocols.messages import (
+    DeadlineState,
+    NotificationRequest,
+    NotificationResult,
+    Person,
+)
+from protocols.schema import Duty, Protocol, Stage
+from protocols.settings import Settings
+
+LinkBuilder = Callable[[str, Person, str], str]
+MAIL_DOMAIN = "professional-resolutions"
+SMTP_TIMEOUT = 30.0
+DUTY_EVENTS = ("learning_referral", "learning_dissemination", "debrief", "feedback", "record",
+               "written_confirmation")
+
+
+# -- identifiers ----------------------------------------------------------------------------------
+def message_id(workflow_id: str, event_key: str) -> str:
+    """``<32 hex@professional-resolutions>``: the same for every retry of one event."""
+    digest = hashlib.sha256(f"{workflow_id}\x1f{event_key}".encode()).hexdigest()[:32]
+    return f"<{digest}@{MAIL_DOMAIN}>"
+
+
+def thread_id(workflow_id: str) -> str:
+    """A Message-ID every e-mail of a case refers to, so mail clients thread them together."""
+    digest = hashlib.sha256(f"{workflow_id}\x1fcase".encode()).hexdigest()[:32]
+    return f"<{digest}@{MAIL_DOMAIN}>"
+
+
+# -- addressing -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Recipient:
+    """One resolved addressee: the role key it came from and the person (or contact) behind it."""
+
+    key: str
+    person: Person
+
+    @property
+    def address(self) -> str:
+        return self.person.email
+
+
+@dataclass
+class Addressees:
+    to: list[Recipient] = field(default_factory=list)
+    cc: list[Recipient] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def everyone(self) -> list[Recipient]:
+        return [*self.to, *self.cc]
+
+
+def main_contact(protocol: Protocol) -> str | None:
+    """The contact ``partnership_addresses[<protocol id>]`` stands for: the one copied in first,
+    else the one forms go to, else the first contact the protocol lists."""
+    copied = [rule.contact for rule in protocol.copies]
+    forms = [form.to for stage in protocol.stages for form in stage.forms]
+    return next(iter([*copied, *forms, *protocol.contacts]), None)
+
+
+def contact_address(protocol: Protocol, contact_id: str, settings: Settings) -> str:
+    """A contact's address: ``partnership_addresses["<protocol>.<contact>"]``, then
+    ``partnership_addresses["<protocol>"]`` for the main contact, then the protocol file."""
+    overrides = settings.partnership_addresses
+    specific = overrides.get(f"{protocol.id}.{contact_id}")
+    if specific:
+        return specific
+    if contact_id == main_contact(protocol) and overrides.get(protocol.id):
+        return overrides[protocol.id]
+    contact = protocol.contacts.get(contact_id)
+    return contact.email if contact else ""
+
+
+class _Resolver:
+    """Turns one request's role keys into recipients, collecting the roles nobody can reach."""
+
+    def __init__(self, req: NotificationRequest, settings: Settings) -> None:
+        self.req, self.settings = req, settings
+        self.missing: list[str] = []
+
+    def __call__(self, key: str) -> Recipient | None:
+        if key.startswith("contact:"):
+            return self._contact(key.removeprefix("contact:"))
+        if key == "actor":
+            return self._actor()
+        if key in ("raising", "receiving"):
+            return self._practitioner(key)
+        stage_id, _, side = key.rpartition(".")
+        if side in ("raising", "receiving") and stage_id:
+            return self._stage_role(key, stage_id, side)
+        self._miss(f"Unknown addressee '{key}'")
+        return None
+
+    def _miss(self, label: str) -> None:
+        if label not in self.missing:
+            self.missing.append(label)
+
+    def _contact(self, contact_id: str) -> Recipient | None:
+        protocol = self.req.protocol
+        contact = protocol.contacts.get(contact_id)
+        name = contact.name if contact else contact_id
+        address = contact_address(protocol, contact_id, self.settings)
+        if not address:
+            self._miss(name)
+            return None
+        return Recipient(f"contact:{contact_id}", Person(name=name, email=address,
+                                                         phone=contact.phone if contact else ""))
+
+    def _actor(self) -> Recipient | None:
+        actor = self.req.actor
+        if actor is None:
+            return None
+        if not actor.email:
+            self._miss(f"{actor.name} (who made the change)")
+            return None
+        return Recipient("actor", Person(name=actor.name, role=actor.role, agency=actor.agency,
+                                         email=actor.email))
+
+    def _practitioner(self, side: str, *, report: bool = True) -> Recipient | None:
+        person = holder(self.req.state, self.req.case, side)
+        if person is not None and person.email:
+            return Recipient(side, person)
+        if report:
+            who = f": {person.name}" if person is not None and person.name else ""
+            self._miss(f"Practitioner ({side} agency){who}")
+        return None
+
+    def _stage_role(self, key: str, stage_id: str, side: str) -> Recipient | None:
+        person = self.req.state.holders.get(key) or self.req.case.holders.get(key)
+        if person is not None and person.email:
+            return Recipient(key, person)
+        try:
+            stage: Stage | None = self.req.protocol.stage(stage_id)
+        except KeyError:
+            stage = None
+        title = (role_title(self.req.protocol, self.req.case, stage, side) if stage
+                 else f"{side.capitalize()} role")
+        if person is None and stage is not None and practitioner_role(title):
+            # The practitioners themselves hold this stage's role: no one is missing.
+            return self._practitioner(side)
+        named = f" ({person.name})" if person is not None and person.name else ""
+        self._miss(f"{title} for stage {stage_id}{named}")
+        return self._practitioner(side, report=False)
+
+
+def resolve_addressees(req: NotificationRequest, settings: Settings) -> Addressees:
+    """Resolve To and Cc role keys to unique addresses; report the roles nobody can reach."""
+    resolve = _Resolver(req, settings)
+    seen: set[str] = set()
+    result = Addressees()
+    for keys, bucket in ((req.to, result.to), (req.cc, result.cc)):
+        for key in keys:
+            recipient = resolve(key)
+            if recipient is None or recipient.address.lower() in seen:
+                continue
+            seen.add(recipient.address.lower())
+            bucket.append(recipient)
+    if not result.to and result.cc:
+        result.to, result.cc = result.cc, []
+    result.missing = resolve.missing
+    return result
+
+
+# -- content --------------------------------------------------------------------------------------
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _short(moment: datetime) -> str:
+    return london(moment, "%a %d %b %H:%M")
+
+
+def due_text(d: DeadlineState) -> str:
+    """'by Wed 18 Mar 2026 17:00 (London time)', or what stands in for a fixed time."""
+    if d.due is not None:
+        return f"by {london(d.due)} (London time)"
+    if d.status == "awaiting_agreement":
+        return "timescale to be agreed between you and recorded"
+    if d.timescale == "as soon as possible":
+        return "as soon as possible"
+    return "no fixed time: act without delay"
+
+
+def _deadline(req: NotificationRequest) -> DeadlineState | None:
+    return next((d for d in req.state.deadlines if d.key == req.deadline_key), None)
+
+
+def _stage_deadlines(req: NotificationRequest, stage_id: str | None) -> list[DeadlineState]:
+    return [d for d in req.state.deadlines if d.kind == "stage" and d.stage == stage_id and d.live]
+
+
+def _lead_deadline(req: NotificationRequest, stage: Stage | None) -> DeadlineState | None:
+    live = _stage_deadlines(req, stage.id if stage else None)
+    escalation = stage.escalation_deadline if stage else None
+    if escalation is not None:
+        for d in live:
+            if d.rule == escalation.id:
+                return d
+    dated = [d for d in live if d.due is not None]
+    return min(dated, key=lambda d: d.due) if dated else next(iter(live), None)  # type: ignore[arg-type, return-value]
+
+
+def _action(d: DeadlineState | None) -> str:
+    if d is None:
+        return "contact your opposite number"
+    if d.due is not None:
+        return f"contact your opposite number by {_short(d.due)}"
+    if d.status == "awaiting_agreement":
+        return "agree a timescale with your opposite number"
+    if d.timescale == "as soon as possible":
+        return "contact your opposite number as soon as possible"
+    return "contact your opposite number"
+
+
+def _duty(req: NotificationRequest, duty_id: str) -> Duty | None:
+    duties = [*req.protocol.post_resolution, *(d for s in req.protocol.stages
+                                               for d in s.on_resolution)]
+    return next((d for d in duties if d.id == duty_id), None)
+
+
+def _role_label(req: NotificationRequest, key: str) -> str:
+    stage_id, _, side = key.rpartition(".")
+    if stage_id and side in ("raising", "receiving"):
+        try:
+            stage = req.protocol.stage(stage_id)
+        except KeyError:
+            return key
+        return f"{role_title(req.protocol, req.case, stage, side)}, stage {stage_id}"
+    if key in ("raising", "receiving"):
+        return f"practitioner ({key} agency)"
+    return "a role in this case"
+
+
+def subject_for(req: NotificationRequest) -> str:
+    """The subject: partnership tag, case reference and what happened; never personal data.
+
+    Built only from the protocol's own text, deadlines and the case reference, never from
+    anything a person typed, so no name or address can reach a subject line.
+    """
+    stage = _stage(req)
+    sid = stage.id if stage else (req.stage or req.state.stage)
+    d = _deadline(req)
+    what = d.what if d else ""
+    due = f" by {_short(d.due)}" if d is not None and d.due else ""
+    duty = _duty(req, req.extra.get("duty", ""))
+    nudge = req.extra.get("nudge", "")
+    action = _action(_lead_deadline(req, stage))
+    phrases: dict[str, str] = {
+        "case_raised": f"disagreement raised at stage {sid} — {action}",
+        "stage_entered": f"stage {sid} entered — {action}",
+        "reminder": f"reminder — {what}{due}",
+        "deadline_passed": f"deadline passed — {what}",
+        "duty_overdue": f"overdue — {what}",
+        "nudge": (f"reminder {nudge + ' ' if nudge.isdigit() else ''}— "
+                  + (f"agree a timescale for: {what}" if d is not None
+                     and d.status == "awaiting_agreement" else f"{what}{due}")),
+        "outcome_recorded": f"stage {sid} outcome recorded — "
+                            + ("resolved" if req.extra.get("resolved") == "true"
+                               else "not resolved"),
+        "resolved": f"resolved at stage {sid}",
+        "confirmed_in_writing": "outcome confirmed in writing",
+        "paused": "paused — the clocks have stopped",
+        "resumed": "resumed — the clocks are running again",
+        "timescale_agreed": f"timescale agreed — {what}{due}",
+        "timescale_extended": f"timescale extended — {what}{due}",
+        "role_assigned": f"you now hold a role: {_role_label(req, req.extra.get('role', ''))}",
+        "immediate_risk": "IMMEDIATE RISK to a child reported — act now",
+        "closed": "case closed",
+    }
+    if req.event in DUTY_EVENTS:
+        phrase = f"after resolution — {duty.what if duty else req.event.replace('_', ' ')}"
+    else:
+        phrase = phrases.get(req.event, req.event.replace("_", " "))
+    tag = f"[{req.protocol.short_name}] Case {req.state.reference}"
+    return _one_line(f"{'URGENT ' if req.event == 'immediate_risk' else ''}{tag}: {phrase}")
+
+
+def _stage(req: NotificationRequest) -> Stage | None:
+    try:
+        return req.protocol.stage(req.stage or req.state.stage)
+    except KeyError:
+        return None
+
+
+def _calendars(req: NotificationRequest) -> list[DeadlineState]:
+    """Deadlines to attach as .ics: the named one, or every dated deadline of a new stage."""
+    chosen = []
+    named = _deadline(req)
+    if named is not None and named.due is not None:
+        chosen.append(named)
+    if req.event in ("stage_entered", "case_raised"):
+        chosen += [d for d in _stage_deadlines(req, req.stage or req.state.stage) if d.due]
+        if req.event == "case_raised":
+            chosen += [d for d in req.state.deadlines if d.kind == "overall" and d.live and d.due]
+    return list({d.key: d for d in chosen}.values())
+
+
+def _ics_filename(d: DeadlineState) -> str:
+    return "deadline-" + re.sub(r"[^A-Za-z0-9_-]+", "-", d.key).strip("-") + ".ics"
+
+
+def build_context(req: NotificationRequest, missing: list[str]) -> dict[str, Any]:
+    """Everything the e-mail templates may use (the link is added per recipient group)."""
+    stage = _stage(req)
+    ladder = stage_rows(req.protocol, req.case, req.state, req.timeline)
+    side = {s: (role_title(req.protocol, req.case, stage, s) if stage else s,
+                role_holder(req.protocol, req.case, req.state, stage, s) if stage else None)
+            for s in ("raising", "receiving")}
+    deadline = _deadline(req)
+    duty = _duty(req, req.extra.get("duty", ""))
+    if deadline is not None:
+        source = deadline.source
+    elif duty is not None:
+        source = duty.source
+    elif req.event == "immediate_risk":
+        source = req.protocol.immediate_risk.source
+    else:
+        source = stage.source if stage else req.protocol.source
+    return {
+        "req": req, "event": req.event, "extra": req.extra, "actor": req.actor,
+        "protocol": req.protocol, "tag": req.protocol.short_name,
+        "reference": req.state.reference, "case": req.case, "child": req.case.child,
+        "state": req.state, "stage": stage,
+        "raising_title": side["raising"][0], "raising": side["raising"][1],
+        "receiving_title": side["receiving"][0], "receiving": side["receiving"][1],
+        "practitioners": [holder(req.state, req.case, s) for s in ("raising", "receiving")],
+        "deadline": deadline,
+        "deadlines": _stage_deadlines(req, stage.id if stage else None),
+        "tried": steps_taken([r for r in ladder if r.outcome and r.outcome != "In progress"]),
+        "source": source,
+        "duty": duty,
+        "role_label": _role_label(req, req.extra.get("role", "")),
+        "immediate": req.protocol.immediate_risk,
+        "forms": [form_title(k, req.protocol) for k in req.attach_forms],
+        "calendars": [d.what for d in _calendars(req)],
+        "missing": missing,
+        "due_text": due_text,
+        "london": london,
+    }
+
+
+def render_bodies(req: NotificationRequest, context: dict[str, Any],
+                  template_dir: Path | None = None) -> tuple[str, str]:
+    """Plain text and HTML bodies; the partnership's own templates are preferred."""
+    env = environment(template_dir)
+    names = [req.event, "duty"] if req.event in DUTY_EVENTS else [req.event]
+    bodies = []
+    for ext in ("txt", "html"):
+        candidates = [f"email/{folder}{name}.{ext}" for name in names
+                      for folder in (f"{req.protocol.id}/", "")] + [f"email/generic.{ext}"]
+        bodies.append(env.select_template(candidates).render(context))
+    text = re.sub(r"\n{3,}", "\n\n", bodies[0]).strip() + "\n"
+    return text, bodies[1]
+
+
+# -- the message ----------------------------------------------------------------------------------
+def _address(person: Person) -> Address:
+    return Address(display_name=_one_line(person.name), addr_spec=person.email)
+
+
+def build_message(req: NotificationRequest, settings: Settings, people: Addressees,
+                  subject: str, bodies: tuple[str, str],
+                  attachments: list[tuple[str, str, bytes]]) -> EmailMessage:
+    """An RFC 5322 message: stable Message-ID, text + HTML, forms and calendars attached."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = settings.mail_from
+    msg["To"] = [_address(r.person) for r in people.to]
+    if people.cc:
+        msg["Cc"] = [_address(r.person) for r in people.cc]
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = message_id(req.workflow_id, req.event_key)
+    msg["References"] = thread_id(req.workflow_id)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    if req.event == "immediate_risk":
+        msg["Importance"] = "High"
+        msg["X-Priority"] = "1 (Highest)"
+    msg.set_content(bodies[0])
+    msg.add_alternative(bodies[1], subtype="html")
+    for filename, mime, data in attachments:
+        maintype, subtype = mime.split("/")
+        params = {"charset": "utf-8", **({"method": "PUBLISH"} if subtype == "calendar" else {})}
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename,
+                           params=params)
+    return msg
+
+
+def build_attachments(req: NotificationRequest, link: str,
+                      template_dir: Path | None = None) -> list[tuple[str, str, bytes]]:
+    """(filename, MIME type, bytes) for each form and each deadline's calendar entry."""
+    files = [(form_filename(kind, req.state.reference), "text/html",
+              render_form(kind, req, template_dir).encode("utf-8"))
+             for kind in dict.fromkeys(req.attach_forms)]
+    tag = f"[{req.protocol.short_name}] Case {req.state.reference}"
+    now = datetime.now(UTC)
+    for d in _calendars(req):
+        assert d.due is not None
+        changes = sum(1 for e in req.timeline if e.details.get("deadline") == d.key
+                      and e.kind in ("timescale_agreed", "timescale_extended"))
+        stage = f"stage {d.stage}: " if d.stage else ""
+        event = CalendarEvent(
+            uid=deadline_uid(req.workflow_id, d.key), start=d.due, sequence=changes,
+            summary=_one_line(f"{tag}: {stage}{d.what} (due)"),
+            description=f"{d.who}: {d.what}.\nTimescale: {d.timescale}.\nRule: {d.source}.\n"
+                        f"Case page: {link}",
+            url=link)
+        files.append((_ics_filename(d), "text/calendar", render_calendar([event], now)
+                      .encode("utf-8")))
+    return files
+
+
+# -- the activity ---------------------------------------------------------------------------------
+class NotificationActivities:
+    """E-mail for case events, sent through the deployment's SMTP server."""
+
+    def __init__(self, settings: Settings, link_builder: LinkBuilder | None = None,
+                 template_dir: Path | None = None) -> None:
+        self.settings = settings
+        self.link_builder = link_builder
+        self.template_dir = template_dir
+
+    def link_for(self, workflow_id: str, recipient: Recipient | None) -> str:
+        """The recipient's personal link to the case page, or the plain case page."""
+        if self.link_builder is not None and recipient is not None:
+            return self.link_builder(workflow_id, recipient.person, recipient.key)
+        return f"{self.settings.public_url.rstrip('/')}/cases/{workflow_id}"
+
+    @activity.defn(name="send_notification")
+    async def send_notification(self, req: NotificationRequest) -> NotificationResult:
+        """Resolve, render and send one event's e-mail; SMTP errors raise so Temporal retries."""
+        mid = message_id(req.workflow_id, req.event_key)
+        subject = subject_for(req)
+        people = resolve_addressees(req, self.settings)
+        if not people.everyone:
+            activity.logger.warning("notification %s (%s): nobody has an address; %d missing",
+                                    req.event, mid, len(people.missing))
+            return NotificationResult(message_id=mid, missing=people.missing, subject=subject)
+        context = build_context(req, people.missing)
+        # One SMTP transaction per distinct link: personal links are never shown to others.
+        groups: dict[str, list[Recipient]] = {}
+        for recipient in people.everyone:
+            groups.setdefault(self.link_for(req.workflow_id, recipient), []).append(recipient)
+        batches = []
+        for link, members in groups.items():
+            bodies = render_bodies(req, {**context, "link": link}, self.template_dir)
+            files = build_attachments(req, link, self.template_dir)
+            message = build_message(req, self.settings, people, subject, bodies, files)
+            batches.append((message, [r.address for r in members]))
+        await self._deliver(batches)
+        activity.logger.info("notification %s sent: message %s, %d recipient(s), %d missing",
+                             req.event, mid, len(people.everyone), len(people.missing))
+        return NotificationResult(message_id=mid, sent_to=[r.address for r in people.everyone],
+                                  missing=people.missing, subject=subject)
+
+    async def _deliver(self, batches: list[tuple[EmailMessage, list[str]]]) -> None:
+        s = self.settings
+        sender = parseaddr(s.mail_from)[1] or s.mail_from
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_tls,
+            start_tls=False if s.smtp_tls else s.smtp_starttls,
+            username=s.smtp_username or None, password=s.smtp_password or None,
+            timeout=SMTP_TIMEOUT)
+        async with smtp:
+            for message, recipients in batches:
+                refused, _ = await smtp.send_message(message, sender=sender,
+                                                     recipients=recipients)
+                if refused:
+                    codes = sorted({str(r.code) for r in refused.values()})
+                    raise aiosmtplib.SMTPResponseException(
+                        int(codes[0]), f"{len(refused)} of {len(recipients)} recipient(s) "
+                                       f"refused (codes {', '.join(codes)})")

@@ -1,0 +1,120 @@
+"""Updates, validators and queries on the real dev server (the time-skipping server can hang on
+updates, sdk-java#1903). Every rejection must leave the case exactly as it was."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from protocols.messages import ActionResult, CaseState
+from starter.cases import act, parse_action
+from starter.errors import explain
+from tests.conftest import case_input, make_worker, start_case, wait_for
+from workflows.disagreement import DisagreementWorkflow
+
+BY = {"name": "Mo Manager", "role": "Line manager"}
+
+
+async def _ready(handle) -> CaseState:
+    async def entered():
+        state = await handle.query(DisagreementWorkflow.state)
+        return state if state.stages_visited else None
+
+    return await wait_for(entered)
+
+
+async def _refused(client, wid: str, name: str, data: dict, expect: str) -> None:
+    before = await client.get_workflow_handle(wid).query(DisagreementWorkflow.timeline)
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await act(client, wid, name, parse_action(name, {**data, "by": BY}))
+    assert expect in explain(err.value), explain(err.value)
+    after = await client.get_workflow_handle(wid).query(DisagreementWorkflow.timeline)
+    # E-mail receipts land in the background; nothing else may have been written.
+    def own(events):
+        return [e.seq for e in events if e.via != "activity"]
+
+    assert own(after) == own(before), "a rejected update wrote history"
+
+
+async def test_validators_reject_with_clear_messages(dev_env: WorkflowEnvironment, settings,
+                                                     mailbox) -> None:
+    client = dev_env.client
+    async with make_worker(client, settings):
+        york = await start_case(client, case_input("york", "2026-9001"))
+        dudley = await start_case(client, case_input("dudley", "2026-9002"))
+        leeds = await start_case(client, case_input("leeds", "2026-9003"))
+        barnsley = await start_case(client, case_input("barnsley", "2026-9004"))
+        for h in (york, dudley, leeds, barnsley):
+            await _ready(h)
+        await _refused(client, york.id, "record_outcome",
+                       {"stage": "2", "resolved": True, "summary": "x"},
+                       "Stage 2 is not the current stage")
+        await _refused(client, york.id, "record_outcome",
+                       {"stage": "9", "resolved": True, "summary": "x"}, "no stage '9'")
+        await _refused(client, york.id, "bypass", {"to_stage": "3", "reason": "faster"},
+                       "only when the matter is urgent")
+        await _refused(client, dudley.id, "bypass", {"to_stage": "3a", "reason": "x",
+                                                      "urgent": True},
+                       "does not allow stages to be bypassed")
+        await _refused(client, barnsley.id, "bypass", {"to_stage": "3", "reason": "x",
+                                                        "agreed_by": ["A"],
+                                                        "agreement_of": ["professionals"]},
+                       "agreement of the professionals and managers")
+        await _refused(client, york.id, "agree_timescale",
+                       {"stage": "1", "timescale": {"kind": "working_days", "amount": 2}},
+                       "no timescale to agree")
+        await _refused(client, leeds.id, "agree_timescale",
+                       {"stage": "1", "timescale": {"kind": "working_days", "amount": 11}},
+                       "at most 10 working days")
+        await _refused(client, leeds.id, "resume", {}, "not paused")
+        await _refused(client, leeds.id, "confirm_in_writing", {}, "No written confirmation")
+        await _refused(client, leeds.id, "assign",
+                       {"role": "9.raising", "person": {"name": "X"}}, "is not a role")
+
+        # Accepted: results say what changed; an extension needs a reason and who agreed.
+        ok = await act(client, leeds.id, "agree_timescale", parse_action(
+            "agree_timescale", {"stage": "1", "timescale": {"kind": "working_days",
+                                                            "amount": 5}, "by": BY}))
+        assert isinstance(ok, ActionResult) and "now due" in ok.message
+        await _refused(client, leeds.id, "agree_timescale",
+                       {"stage": "1", "timescale": {"kind": "working_days", "amount": 8}},
+                       "extension: say why")
+        ext = await act(client, leeds.id, "agree_timescale", parse_action(
+            "agree_timescale", {"stage": "1", "timescale": {"kind": "working_days",
+                                                            "amount": 8},
+                                "reason": "Meeting moved", "agreed_by": ["A", "B"], "by": BY}))
+        assert ext is not None
+        kinds = [e.kind for e in await leeds.query(DisagreementWorkflow.timeline)]
+        assert "timescale_agreed" in kinds and "timescale_extended" in kinds
+
+        paused = await act(client, leeds.id, "pause", parse_action(
+            "pause", {"reason": "Sickness", "by": BY}))
+        assert paused is not None and paused.state.status == "paused"
+        await _refused(client, leeds.id, "record_outcome",
+                       {"stage": "1", "resolved": True, "summary": "x"}, "paused")
+
+        done = await act(client, barnsley.id, "withdraw", parse_action(
+            "withdraw", {"reason": "Raised in error", "by": BY}))
+        assert done is not None and done.state.status == "withdrawn"
+        await barnsley.result()
+        for name, data in [("record_outcome", {"stage": "1", "resolved": True, "summary": "x"}),
+                           ("pause", {"reason": "x"})]:
+            with pytest.raises(Exception) as err:
+                await act(client, barnsley.id, name, parse_action(name, {**data, "by": BY}))
+            assert "closed" in explain(err.value) or "completed" in explain(err.value)
+
+
+def test_hostile_message_fields_refused_before_sending() -> None:
+    from starter.cases import InvalidInput
+
+    with pytest.raises(InvalidInput) as err:
+        parse_action("record_outcome", {"stage": "1", "resolved": True, "summary": "a\x00b",
+                                        "by": BY})
+    assert "control characters" in str(err.value)
+    with pytest.raises(InvalidInput) as err:
+        parse_action("pause", {"reason": "x" * 6000, "by": BY})
+    assert "reason" in err.value.fields
+    with pytest.raises(InvalidInput) as err:
+        parse_action("withdraw", {"reason": "x", "by": BY, "extra": 1})
+    assert "not a field we know" in str(err.value)
