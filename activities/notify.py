@@ -168,7 +168,7 @@ class _Resolver:
         return None
 
     def _stage_role(self, key: str, stage_id: str, side: str) -> Recipient | None:
-        person = self.req.state.holders.get(key) or self.req.case.holders.get(key)
+        person = holder(self.req.state, self.req.case, key)
         if person is not None and person.email:
             return Recipient(key, person)
         try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from protocols.loader import load_protocol
 from protocols.messages import (
@@ -121,13 +121,12 @@ async def raise_case(client: Client, settings: Settings, inp: CaseInput) -> Work
     attrs = None
     if inp.search_attributes:
         attrs = TypedSearchAttributes([
-            sa.CASE_PROTOCOL.value_set(inp.protocol.id),
-            sa.CASE_STATUS.value_set("open"),
-            sa.CASE_URGENCY.value_set(inp.urgency),
-            sa.CASE_OVERDUE.value_set(False),
-            sa.CASE_STAGE.value_set(""),
-            sa.CASE_RAISING_AGENCY.value_set(inp.case.raising.agency[:100]),
-            sa.CASE_RECEIVING_AGENCY.value_set(inp.case.receiving.agency[:100]),
+            SearchAttributePair(sa.CASE_PROTOCOL, inp.protocol.id),
+            SearchAttributePair(sa.CASE_STATUS, "open"),
+            SearchAttributePair(sa.CASE_URGENCY, inp.urgency),
+            SearchAttributePair(sa.CASE_OVERDUE, False),
+            SearchAttributePair(sa.CASE_RAISING_AGENCY, inp.case.raising.agency[:100]),
+            SearchAttributePair(sa.CASE_RECEIVING_AGENCY, inp.case.receiving.agency[:100]),
         ])
     return await client.start_workflow(
         DisagreementWorkflow.run, inp, id=wid, task_queue=settings.task_queue,

@@ -21,8 +21,15 @@ from aiosmtpd.smtp import Envelope
 from temporalio.testing import ActivityEnvironment
 
 from activities.ics import CalendarEvent, escape_text, fold, render_calendar
-from activities.notify import NotificationActivities, message_id
-from protocols.messages import Actor, NotificationRequest, NotificationResult, Person
+from activities.notify import (
+    NotificationActivities,
+    build_context,
+    message_id,
+    render_bodies,
+    resolve_addressees,
+    subject_for,
+)
+from protocols.messages import Actor, Child, NotificationRequest, NotificationResult, Person
 from protocols.settings import Settings
 from tests.test_forms import (
     HEAD_A,
@@ -347,6 +354,30 @@ async def test_no_personal_data_in_subjects_headers_or_logs(
     assert "Child: Amelia Thornbury (born 14/05/2019)" in part(box.messages[1], "text/plain")
 
 
+EVENTS = ["case_raised", "stage_entered", "reminder", "deadline_passed", "duty_overdue", "nudge",
+          "outcome_recorded", "resolved", "learning_referral", "learning_dissemination",
+          "debrief", "feedback", "record", "written_confirmation", "confirmed_in_writing",
+          "paused", "resumed", "timescale_agreed", "timescale_extended", "role_assigned",
+          "immediate_risk", "closed", "notification_of_something_new"]
+
+
+@pytest.mark.parametrize("protocol", ["barnsley", "dudley", "leeds", "swindon", "york"])
+def test_every_event_renders_with_bare_details(protocol: str) -> None:
+    """No extra details, no deadline, nobody named: every template still renders."""
+    case = Case(protocol, at=ldn(2026, 12, 24, 16), child=Child()).enter(
+        case_protocol_first_stage(protocol), ldn(2026, 12, 24, 16))
+    for event in EVENTS:
+        req = case.request(event, ["raising"])
+        context = build_context(req, resolve_addressees(req, Settings()).missing)
+        text, page = render_bodies(req, {**context, "link": "https://pr.example/x"})
+        assert "Case 2026-0042" in subject_for(req) and "https://pr.example/x" in text
+        assert page.lstrip().startswith("<!DOCTYPE html>") and "</html>" in page
+
+
+def case_protocol_first_stage(protocol: str) -> str:
+    return Case(protocol, at=ldn(2026, 1, 5)).protocol.stages[0].id
+
+
 async def test_bodies_say_who_talks_to_whom_by_when(inbox: tuple[Inbox, int]) -> None:
     box, port = inbox
     case = swindon().enter("1", ldn(2026, 3, 2))
@@ -387,7 +418,7 @@ async def test_immediate_risk_alarm_is_urgent(inbox: tuple[Inbox, int]) -> None:
     assert "What was reported: Bruising seen today" in text
     assert f"What to do now: {route.instruction}" in text
     assert "2. Duty and Advice (0113 3760336, option 3)" in text
-    assert "Rule for this alarm: Leeds s2 Principles bullet 1" in text
+    assert "Rule: Leeds s2 Principles bullet 1" in text
 
 
 async def test_duty_goes_to_the_contact_with_the_raiser_copied(inbox: tuple[Inbox, int]) -> None:
@@ -406,6 +437,20 @@ async def test_duty_goes_to_the_contact_with_the_raiser_copied(inbox: tuple[Inbo
                               "opportunities for multi-agency practice to the Safeguarding "
                               "Partnership Strategic Support Unit")
     assert "Learning points recorded: Check closure thresholds" in part(msg, "text/plain")
+
+
+async def test_practitioners_hold_the_practitioner_stages(inbox: tuple[Inbox, int]) -> None:
+    box, port = inbox
+    case = Case("leeds", at=ldn(2026, 6, 1)).enter("1", ldn(2026, 6, 1))
+    result = await send(port, case.stage_request(announce=True))
+    msg, rcpts = box.only()
+    assert rcpts == sorted([RAISING.email, RECEIVING.email])
+    assert result.missing == []  # stage 1's roles are the practitioners' own
+    text = part(msg, "text/plain")
+    assert "Practitioner raising the concern: Priya Shah, Health Visitor" in text
+    assert "Practitioner (other agency): Tom Reed, Social Worker" in text
+    assert "Leeds Safeguarding Children Partnership: agree a timescale" not in text  # case_raised
+    assert "Please remember:" in text and "Leeds s3 Step 1 para 2" in text
 
 
 # -- nobody to send to ----------------------------------------------------------------------------
