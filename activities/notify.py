@@ -413,6 +413,10 @@ def build_message(req: NotificationRequest, settings: Settings, people: Addresse
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id(req.workflow_id, req.event_key)
     msg["References"] = thread_id(req.workflow_id)
+    # Machine-readable, personal-data-free headers for mail filters, the SMTP sink and tests.
+    msg["X-Resolutions-Case"] = req.workflow_id
+    msg["X-Resolutions-Event"] = req.event
+    msg["X-Resolutions-Event-Key"] = req.event_key
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     if req.event == "immediate_risk":

@@ -189,3 +189,17 @@ def close_to(a: datetime | None, b: datetime, slack: timedelta = timedelta(secon
 
 
 warnings.filterwarnings("error", category=RuntimeWarning, message=".*unfinished.*handler.*")
+
+
+async def keep_history(handle: WorkflowHandle, name: str) -> None:
+    """With RESOLUTIONS_RECORD_HISTORIES=1, save this run's history for the replay test.
+
+    Payloads are encrypted with the suite's test key, so no case data is stored in clear.
+    """
+    import os
+
+    if os.environ.get("RESOLUTIONS_RECORD_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    HISTORY_DIR.mkdir(exist_ok=True)
+    (HISTORY_DIR / f"{name}.json").write_text(history.to_json(), encoding="utf-8")

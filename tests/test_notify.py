@@ -346,6 +346,8 @@ async def test_no_personal_data_in_subjects_headers_or_logs(
         assert result.subject.startswith("[CYSCP] Case 2026-0042: ") or \
             result.subject.startswith("URGENT [CYSCP] Case 2026-0042: ")
         assert msg["Message-ID"] == message_id(req.workflow_id, req.event_key)
+        assert msg["X-Resolutions-Event"] == req.event
+        assert msg["X-Resolutions-Case"] == "york-2026-0042"
         assert part(msg, "text/plain") and part(msg, "text/html")
     for bit in CHILD_BITS:
         assert bit not in caplog.text

@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from protocols.messages import ActionResult, CaseState
 from starter.cases import act, parse_action
 from starter.errors import explain
-from tests.conftest import case_input, make_worker, start_case, wait_for
+from tests.conftest import case_input, keep_history, make_worker, start_case, wait_for
 from workflows.disagreement import DisagreementWorkflow
 
 BY = {"name": "Mo Manager", "role": "Line manager"}
@@ -102,7 +102,10 @@ async def test_validators_reject_with_clear_messages(dev_env: WorkflowEnvironmen
                            ("pause", {"reason": "x"})]:
             with pytest.raises(Exception) as err:
                 await act(client, barnsley.id, name, parse_action(name, {**data, "by": BY}))
-            assert "closed" in explain(err.value) or "completed" in explain(err.value)
+            assert "closed" in explain(err.value)
+        await keep_history(leeds, "leeds-updates-agree-extend-pause")
+        await keep_history(barnsley, "barnsley-update-withdraw")
+        await keep_history(york, "york-update-rejections")
 
 
 def test_hostile_message_fields_refused_before_sending() -> None:

@@ -14,6 +14,7 @@ from tests.conftest import (
     at,
     case_input,
     close_to,
+    keep_history,
     make_worker,
     skip_to,
     start_case,
@@ -37,6 +38,7 @@ async def test_swindon_full_escalation_with_no_one_answering(skipping_env: Workf
         await skip_to(env, at("2030-04-05 12:00"))
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)
+        await keep_history(handle, "swindon-full-escalation")
     moves = stage_moves(timeline)
     assert [m[0] for m in moves] == ["1", "2", "3", "4", "5"]
     expected = {
@@ -63,6 +65,7 @@ async def test_leeds_overall_month_jumps_to_stage_4(skipping_env, settings, mail
         await skip_to(env, at("2030-04-10 09:00"))
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)
+        await keep_history(handle, "leeds-overall-month")
     moves = stage_moves(timeline)
     assert [m[0] for m in moves] == ["1", "2", "3a", "4"]
     assert close_to(moves[1][1], at("2030-03-18 17:00"))  # 10 working days (default)
@@ -88,6 +91,7 @@ async def test_york_path_with_outcomes_nudges_and_chair(skipping_env, settings, 
         await skip_to(env, at("2030-03-20 09:00"))
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)
+        await keep_history(handle, "york-outcomes-nudges-chair")
     moves = stage_moves(timeline)
     assert [m[0] for m in moves] == ["1", "2", "3", "4"]
     assert close_to(moves[2][1], at("2030-03-11 17:00"))  # stage 2: 5 working days
@@ -121,6 +125,7 @@ async def test_dudley_agreed_timescales_drive_escalation(skipping_env, settings,
         await skip_to(env, at("2030-03-12 09:00"))
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)
+        await keep_history(handle, "dudley-agreed-timescales")
     moves = stage_moves(timeline)
     assert [m[0] for m in moves] == ["1", "2", "3a", "3b"]
     assert close_to(moves[1][1], at("2030-03-05 09:00"))  # 24 wall-clock hours
@@ -153,6 +158,7 @@ async def test_barnsley_outcomes_bypass_and_resolution(skipping_env, settings, m
         state = await handle.query(DisagreementWorkflow.state)
         await handle.signal("confirm_in_writing_signal", {"by": BY, "summary": "Letter sent"})
         result = await handle.result()
+        await keep_history(handle, "barnsley-bypass-resolution")
     assert state.status == "resolved"
     assert [d.rule for d in state.deadlines if d.kind == "duty"] == ["written_confirmation"]
     assert result.state.status == "closed"
@@ -174,6 +180,7 @@ async def test_pause_moves_deadline_by_paused_working_time(skipping_env, setting
         await handle.signal("resume_signal", {"by": BY})
         await skip_to(env, at("2030-03-06 11:00"))
         state = await handle.query(DisagreementWorkflow.state)
+        await keep_history(handle, "swindon-pause-resume")
     assert paused.status == "paused" and paused.stage == "1"
     due = next(d for d in state.deadlines if d.key == "1/discussion").due
     # Paused Mon 10:00 → Wed 10:00: two working days (Mon, Tue) lost; Wed 6th → Fri 8th.
@@ -195,6 +202,7 @@ async def test_immediate_risk_at_raising_and_later(skipping_env, settings, mailb
         york_state = await york.query(DisagreementWorkflow.state)
         leeds_state = await leeds.query(DisagreementWorkflow.state)
         york_tl = await york.query(DisagreementWorkflow.timeline)
+        await keep_history(leeds, "leeds-immediate-risk")
     assert york_state.stage == "3" and york_state.immediate_risk
     alarm = next(e for e in york_tl if e.kind == "immediate_risk")
     assert close_to(alarm.at, at("2030-03-04 09:00"))  # at once, before any timer
@@ -216,6 +224,7 @@ async def test_urgent_entry_and_invalid_signals_are_recorded(skipping_env, setti
         await skip_to(env, at("2030-03-04 09:01"))
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)
+        await keep_history(handle, "york-urgent-invalid-signals")
     assert state.stage == "3" and state.status == "open"
     rejected = [e.summary for e in timeline if e.kind == "rejected"]
     assert len(rejected) == 3
@@ -238,6 +247,7 @@ async def test_reassignment_and_withdrawal(skipping_env, settings, mailbox) -> N
         state = await handle.query(DisagreementWorkflow.state)
         await handle.signal("withdraw_signal", {"reason": "Raised in error", "by": BY})
         result = await handle.result()
+        await keep_history(handle, "leeds-reassign-withdraw")
     assert state.holders["1.receiving"].name == "Tia Takeover"
     assert result.state.status == "withdrawn"
     assert all(not d.live for d in result.state.deadlines)
@@ -259,6 +269,7 @@ async def test_written_confirmation_overdue_then_lapses(skipping_env, settings,
         resolved = await handle.query(DisagreementWorkflow.state)
         await skip_to(env, at("2030-03-20 09:00"))
         result = await handle.result()
+        await keep_history(handle, "york-confirmation-lapses")
     duty = next(d for d in resolved.deadlines if d.kind == "duty")
     assert duty.due == at("2030-03-07 17:00")  # within two working days of resolving
     overdue = [e for e in result.timeline if e.kind == "deadline_passed" and "Duty" in e.summary]
