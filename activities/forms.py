@@ -242,7 +242,6 @@ def render_case_form(kind: str, *, protocol: Protocol, case: CaseDetails, state:
     stage = protocol.stage(state.stage)
     notifier = holder(state, case, f"{stage.id}.raising") or case.raising
     resolution = next((o for o in reversed(state.outcomes) if o.resolved), None)
-    latest = state.outcomes[-1] if state.outcomes else None
     agencies = list(dict.fromkeys(
         p.agency for p in [case.raising, case.receiving, *state.holders.values()] if p.agency))
     ladder = stage_rows(protocol, case, state, timeline)
@@ -261,7 +260,6 @@ def render_case_form(kind: str, *, protocol: Protocol, case: CaseDetails, state:
         "ladder": ladder,
         "steps": steps_taken(ladder),
         "resolution": resolution,
-        "latest": latest,
         "chronology": [e for e in timeline if e.kind in CHRONOLOGY],
         "notified_on": state.stage_entered_at,
         "person_line": person_line,

@@ -42,7 +42,7 @@ from tests.test_forms import (
     ldn,
 )
 
-CHILD_BITS = ("Amelia", "Thornbury", "Orchard", "SN1 4AB", "2019")
+CHILD_BITS = ("Amelia", "Thornbury", "Orchard", "SN1 4AB", "14/05/2019", "2019-05-14")
 SSP = "Safeguardingpartnership@swindon.gov.uk"
 LSCP = "lscp.info@leeds.gov.uk"
 CYSCP = "CYSCP@york.gov.uk"

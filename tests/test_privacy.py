@@ -1,0 +1,77 @@
+"""Personal data never reaches the Temporal server, its database, logs or search attributes in
+clear text; the key decrypts it; a rotated key still reads old cases."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.test_end_to_end import ROOT, _cli, running_worker  # noqa: F401 - fixture
+
+CHILD = "Zebedee Quartermaine"
+ADDRESS = "42 Hollyhock Crescent"
+
+
+def _raise(env: dict[str, str], reference: str) -> None:
+    _cli(env, "raise", "--protocol", "swindon", "--reference", reference,
+         "--raising-name", "Rae Raiser", "--raising-agency", "Example Primary",
+         "--raising-email", "rae@school.example", "--receiving-name", "Rob Receiver",
+         "--receiving-agency", "CSC", "--receiving-email", "rob@csc.example",
+         "--issue", f"Concerns about {CHILD}", "--child-name", CHILD,
+         "--child-dob", "2015-04-01", "--child-address", ADDRESS)
+
+
+def _files_containing(folder: Path, needle: str) -> list[str]:
+    found = []
+    for path in folder.rglob("*"):
+        if path.is_file() and "mail" not in path.parts and needle.encode() in path.read_bytes():
+            found.append(str(path))
+    return found
+
+
+def test_no_personal_data_in_clear_and_rotation(running_worker) -> None:
+    env, proc, tmp_path = running_worker
+    data = tmp_path / "data"
+    _raise(env, "2026-0501")
+    _cli(env, "outcome", "swindon-2026-0501", "--stage", "1", "--not-resolved",
+         "--summary", f"Discussed {CHILD} at length", "--by", "Rae Raiser")
+    status = json.loads(_cli(env, "status", "swindon-2026-0501", "--json").stdout)
+    assert status["stage"] == "2"
+
+    # Stop the worker (and its dev server) so the SQLite file is complete on disk.
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    assert (data / "temporal.db").exists()
+    assert _files_containing(data, CHILD) == []
+    assert _files_containing(data, ADDRESS) == []
+    assert CHILD not in (tmp_path / "worker.log").read_text()
+
+    # Rotate the key, restart, and read the old case; new actions use the new key.
+    rotated = _cli(env, "keys", "rotate")
+    assert "New active key" in rotated.stdout
+    log = open(tmp_path / "worker2.log", "w")
+    proc2 = subprocess.Popen([sys.executable, "worker.py", "--no-web"], cwd=ROOT, env=env,
+                             stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "Ready." not in (tmp_path / "worker2.log").read_text():
+            assert proc2.poll() is None, (tmp_path / "worker2.log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        old = json.loads(_cli(env, "status", "swindon-2026-0501", "--json").stdout)
+        assert old["stage"] == "2"
+        timeline = _cli(env, "timeline", "swindon-2026-0501", "--json").stdout
+        assert CHILD in timeline  # decrypted for an authorised user
+        _cli(env, "outcome", "swindon-2026-0501", "--stage", "2", "--resolved",
+             "--summary", "Agreed", "--by", "Rob Receiver")
+        keys = json.loads((data / "keys.json").read_text())
+        assert len(keys["keys"]) == 2 and keys["active"] != "k"
+    finally:
+        proc2.send_signal(signal.SIGINT)
+        proc2.wait(timeout=30)
+        log.close()
+    assert _files_containing(data, CHILD) == []
