@@ -23,7 +23,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.calendar_activities import CalendarActivities
-from protocols.calendar import WorkingCalendar
+from protocols.calendar import CompressedCalendar, WorkingCalendar
 from protocols.settings import Settings, load_settings
 from workflows.disagreement import DisagreementWorkflow
 
@@ -41,6 +41,10 @@ def build_worker(
     """The worker for our task queue, with every activity the workflow calls."""
     from activities.notify import NotificationActivities
 
+    if calendar is None and settings.test_day_seconds:
+        log.warning("TEST CALENDAR: a working day lasts %ss; not for real cases",
+                    settings.test_day_seconds)
+        calendar = CompressedCalendar(settings.test_day_seconds)  # type: ignore[assignment]
     calendar = calendar or WorkingCalendar.from_settings(
         settings.working_day_cutoff, settings.local_closures
     )
@@ -142,4 +146,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Leave without interpreter finalisation, which the SDK's runtime threads can abort.
+    import os
+    import sys
+
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)

@@ -177,3 +177,45 @@ def _london(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"time {moment.isoformat()} has no timezone; give an offset or 'Z'")
     return moment.astimezone(LONDON)
+
+
+@dataclass(frozen=True)
+class CompressedCalendar:
+    """A stand-in calendar for benchmarks and fault tests on a real server, never for cases:
+    every day is a working day lasting ``day_seconds`` of real time (no weekends, holidays or
+    time zones), so a protocol's weeks pass in seconds. Same interface as WorkingCalendar.
+    """
+
+    day_seconds: float
+
+    def _index(self, moment: datetime) -> int:
+        """The working day a moment counts towards; a moment at a cut-off belongs to its day."""
+        value = _london(moment).timestamp() / self.day_seconds
+        index = int(value)
+        return index - 1 if value == index else index
+
+    def cutoff_of(self, index: int) -> datetime:  # type: ignore[override]
+        return datetime.fromtimestamp((index + 1) * self.day_seconds, tz=LONDON)
+
+    def same_working_day(self, moment: datetime) -> datetime:
+        return self.cutoff_of(self._index(moment))
+
+    def add_working_days(self, moment: datetime, n: int) -> datetime:
+        return self.cutoff_of(self._index(moment) + n)
+
+    def add_hours(self, moment: datetime, hours: int) -> datetime:
+        return _london(moment) + timedelta(seconds=self.day_seconds * hours / 8)
+
+    def add_months(self, moment: datetime, months: int) -> datetime:
+        return self.cutoff_of(self._index(moment) + 21 * months)
+
+    def working_days_before(self, due: datetime, n: int) -> datetime:
+        return _london(due) - timedelta(seconds=self.day_seconds * n)
+
+    def working_days_between(self, start: datetime, end: datetime) -> int:
+        return max(0, self._index(end) - self._index(start))
+
+    def shift_after_pause(
+        self, due: datetime, paused_at: datetime, resumed_at: datetime, wall_clock: bool
+    ) -> datetime:
+        return _london(due) + max(timedelta(0), _london(resumed_at) - _london(paused_at))

@@ -45,6 +45,9 @@ class Settings(BaseModel):
     # ("2026-12-24T12:00"), for offices shut on days that are not bank holidays.
     local_closures: list[str] = Field(default_factory=list)
     reminder_working_days_before: int = 1
+    # Benchmarks and fault tests only: a "working day" lasts this many real seconds, with no
+    # weekends or holidays (0 = the real England calendar). Never set this for real cases.
+    test_day_seconds: float = Field(default=0, ge=0)
 
     # Mail.
     smtp_host: str = "127.0.0.1"

@@ -72,5 +72,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """Console entry point. Leaves with ``os._exit`` once output is flushed: the Temporal SDK's
+    runtime threads can otherwise touch Python during interpreter shutdown and abort the
+    process (SIGABRT) after the command has already succeeded or printed its error."""
+    import os
+
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +55,10 @@ def test_codec() -> EncryptionCodec:
 
 def test_converter():
     return data_converter(test_codec())
+
+
+test_codec.__test__ = False  # helpers, not tests
+test_converter.__test__ = False
 
 
 # -- SMTP ------------------------------------------------------------------------------------
@@ -203,3 +212,49 @@ async def keep_history(handle: WorkflowHandle, name: str) -> None:
     history = await handle.fetch_history()
     HISTORY_DIR.mkdir(exist_ok=True)
     (HISTORY_DIR / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+
+
+# -- the worker as a separate process (end-to-end, privacy, faults) -------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "starter.cli", *args], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def running_worker(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESOLUTIONS_",
+                                                                     "TEMPORAL_"))}
+    env.update({
+        "RESOLUTIONS_DATA_DIR": str(tmp_path / "data"),
+        "RESOLUTIONS_DEV_SERVER_PORT": str(free_port()),
+        "RESOLUTIONS_DEV_SERVER_UI_PORT": str(free_port()),
+        "RESOLUTIONS_SMTP_PORT": str(free_port()),
+        "RESOLUTIONS_WEB_PORT": str(free_port()),
+        "RESOLUTIONS_SETTINGS_FILE": str(tmp_path / "none.toml"),
+    })
+    log = open(tmp_path / "worker.log", "w")
+    proc = subprocess.Popen([sys.executable, "worker.py", "--no-web"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "Ready." not in (tmp_path / "worker.log").read_text():
+            assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+            assert time.monotonic() < deadline, "worker did not start"
+            time.sleep(0.2)
+        yield env, proc, tmp_path
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+

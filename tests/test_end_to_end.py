@@ -4,58 +4,10 @@ the `resolutions` command line in other processes."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import pytest
-
-from tests.conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cli(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "starter.cli", *args], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-@pytest.fixture
-def running_worker(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESOLUTIONS_",
-                                                                     "TEMPORAL_"))}
-    env.update({
-        "RESOLUTIONS_DATA_DIR": str(tmp_path / "data"),
-        "RESOLUTIONS_DEV_SERVER_PORT": str(free_port()),
-        "RESOLUTIONS_DEV_SERVER_UI_PORT": str(free_port()),
-        "RESOLUTIONS_SMTP_PORT": str(free_port()),
-        "RESOLUTIONS_WEB_PORT": str(free_port()),
-        "RESOLUTIONS_SETTINGS_FILE": str(tmp_path / "none.toml"),
-    })
-    log = open(tmp_path / "worker.log", "w")
-    proc = subprocess.Popen([sys.executable, "worker.py", "--no-web"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while "Ready." not in (tmp_path / "worker.log").read_text():
-            assert proc.poll() is None, (tmp_path / "worker.log").read_text()
-            assert time.monotonic() < deadline, "worker did not start"
-            time.sleep(0.2)
-        yield env, proc, tmp_path
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
+from tests.conftest import cli as _cli
 
 
 def test_raise_act_and_read_through_the_cli(running_worker) -> None:

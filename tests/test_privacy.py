@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.test_end_to_end import ROOT, _cli, running_worker  # noqa: F401 - fixture
+from tests.conftest import ROOT
+from tests.conftest import cli as _cli
 
 CHILD = "Zebedee Quartermaine"
 ADDRESS = "42 Hollyhock Crescent"
