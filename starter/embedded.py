@@ -362,6 +362,8 @@ class MailRecord(BaseModel):
     subject: str
     message_id: str
     file_name: str
+    case: str = ""  # the X-Resolutions-Case header: a workflow id, never a name
+    event: str = ""
 
 
 def mail_dir(data_dir: Path) -> Path:
@@ -410,6 +412,8 @@ class _FilingHandler:
                 subject=subject,
                 message_id=message_id,
                 file_name=path.name,
+                case=_header(headers, "X-Resolutions-Case"),
+                event=_header(headers, "X-Resolutions-Event"),
             )
             with open(self.directory / _INDEX, "a", encoding="utf-8") as index:
                 index.write(record.model_dump_json() + "\n")

@@ -65,5 +65,17 @@ def test_raise_act_and_read_through_the_cli(running_worker) -> None:
         assert time.monotonic() < deadline, "no mail filed"
         time.sleep(0.5)
 
+    listing = _cli(env, "mail", "--case", "york-2026-0042").stdout
+    assert "[CYSCP] Case 2026-0042" in listing
+    first = next(word for word in listing.split() if word.endswith(".eml"))
+    shown = _cli(env, "mail", first).stdout
+    assert "Subject: [CYSCP] Case 2026-0042" in shown
+
+    form_path = tmp_path / "account.html"
+    _cli(env, "form", "york-2026-0042", "--kind", "york_written_account", "--out",
+         str(form_path))
+    form = form_path.read_text()
+    assert "Test Child Beta" in form and "No agreement" in form and "@media print" in form
+
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0

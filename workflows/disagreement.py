@@ -747,6 +747,11 @@ class DisagreementWorkflow:
     def timeline(self) -> list[TimelineEvent]:
         return list(self._book.timeline)
 
+    @workflow.query
+    def case_input(self) -> CaseInput:
+        """What the case was raised with (its details and frozen protocol), for forms."""
+        return self._book.inp
+
 
 SIGNAL_NAMES = {
     "record_outcome": "record_outcome_signal",

@@ -1,0 +1,78 @@
+"""`resolutions mail` (the embedded SMTP sink's store) and `resolutions form` (partnership
+forms rendered from a case's own record)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from protocols.settings import load_settings
+from starter.timefmt import london
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    from starter.embedded import list_mail, read_mail
+
+    settings = load_settings()
+    if args.file:
+        message = read_mail(settings.data_dir, args.file)
+        print(f"From: {message['From']}\nTo: {message['To']}")
+        if message["Cc"]:
+            print(f"Cc: {message['Cc']}")
+        print(f"Subject: {message['Subject']}\n")
+        body = message.get_body(preferencelist=("plain",))
+        print(body.get_content() if body else "(no text part)")
+        names = [part.get_filename() for part in message.iter_attachments()]
+        if names:
+            print("Attachments: " + ", ".join(n for n in names if n))
+        return 0
+    records = list_mail(settings.data_dir)
+    if args.case:
+        records = [r for r in records if r.case == args.case]
+    if not records:
+        print(f"No mail filed under {settings.data_dir / 'mail'}.")
+        return 0
+    for r in records[-args.last:]:
+        print(f"{london(r.received)}  {r.file_name}  to {len(r.to)}: {r.subject}")
+    print(f"\n{len(records)} message(s); open one with: resolutions mail FILE")
+    return 0
+
+
+def cmd_form(args: argparse.Namespace) -> int:
+    from activities.forms import FORM_KINDS, render_case_form
+    from starter.connection import connect
+    from workflows.disagreement import DisagreementWorkflow
+
+    if args.kind not in FORM_KINDS:
+        raise ValueError(f"unknown form '{args.kind}'; choose one of: {', '.join(FORM_KINDS)}")
+
+    async def go() -> str:
+        client = await connect(load_settings())
+        handle = client.get_workflow_handle(args.case_id)
+        inp = await handle.query(DisagreementWorkflow.case_input)
+        state = await handle.query(DisagreementWorkflow.state)
+        timeline = await handle.query(DisagreementWorkflow.timeline)
+        return render_case_form(args.kind, protocol=inp.protocol, case=inp.case, state=state,
+                                timeline=timeline)
+
+    html = asyncio.run(go())
+    out = Path(args.out or f"{args.case_id}-{args.kind}.html")
+    out.write_text(html, encoding="utf-8")
+    print(f"Wrote {out}: open it in a browser to print or save as PDF.")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("mail", help="e-mails filed by the embedded SMTP sink")
+    p.add_argument("file", nargs="?", help="show one message (a file name from the list)")
+    p.add_argument("--case", help="only messages for this case id")
+    p.add_argument("--last", type=int, default=50)
+    p.set_defaults(handler=cmd_mail)
+
+    p = sub.add_parser("form", help="a partnership form filled from a case's record (HTML)")
+    p.add_argument("case_id", metavar="ID")
+    p.add_argument("--kind", required=True,
+                   help="swindon_appendix_1, leeds_appendix_3 or york_written_account")
+    p.add_argument("--out", help="file to write (default ID-KIND.html)")
+    p.set_defaults(handler=cmd_form)
