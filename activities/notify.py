@@ -507,8 +507,11 @@ class NotificationActivities:
             start_tls=False if s.smtp_tls else s.smtp_starttls,
             username=s.smtp_username or None, password=s.smtp_password or None,
             timeout=SMTP_TIMEOUT)
+        pending = [(m, r) for m, r in batches if not self._already_sent(m, r)]
+        if not pending:
+            return
         async with smtp:
-            for message, recipients in batches:
+            for message, recipients in pending:
                 refused, _ = await smtp.send_message(message, sender=sender,
                                                      recipients=recipients)
                 if refused:
@@ -516,3 +519,21 @@ class NotificationActivities:
                     raise aiosmtplib.SMTPResponseException(
                         int(codes[0]), f"{len(refused)} of {len(recipients)} recipient(s) "
                                        f"refused (codes {', '.join(codes)})")
+                self._mark_sent(message, recipients)
+
+    # A retried activity (say, after the worker was killed between the SMTP send and reporting
+    # success) must not send the same batch twice. The sent-log lives under the data dir, so it
+    # protects one host; across hosts the stable Message-ID lets mail systems collapse copies.
+    def _sent_marker(self, message: EmailMessage, recipients: list[str]) -> Path:
+        key = hashlib.sha256(
+            (str(message["Message-ID"]) + "|" + ",".join(sorted(recipients))).encode()
+        ).hexdigest()[:40]
+        return Path(self.settings.data_dir) / "sent" / key
+
+    def _already_sent(self, message: EmailMessage, recipients: list[str]) -> bool:
+        return self._sent_marker(message, recipients).exists()
+
+    def _mark_sent(self, message: EmailMessage, recipients: list[str]) -> None:
+        marker = self._sent_marker(message, recipients)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()

@@ -1,0 +1,186 @@
+"""Personal signed links: who may open which page, for how long.
+
+A link is ``<public_url>/t/<token>``. The token is ``<payload>.<signature>``: the payload is
+base64url JSON naming the person (name, e-mail, job title, agency), the role key they hold in
+the case (``2.raising``), the access role (practitioner, manager, business_unit, auditor,
+raiser), the case (workflow id) or partnership it is for, and its expiry; the signature is
+HMAC-SHA256 over the payload with the deployment's link secret. Nothing else in a URL names a
+person or a child.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from protocols.messages import Actor, Person
+from protocols.settings import Settings
+
+AccessRole = Literal["practitioner", "manager", "business_unit", "auditor", "raiser"]
+ACCESS_ROLES: tuple[str, ...] = ("practitioner", "manager", "business_unit", "auditor", "raiser")
+CASE_ROLES = ("practitioner", "manager")
+DAY = 86400
+
+
+class LinkError(Exception):
+    """A link that cannot be used: ``kind`` is 'invalid' (tampered, unknown) or 'expired'."""
+
+    def __init__(self, kind: Literal["invalid", "expired"], message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a verified link lets its holder do, and who they are."""
+
+    name: str
+    email: str
+    role: str  # an AccessRole
+    role_key: str = ""  # the role in the case: "raising", "2.receiving", "contact:…"
+    workflow_id: str = ""  # the one case the link opens ("" = not bound to a case)
+    protocol: str = ""  # the partnership a list or raising link is for ("" = any)
+    title: str = ""  # job title, e.g. "Line manager"
+    agency: str = ""
+    expires: int = 0  # Unix time
+
+    @property
+    def can_act(self) -> bool:
+        return self.role in CASE_ROLES and bool(self.workflow_id)
+
+    def actor(self) -> Actor:
+        """The ``by`` of every action sent with this link: from the token, never a form."""
+        return Actor(name=self.name, role=self.title or self.role_key, agency=self.agency,
+                     email=self.email)
+
+    def role_label(self) -> str:
+        labels = {"practitioner": "practitioner", "manager": "manager",
+                  "business_unit": "partnership business unit", "auditor": "auditor",
+                  "raiser": "raising a disagreement"}
+        return labels.get(self.role, self.role)
+
+
+_KEYS = {"name": "n", "email": "e", "role": "r", "role_key": "k", "workflow_id": "w",
+         "protocol": "p", "title": "t", "agency": "a", "expires": "x"}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def derive_key(secret: bytes, purpose: str) -> bytes:
+    """A separate key per use (links, CSRF, flash messages) from the one secret."""
+    return hmac.new(secret, f"professional-resolutions/{purpose}".encode(), hashlib.sha256).digest()
+
+
+def sign(key: bytes, grant: Grant) -> str:
+    data = {short: value for name, short in _KEYS.items()
+            if (value := asdict(grant)[name]) not in ("", None)}
+    payload = _b64(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    mac = hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()
+    return f"{payload}.{_b64(mac)}"
+
+
+def verify(key: bytes, token: str, now: float | None = None) -> Grant:
+    """The grant a token carries; :class:`LinkError` if it was altered or has expired."""
+    invalid = LinkError("invalid", "This link is not valid.")
+    if not isinstance(token, str) or len(token) > 2000 or token.count(".") != 1:
+        raise invalid
+    payload, mac = token.split(".")
+    expected = _b64(hmac.new(key, payload.encode("ascii", "replace"), hashlib.sha256).digest())
+    if not hmac.compare_digest(mac.encode("ascii", "replace"), expected.encode("ascii")):
+        raise invalid
+    try:
+        data = json.loads(_unb64(payload))
+        fields = {name: data[short] for name, short in _KEYS.items() if short in data}
+        grant = Grant(**fields)
+    except (ValueError, TypeError, KeyError):
+        raise invalid from None
+    if grant.role not in ACCESS_ROLES or not grant.name or not isinstance(grant.expires, int):
+        raise invalid
+    if grant.expires <= (time.time() if now is None else now):
+        raise LinkError("expired", "This link has expired.")
+    return grant
+
+
+# -- the secret -------------------------------------------------------------------------------
+def link_secret(settings: Settings) -> bytes:
+    """``settings.link_secret``, or a secret generated once into ``<data_dir>/link_secret``."""
+    if settings.link_secret:
+        return settings.link_secret.encode("utf-8")
+    path = Path(settings.data_dir) / "link_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(secrets.token_urlsafe(48) + "\n")
+    text = path.read_text(encoding="ascii").strip()
+    if len(text) < 32:
+        raise ValueError(f"{path} holds no usable link secret; delete it to make a new one")
+    return text.encode("ascii")
+
+
+class Links:
+    """Makes and checks personal links with one deployment's secret."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.key = derive_key(link_secret(settings), "links")
+
+    def expiry(self, days: int | None = None) -> int:
+        """Expiry rounded up to a whole UTC day, so a day's e-mails share one link."""
+        days = self.settings.link_valid_days if days is None else days
+        return int(math.ceil((time.time() + days * DAY) / DAY) * DAY)
+
+    def token(self, grant: Grant) -> str:
+        return sign(self.key, grant)
+
+    def url(self, grant: Grant) -> str:
+        return f"{self.settings.public_url.rstrip('/')}/t/{self.token(grant)}"
+
+    def read(self, token: str) -> Grant:
+        return verify(self.key, token)
+
+    def for_case(self, workflow_id: str, person: Person, role_key: str,
+                 role: str | None = None, days: int | None = None) -> Grant:
+        return Grant(name=person.name or person.email or "Unnamed", email=person.email,
+                     role=role or role_for_key(role_key), role_key=role_key,
+                     workflow_id=workflow_id,
+                     title=person.role, agency=person.agency, expires=self.expiry(days))
+
+
+def role_for_key(role_key: str) -> str:
+    """The access role an e-mail recipient gets from the case role it is addressed as."""
+    if role_key.startswith("contact:"):
+        return "business_unit"  # the partnership's own address: read-only, this case only
+    if role_key in ("raising", "receiving") or role_key.startswith("1."):
+        return "practitioner"
+    return "manager"
+
+
+def link_builder_from_settings(settings: Settings) -> Callable[[str, Person, str], str]:
+    """What the notification activity calls for each recipient's personal link."""
+    links = Links(settings)
+
+    def build(workflow_id: str, person: Person, role_key: str) -> str:
+        return links.url(links.for_case(workflow_id, person, role_key))
+
+    return build
