@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from protocols.messages import CaseInput, CaseRecord, CaseState, TimelineEvent
+from starter.audit.facts import Fact
 
 Source = Literal["recorded result", "replay", "partial replay"]
 
@@ -39,6 +40,7 @@ class CaseFile(BaseModel):
     checks: list[Check] = Field(default_factory=list)
     history_events: int = 0
     last_event_at: datetime | None = None
+    facts: list[Fact] = Field(default_factory=list)
 
     @property
     def record(self) -> CaseRecord:
