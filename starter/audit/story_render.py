@@ -18,7 +18,7 @@ def _due(d: DeadlineRow) -> str:
 
 
 def _deadline_rows(rows: list[DeadlineRow]) -> list[list[str]]:
-    return [[d.stage or "", d.what, _due(d), d.status + (" (BREACHED)" if d.breached else ""),
+    return [[d.stage or d.kind, d.what, _due(d), d.status + (" (BREACHED)" if d.breached else ""),
              d.agreed or d.timescale, d.source] for d in rows]
 
 

@@ -1,0 +1,445 @@
+"""Benchmark: our disagreement workflow against a bare floor workflow, on the embedded server.
+
+    ./dev bench                 # 1,000 cases across the five protocols
+    ./dev bench --cases 10000   # a national deployment's year
+    ./dev bench --cases 50 --out /tmp/bench.md
+
+Each run starts its own Temporal dev server (SQLite file) and SMTP sink in a temporary folder,
+and the worker as a separate process with a compressed calendar (a working day lasts
+--day-seconds), so deadlines fire in seconds. Every case is driven through realistic messages
+(outcomes, bypasses, pauses, agreed timescales, written confirmation) and timers to its close.
+Then the floor workflow does the same average count of activities, timers and updates per case
+with no logic. Prints starts/s, messages/s, update→query latency percentiles, worker peak RSS,
+server database size, replay throughput, and the ratio of ours to the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from temporalio.client import Client, WorkflowHistory  # noqa: E402
+from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
+from temporalio.worker import Replayer  # noqa: E402
+
+from bench.floor import QUEUE as FLOOR_QUEUE  # noqa: E402
+from bench.floor import FloorInput, FloorWorkflow, Poke  # noqa: E402
+from protocols.messages import Actor, CaseState  # noqa: E402
+from protocols.settings import Settings  # noqa: E402
+from starter.cases import act, build_case_input, get_state, parse_action, raise_case  # noqa: E402
+from starter.codec import EncryptionCodec, KeyRing, data_converter  # noqa: E402
+from starter.embedded import DevServer, SmtpSink  # noqa: E402
+from workflows.disagreement import DisagreementWorkflow  # noqa: E402
+
+PROTOCOLS = ["york", "dudley", "swindon", "leeds", "barnsley"]
+BY = {"name": "Bench Manager", "role": "Line manager"}
+QUEUE = "bench-resolutions"
+
+
+@dataclass
+class Figures:
+    label: str
+    cases: int = 0
+    start_seconds: float = 0.0
+    drive_seconds: float = 0.0
+    messages: int = 0
+    latencies: list[float] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+    db_mb: float = 0.0
+    replay_per_second: float = 0.0
+    failures: int = 0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+    @property
+    def starts_per_second(self) -> float:
+        return self.cases / self.start_seconds if self.start_seconds else 0.0
+
+    @property
+    def messages_per_second(self) -> float:
+        return self.messages / self.drive_seconds if self.drive_seconds else 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def db_size_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.glob("temporal.db*")) / 1e6
+
+
+def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    handle = open(log, "w")
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+async def wait_ready(log: Path, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while "Ready." not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not start:\n{log.read_text()[-2000:]}")
+        await asyncio.sleep(0.2)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# -- driving our workflow ------------------------------------------------------------------------
+class Driver:
+    def __init__(self, client: Client, figures: Figures, poll: float) -> None:
+        self.client = client
+        self.figures = figures
+        self.poll = poll
+
+    async def until(self, wid: str, check, timeout: float = 600) -> CaseState:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = await get_state(self.client, wid)
+            if check(state):
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{wid}: stuck at stage {state.stage} ({state.status})")
+            await asyncio.sleep(self.poll)
+
+    async def send(self, wid: str, name: str, data: dict, expect) -> None:
+        message = parse_action(name, {**data, "by": BY})
+        began = time.perf_counter()
+        await act(self.client, wid, name, message)
+        await self.until(wid, expect)
+        self.figures.latencies.append(time.perf_counter() - began)
+        self.figures.messages += 1
+
+    async def drive(self, wid: str, protocol: str) -> None:
+        await self.until(wid, lambda s: bool(s.stages_visited))
+        s = self.send
+        if protocol == "york":
+            await s(wid, "record_outcome", {"stage": "1", "resolved": False, "summary": "No"},
+                    lambda st: st.stage == "2")
+            await s(wid, "pause", {"reason": "Sickness"}, lambda st: st.status == "paused")
+            await s(wid, "resume", {}, lambda st: st.status == "open")
+            await s(wid, "record_outcome", {"stage": "2", "resolved": True, "summary": "Yes"},
+                    lambda st: st.status == "resolved")
+            await s(wid, "confirm_in_writing", {"summary": "Letter"},
+                    lambda st: st.status == "closed")
+        elif protocol == "dudley":
+            await s(wid, "agree_timescale", {"stage": "1", "timescale": {
+                "kind": "working_days", "amount": 1}}, lambda st: True)
+            await self.until(wid, lambda st: st.stage == "2")  # the agreed deadline passes
+            await s(wid, "record_outcome", {"stage": "2", "resolved": True, "summary": "Yes"},
+                    lambda st: st.status == "resolved")
+            for _ in range(2):  # stage 2's written outcome, then the general confirmation
+                await s(wid, "confirm_in_writing", {"summary": "Letter"}, lambda st: True)
+            await self.until(wid, lambda st: st.status == "closed")
+        elif protocol == "swindon":
+            await self.until(wid, lambda st: st.stage == "2")  # stage 1's two days pass
+            await s(wid, "bypass", {"to_stage": "4", "reason": "Urgent", "urgent": True},
+                    lambda st: st.stage == "4")
+            await s(wid, "record_outcome", {"stage": "4", "resolved": True, "summary": "Yes",
+                                            "learning_points": ["Share plans sooner"]},
+                    lambda st: st.status == "closed")
+        elif protocol == "leeds":
+            await s(wid, "agree_timescale", {"stage": "1", "timescale": {
+                "kind": "working_days", "amount": 1}}, lambda st: True)
+            await self.until(wid, lambda st: st.stage == "2")
+            await s(wid, "record_outcome", {"stage": "2", "resolved": True, "summary": "Yes"},
+                    lambda st: st.status == "resolved")
+            await s(wid, "confirm_in_writing", {"summary": "Letter"},
+                    lambda st: st.status == "closed")
+        else:  # barnsley
+            await s(wid, "record_outcome", {"stage": "1", "resolved": False, "summary": "No"},
+                    lambda st: st.stage == "2")
+            await s(wid, "bypass", {"to_stage": "4", "reason": "Agreed",
+                                    "agreed_by": ["A", "B"],
+                                    "agreement_of": ["professionals", "managers"]},
+                    lambda st: st.stage == "4")
+            await s(wid, "record_outcome", {"stage": "4", "resolved": True, "summary": "Yes"},
+                    lambda st: st.status == "resolved")
+            await s(wid, "confirm_in_writing", {"summary": "Letter"},
+                    lambda st: st.status == "closed")
+
+
+async def bench_ours(n: int, day_seconds: float, concurrency: int, folder: Path,
+                     env_base: dict[str, str]) -> tuple[Figures, dict[str, float]]:
+    figures = Figures("ours", cases=n)
+    server = DevServer(folder / "ours", port=_free_port(), ui_port=_free_port())
+    (folder / "ours").mkdir(parents=True)
+    await server.start()
+    sink = SmtpSink(folder / "ours", port=_free_port())
+    sink.start()
+    key = os.urandom(32)
+    env = {**env_base,
+           "RESOLUTIONS_TEMPORAL_ADDRESS": server.address,
+           "RESOLUTIONS_TASK_QUEUE": QUEUE,
+           "RESOLUTIONS_CODEC_KEYS": json.dumps({"kbench": base64.b64encode(key).decode()}),
+           "RESOLUTIONS_SMTP_PORT": str(sink.port),
+           "RESOLUTIONS_TEST_DAY_SECONDS": str(day_seconds),
+           "RESOLUTIONS_REMINDER_WORKING_DAYS_BEFORE": "0",
+           "RESOLUTIONS_DATA_DIR": str(folder / "ours-worker")}
+    log = folder / "ours-worker.log"
+    proc = start_process([sys.executable, "worker.py", "--no-web"], env, log)
+    converter = data_converter(EncryptionCodec(KeyRing({"kbench": key}, "kbench")))
+    counts: dict[str, float] = {}
+    try:
+        await wait_ready(log, proc)
+        client = await Client.connect(server.address, data_converter=converter)
+        settings = Settings(task_queue=QUEUE)
+        inputs = []
+        for i in range(n):
+            protocol = PROTOCOLS[i % len(PROTOCOLS)]
+            details = {"reference": f"2027-{i:05d}",
+                       "raising": {"name": "Rae", "agency": "School", "email": "r@s.example"},
+                       "receiving": {"name": "Rob", "agency": "CSC", "email": "o@c.example"},
+                       "issue": "i", "risk_to_child": "r", "nature": "n", "aim": "a"}
+            inputs.append(build_case_input(protocol, details, "standard", Actor(name="Rae")))
+        gate = asyncio.Semaphore(concurrency)
+
+        async def start(inp):
+            async with gate:
+                return await raise_case(client, settings, inp)
+
+        began = time.perf_counter()
+        handles = await asyncio.gather(*(start(inp) for inp in inputs))
+        figures.start_seconds = time.perf_counter() - began
+
+        driver = Driver(client, figures, poll=day_seconds / 8)
+
+        async def drive(handle, inp):
+            async with gate:
+                try:
+                    await driver.drive(handle.id, inp.protocol.id)
+                    await handle.result()
+                except Exception as exc:  # noqa: BLE001 - counted and reported
+                    figures.failures += 1
+                    print(f"  {handle.id}: {exc}", file=sys.stderr)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(drive(h, inp) for h, inp in zip(handles, inputs, strict=True)))
+        figures.drive_seconds = time.perf_counter() - began
+        figures.peak_rss_mb = peak_rss_mb(proc.pid)
+        histories = await fetch_histories(client, handles)
+        counts = average_counts(histories)
+        figures.replay_per_second = await replay_rate(histories, [DisagreementWorkflow],
+                                                      converter)
+    finally:
+        stop_process(proc)
+        sink.stop()
+        await server.stop()
+    figures.db_mb = db_size_mb(folder / "ours")
+    return figures, counts
+
+
+async def bench_floor(n: int, counts: dict[str, float], timer_seconds: float, concurrency: int,
+                      folder: Path, env_base: dict[str, str]) -> Figures:
+    figures = Figures("floor", cases=n)
+    server = DevServer(folder / "floor", port=_free_port(), ui_port=_free_port())
+    (folder / "floor").mkdir(parents=True)
+    await server.start()
+    log = folder / "floor-worker.log"
+    proc = start_process([sys.executable, "-m", "bench.floor"],
+                         {**env_base, "BENCH_ADDRESS": server.address}, log)
+    inp = FloorInput(activities=round(counts["activities"]), timers=round(counts["timers"]),
+                     timer_seconds=timer_seconds, updates=round(counts["updates"]))
+    try:
+        await wait_ready(log, proc)
+        client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def start(i):
+            async with gate:
+                return await client.start_workflow(FloorWorkflow.run, inp, id=f"floor-{i}",
+                                                   task_queue=FLOOR_QUEUE)
+
+        began = time.perf_counter()
+        handles = await asyncio.gather(*(start(i) for i in range(n)))
+        figures.start_seconds = time.perf_counter() - began
+
+        async def drive(handle):
+            async with gate:
+                for k in range(inp.updates):
+                    t0 = time.perf_counter()
+                    await handle.execute_update(FloorWorkflow.poke, Poke(n=k))
+                    await handle.query(FloorWorkflow.count)
+                    figures.latencies.append(time.perf_counter() - t0)
+                    figures.messages += 1
+                await handle.result()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(drive(h) for h in handles))
+        figures.drive_seconds = time.perf_counter() - began
+        figures.peak_rss_mb = peak_rss_mb(proc.pid)
+        histories = await fetch_histories(client, handles)
+        figures.replay_per_second = await replay_rate(histories, [FloorWorkflow],
+                                                      pydantic_data_converter)
+    finally:
+        stop_process(proc)
+        await server.stop()
+    figures.db_mb = db_size_mb(folder / "floor")
+    return figures
+
+
+async def fetch_histories(client: Client, handles) -> list[WorkflowHistory]:
+    gate = asyncio.Semaphore(20)
+
+    async def one(handle):
+        async with gate:
+            return await client.get_workflow_handle(handle.id).fetch_history()
+
+    return list(await asyncio.gather(*(one(h) for h in handles)))
+
+
+def average_counts(histories: list[WorkflowHistory]) -> dict[str, float]:
+    totals = {"activities": 0, "timers": 0, "updates": 0, "events": 0}
+    for history in histories:
+        for event in history.events:
+            kind = event.WhichOneof("attributes") or ""
+            totals["events"] += 1
+            if kind == "activity_task_scheduled_event_attributes":
+                totals["activities"] += 1
+            elif kind == "timer_started_event_attributes":
+                totals["timers"] += 1
+            elif kind == "workflow_execution_update_accepted_event_attributes":
+                totals["updates"] += 1
+    return {k: v / max(1, len(histories)) for k, v in totals.items()}
+
+
+async def replay_rate(histories, workflows, converter) -> float:
+    replayer = Replayer(workflows=workflows, data_converter=converter)
+
+    async def each():
+        for history in histories:
+            yield history
+
+    began = time.perf_counter()
+    results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
+    elapsed = time.perf_counter() - began
+    failed = [r for r in results.replay_failures.values() if r]
+    if failed:
+        print(f"  replay failures: {len(failed)}", file=sys.stderr)
+    return len(histories) / elapsed if elapsed else 0.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def report(ours: Figures, floor: Figures, counts: dict[str, float], args) -> str:
+    rows = [
+        ("cases", f"{ours.cases}", f"{floor.cases}", ""),
+        ("workflow starts/s", f"{ours.starts_per_second:.1f}", f"{floor.starts_per_second:.1f}",
+         _ratio(floor.starts_per_second, ours.starts_per_second)),
+        ("messages (updates)/s", f"{ours.messages_per_second:.1f}",
+         f"{floor.messages_per_second:.1f}",
+         _ratio(floor.messages_per_second, ours.messages_per_second)),
+        ("update→query p50 ms", f"{ours.percentile(50):.1f}", f"{floor.percentile(50):.1f}",
+         _ratio(ours.percentile(50), floor.percentile(50))),
+        ("update→query p95 ms", f"{ours.percentile(95):.1f}", f"{floor.percentile(95):.1f}",
+         _ratio(ours.percentile(95), floor.percentile(95))),
+        ("update→query p99 ms", f"{ours.percentile(99):.1f}", f"{floor.percentile(99):.1f}",
+         _ratio(ours.percentile(99), floor.percentile(99))),
+        ("worker peak RSS MB", f"{ours.peak_rss_mb:.0f}", f"{floor.peak_rss_mb:.0f}",
+         _ratio(ours.peak_rss_mb, floor.peak_rss_mb)),
+        ("server DB size MB", f"{ours.db_mb:.1f}", f"{floor.db_mb:.1f}",
+         _ratio(ours.db_mb, floor.db_mb)),
+        ("replay histories/s", f"{ours.replay_per_second:.1f}",
+         f"{floor.replay_per_second:.1f}",
+         _ratio(floor.replay_per_second, ours.replay_per_second)),
+        ("drive phase s", f"{ours.drive_seconds:.1f}", f"{floor.drive_seconds:.1f}", ""),
+        ("failed cases", f"{ours.failures}", f"{floor.failures}", ""),
+    ]
+    lines = [
+        f"Machine: {machine()}",
+        f"Cases: {args.cases} across {', '.join(PROTOCOLS)}; compressed calendar "
+        f"{args.day_seconds}s per working day; {args.concurrency} driven at once.",
+        f"Per case (ours, from history): {counts['activities']:.1f} activities, "
+        f"{counts['timers']:.1f} timers, {counts['updates']:.1f} updates, "
+        f"{counts['events']:.0f} history events; the floor does the same counts.",
+        "",
+        "| figure | ours | floor | cost (ours vs floor) |",
+        "| --- | --- | --- | --- |",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+    ]
+    return "\n".join(lines)
+
+
+def _ratio(worse: float, better: float) -> str:
+    return f"×{worse / better:.2f}" if better else "—"
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--day-seconds", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--out", help="also write the table to this Markdown file")
+    args = parser.parse_args()
+    env_base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("RESOLUTIONS_", "TEMPORAL_"))}
+    with tempfile.TemporaryDirectory(prefix="resolutions-bench-") as tmp:
+        folder = Path(tmp)
+        print(f"Running {args.cases} cases of ours…", flush=True)
+        ours, counts = await bench_ours(args.cases, args.day_seconds, args.concurrency, folder,
+                                        env_base)
+        print("Running the floor workflow with the same counts…", flush=True)
+        floor = await bench_floor(args.cases, counts, args.day_seconds / 2, args.concurrency,
+                                  folder, env_base)
+    text = report(ours, floor, counts, args)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 1 if ours.failures else 0
+
+
+if __name__ == "__main__":
+    code = asyncio.run(main())
+    sys.stdout.flush()
+    os._exit(code)

@@ -1,0 +1,96 @@
+"""The raising form: what it offers for a protocol, and turning what was typed into case data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from protocols.schema import Protocol
+from starter.web.forms import FormState, checked, read_date, read_moment, text
+from starter.web.links import Grant
+
+URGENCIES = ("standard", "urgent", "immediate-risk")
+PERSON_FIELDS = ("name", "role", "agency", "email", "phone")
+FIELDS = ("urgency", "reference", "category", "conference_dissent_exhausted", "variants",
+          "arose", "issue", "risk_to_child", "nature", "aim",
+          *(f"raising.{f}" for f in PERSON_FIELDS), *(f"receiving.{f}" for f in PERSON_FIELDS),
+          "child.name", "child.date_of_birth", "child.address", "child.family")
+
+
+def urgency_options(p: Protocol) -> list[tuple[str, str, str]]:
+    first = p.stages[0]
+    urgent = (f"The case starts at stage {p.urgent_entry.stage}: {p.urgent_entry.text} "
+              f"({p.urgent_entry.source})." if p.urgent_entry else
+              f"The {p.short_name} protocol has no separate start for urgent cases: the case "
+              f"starts at stage {first.id}, and you can agree shorter timescales.")
+    risk = p.immediate_risk
+    entry = (f" The case starts at stage {risk.entry_stage}." if risk.entry_stage else "")
+    return [
+        ("standard", "Standard", f"The case starts at stage {first.id}: {first.name}."),
+        ("urgent", "Urgent: the situation needs a quick resolution", urgent),
+        ("immediate-risk", "Immediate risk of significant harm to the child",
+         f"An alarm goes at once to {' → '.join(risk.route)}.{entry} "
+         f"({risk.source})"),
+    ]
+
+
+def category_options(p: Protocol) -> list[tuple[str, str, str]]:
+    options = [("other", "A decision or action about a child's safety or welfare", "")]
+    seen = {"other"}
+    for pre in p.preconditions:
+        if pre.applies_to_category not in seen:
+            seen.add(pre.applies_to_category)
+            label = pre.applies_to_category.replace("_", " ").capitalize()
+            options.append((pre.applies_to_category, label, pre.requirement + " first."))
+    return options
+
+
+def variant_options(p: Protocol) -> list[tuple[str, str, str]]:
+    return [(v.id, v.when, f"{v.role} handles stage{'s' if len(v.stages) > 1 else ''} "
+                           f"{', '.join(v.stages)} ({v.source})") for v in p.routing_variants]
+
+
+def defaults(grant: Grant) -> dict[str, Any]:
+    """The raiser is usually the raising practitioner: start with their details."""
+    return {"urgency": "standard", "category": "other", "raising.name": grant.name,
+            "raising.email": grant.email, "raising.role": grant.title,
+            "raising.agency": grant.agency}
+
+
+def case_data(v: dict[str, Any], form: FormState) -> tuple[dict[str, Any], str]:
+    """CaseDetails data and the urgency, from the form; problems go into ``form``."""
+    urgency = text(v, "urgency")
+    if urgency not in URGENCIES:
+        form.add("urgency", "Select how urgent the disagreement is")
+        urgency = "standard"
+    reference = text(v, "reference").strip()
+    if not reference:
+        form.add("reference", "Enter the case reference, like 2026-0042")
+    data: dict[str, Any] = {
+        "reference": reference,
+        "issue": text(v, "issue"), "risk_to_child": text(v, "risk_to_child"),
+        "nature": text(v, "nature"), "aim": text(v, "aim"),
+        "category": text(v, "category") or "other",
+        "variants": checked(v, "variants"),
+        "conference_dissent_exhausted": "yes" in checked(v, "conference_dissent_exhausted"),
+    }
+    for side in ("raising", "receiving"):
+        data[side] = {f: text(v, f"{side}.{f}").strip() for f in PERSON_FIELDS}
+    born = read_date(v, "child.date_of_birth", form)
+    if born is not None and born > datetime.now(UTC).date():
+        form.add("child.date_of_birth", "The child's date of birth must be in the past")
+    data["child"] = {"name": text(v, "child.name"), "address": text(v, "child.address"),
+                     "family": text(v, "child.family"),
+                     "date_of_birth": born.isoformat() if born else None}
+    arose = read_moment(v, "arose", form)
+    if arose is not None:
+        if arose > datetime.now(UTC):
+            form.add("arose", "When the concern arose must be now or in the past")
+        data["arose"] = arose.isoformat()
+    return data, urgency
+
+
+def ordered(form: FormState) -> FormState:
+    order = {name: i for i, name in enumerate(FIELDS)}
+    form.errors = dict(sorted(form.errors.items(), key=lambda kv: order.get(kv[0], 999)))
+    return form

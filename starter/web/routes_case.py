@@ -1,0 +1,251 @@
+"""The case page and its action forms: each form is one workflow update."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from temporalio.client import RPCError, WorkflowUpdateFailedError
+
+from protocols.messages import CaseState, DeadlineState
+from protocols.schema import Protocol
+from starter import cases
+from starter.errors import explain
+from starter.timefmt import london
+from starter.web import flash as flashes
+from starter.web.actions import ACTIONS, Action, ordered
+from starter.web.csrf import FIELD, CsrfError
+from starter.web.deps import (
+    check_workflow_id,
+    csrf_failed,
+    denied,
+    grant_for,
+    protocol_or_none,
+    roles,
+    temporal,
+    web,
+)
+from starter.web.forms import FormState, add_model_errors, read_form
+from starter.web.links import Grant
+from starter.web.rendering import PageError, render
+from starter.web.roles import Denied, check_case
+
+router = APIRouter()
+UPDATE_TIMEOUT = 30.0
+
+
+def _authorise(request: Request, grant: Grant, workflow_id: str, *, act: bool) -> None:
+    needs_roles = not grant.workflow_id
+    try:
+        check_case(grant, workflow_id, roles(request) if needs_roles else {}, act=act)
+    except Denied as exc:
+        raise denied(exc) from None
+
+
+@router.get("/t/{token}")
+async def entry(request: Request, token: str) -> Response:
+    """Where a personal link lands: its case, the list, or the raising form."""
+    grant = grant_for(request, token)
+    if grant.workflow_id:
+        target = f"/t/{token}/cases/{grant.workflow_id}"
+    elif grant.role == "raiser":
+        target = f"/t/{token}/raise"
+    else:
+        target = f"/t/{token}/cases"
+    return RedirectResponse(target, status_code=303)
+
+
+def _rule_kinds(protocol: Protocol | None, stage_id: str) -> dict[str, str]:
+    if protocol is None:
+        return {}
+    try:
+        return {r.id: r.timescale.kind for r in protocol.stage(stage_id).deadlines}
+    except KeyError:
+        return {}
+
+
+def agreeable(state: CaseState, protocol: Protocol | None) -> list[DeadlineState]:
+    kinds = _rule_kinds(protocol, state.stage)
+    return [d for d in state.deadlines if d.kind == "stage" and d.stage == state.stage and d.live
+            and kinds.get(d.rule) == "agreed"]
+
+
+def awaited_duties(state: CaseState) -> list[DeadlineState]:
+    return [d for d in state.deadlines if d.kind == "duty" and d.live]
+
+
+def available_actions(state: CaseState, protocol: Protocol | None) -> list[tuple[str, str]]:
+    """The actions that make sense now (the workflow's validators still have the last word)."""
+    slugs: list[str] = []
+    if state.status == "open":
+        slugs = ["outcome"]
+        if agreeable(state, protocol):
+            slugs.append("timescale")
+        if protocol is None or protocol.bypass.allowed:
+            slugs.append("bypass")
+        slugs += ["pause", "hand-over", "immediate-risk", "withdraw"]
+    elif state.status == "paused":
+        slugs = ["resume", "hand-over", "immediate-risk", "withdraw"]
+    elif state.status == "resolved":
+        slugs = (["confirm"] if awaited_duties(state) else []) + [
+            "hand-over", "immediate-risk", "withdraw"]
+    return [(slug, ACTIONS[slug].title) for slug in slugs]
+
+
+@router.get("/t/{token}/cases/{workflow_id}", response_class=HTMLResponse)
+async def case_page(request: Request, token: str, workflow_id: str) -> Response:
+    grant = grant_for(request, token)
+    check_workflow_id(workflow_id)
+    _authorise(request, grant, workflow_id, act=False)
+    client = web(request).client
+    state = await temporal(cases.get_state(client, workflow_id))
+    timeline = await temporal(cases.get_timeline(client, workflow_id))
+    protocol = protocol_or_none(state.protocol)
+    stage = None
+    if protocol is not None and state.stages_visited:
+        stage = next((s for s in protocol.stages if s.id == state.stage), None)
+    flash = flashes.unpack(web(request).flash_key, request.cookies.get(flashes.FLASH_COOKIE))
+    if flash and flash.get("wid") != workflow_id:
+        flash = None
+    closed = state.status in ("closed", "withdrawn")
+    reason = ("This case is closed; nothing more can be recorded on it." if closed else
+              "Your link lets you read this case. Only the practitioners and managers named "
+              "on the case can record what happens.")
+    must_act = sorted((d for d in state.deadlines if d.live),
+                      key=lambda d: (d.due is None, d.due or d.clock_start))
+    response = render(
+        request, "case.html", state=state, timeline=timeline, protocol=protocol, stage=stage,
+        stage_known=bool(state.stages_visited), must_act=must_act, due_text=due_text,
+        actions=available_actions(state, protocol) if grant.can_act else [],
+        read_only_reason=reason, flash=flash, case_url=f"/t/{token}/cases/{workflow_id}",
+        back_url="" if grant.workflow_id else f"/t/{token}/cases",
+        rules_changed=bool(protocol and protocol.content_hash() != state.protocol_hash))
+    if request.cookies.get(flashes.FLASH_COOKIE):
+        response.delete_cookie(flashes.FLASH_COOKIE, path="/")
+    return response
+
+
+def due_text(d: DeadlineState) -> str:
+    if d.due is not None:
+        return f"by {london(d.due)} (London time)"
+    if d.status == "awaiting_agreement":
+        return "timescale to be agreed between you and recorded here"
+    if d.timescale == "as soon as possible":
+        return "as soon as possible"
+    return "no fixed time: act without delay"
+
+
+# -- action forms ---------------------------------------------------------------------------------
+def _action(slug: str) -> Action:
+    action = ACTIONS.get(slug)
+    if action is None:
+        raise PageError(404, "Page not found", "There is no such form for a case.")
+    return action
+
+
+def _form_context(state: CaseState, protocol: Protocol | None) -> dict[str, Any]:
+    stages = list(protocol.stages) if protocol else []
+    here = next((i for i, s in enumerate(stages) if s.id == state.stage), -1)
+    role_options: list[tuple[str, str]] = [("", "Choose a role"),
+                                           ("raising", "Raising practitioner"),
+                                           ("receiving", "Receiving practitioner")]
+    for s in stages:
+        role_options += [(f"{s.id}.raising", f"Stage {s.id}, raising agency: {s.raising.title}"),
+                         (f"{s.id}.receiving",
+                          f"Stage {s.id}, receiving agency: {s.receiving.title}")]
+    deadlines = agreeable(state, protocol)
+    return {
+        "stage_options": [(s.id, f"Stage {s.id}: {s.name}",
+                           "The current stage" if s.id == state.stage else "") for s in stages],
+        "later_stage_options": [(s.id, f"Stage {s.id}: {s.name}", s.summary)
+                                for s in stages[here + 1:]],
+        "agreement_options": [(g, f"The {g} involved agreed", "")
+                              for g in (protocol.bypass.requires_agreement_of if protocol
+                                        else [])],
+        "role_options": role_options,
+        "agreeable": deadlines,
+        "deadline_options": [("", "The stage's main deadline")] + [(d.rule, d.what)
+                                                                  for d in deadlines],
+        "duty_options": [(d.rule, d.what, f"{d.who}, {due_text(d)}")
+                         for d in awaited_duties(state)],
+    }
+
+
+def _defaults(action: Action, state: CaseState) -> dict[str, Any]:
+    if action.slug in ("outcome", "timescale"):
+        return {"stage": state.stage}
+    if action.slug == "confirm":
+        duties = awaited_duties(state)
+        return {"duty": duties[0].rule} if len(duties) == 1 else {}
+    return {}
+
+
+async def _show_form(request: Request, token: str, workflow_id: str, action: Action,
+                     form: FormState | None, status: int = 200) -> Response:
+    state = await temporal(cases.get_state(web(request).client, workflow_id))
+    protocol = protocol_or_none(state.protocol)
+    if form is None:
+        form = FormState(values=_defaults(action, state))
+    return render(request, "action.html", status=status, action=action, state=state,
+                  protocol=protocol, form=form, case_url=f"/t/{token}/cases/{workflow_id}",
+                  **_form_context(state, protocol))
+
+
+@router.get("/t/{token}/cases/{workflow_id}/{slug}", response_class=HTMLResponse)
+async def action_form(request: Request, token: str, workflow_id: str, slug: str) -> Response:
+    grant = grant_for(request, token)
+    check_workflow_id(workflow_id)
+    action = _action(slug)
+    _authorise(request, grant, workflow_id, act=True)
+    return await _show_form(request, token, workflow_id, action, None)
+
+
+@router.post("/t/{token}/cases/{workflow_id}/{slug}", response_class=HTMLResponse)
+async def submit_action(request: Request, token: str, workflow_id: str, slug: str) -> Response:
+    grant = grant_for(request, token)
+    check_workflow_id(workflow_id)
+    action = _action(slug)
+    _authorise(request, grant, workflow_id, act=True)
+    values = read_form(await request.form(max_files=0, max_fields=200))
+    try:
+        web(request).csrf.check(request.state.cookie_sid, values.pop(FIELD, None))
+    except CsrfError as exc:
+        raise csrf_failed(exc) from None
+    form = FormState(values=values)
+    data = action.build(values, form)
+    data["by"] = grant.actor().model_dump()  # who acts comes from the link, never the form
+    message = None
+    try:
+        message = cases.parse_action(action.name, data)
+    except cases.InvalidInput as exc:
+        add_model_errors(form, exc.fields)
+    if form.has_errors or message is None:
+        return await _show_form(request, token, workflow_id, action, ordered(form, action), 400)
+    result = None
+    try:
+        result = await asyncio.wait_for(
+            cases.act(web(request).client, workflow_id, action.name, message),
+            timeout=UPDATE_TIMEOUT)
+    except WorkflowUpdateFailedError as exc:
+        text = explain(exc)
+        form.add(action.place(text, values), text)
+    except RPCError as exc:
+        form.add(None, explain(exc)[:1].upper() + explain(exc)[1:])
+    except TimeoutError:
+        form.add(None, "The case did not answer in time, so this may not have been recorded. "
+                       "Check the case page before trying again.")
+    if form.has_errors or result is None:
+        return await _show_form(request, token, workflow_id, action, ordered(form, action), 400)
+    response = RedirectResponse(f"/t/{token}/cases/{workflow_id}", status_code=303)
+    set_flash(request, response, workflow_id, result.message, result.state.expected_next)
+    return response
+
+
+def set_flash(request: Request, response: Response, workflow_id: str, message: str,
+              next_steps: list[str]) -> None:
+    value = flashes.pack(web(request).flash_key,
+                         {"wid": workflow_id, "message": message, "next": next_steps})
+    response.set_cookie(flashes.FLASH_COOKIE, value, max_age=flashes.MAX_AGE, path="/",
+                        httponly=True, samesite="lax", secure=web(request).secure_cookies)

@@ -1,0 +1,138 @@
+"""Raising a disagreement from a 'raiser' link; the raiser then lands on their own case link."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from temporalio.client import RPCError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from protocols.loader import ProtocolError, available_protocols, load_protocol
+from protocols.messages import CaseState
+from protocols.schema import Protocol
+from starter import cases
+from starter.errors import explain
+from starter.web import raise_form
+from starter.web.csrf import FIELD, CsrfError
+from starter.web.deps import csrf_failed, denied, grant_for, log, web
+from starter.web.forms import FormState, add_model_errors, read_form
+from starter.web.links import Grant
+from starter.web.rendering import render
+from starter.web.roles import Denied, check_raise
+from starter.web.routes_case import set_flash
+
+router = APIRouter()
+
+
+def _raiser(request: Request, token: str) -> Grant:
+    grant = grant_for(request, token)
+    try:
+        check_raise(grant)
+    except Denied as exc:
+        raise denied(exc) from None
+    return grant
+
+
+def _choose(request: Request, token: str, form: FormState, status: int = 200) -> Response:
+    options = []
+    for name in available_protocols():
+        p = load_protocol(name)
+        options.append((p.id, p.partnership, f"{p.document}, version {p.version}"))
+    return render(request, "raise_choose.html", status=status, form=form,
+                  protocol_options=options, base=f"/t/{token}")
+
+
+def _show(request: Request, token: str, grant: Grant, protocol: Protocol, form: FormState,
+          status: int = 200) -> Response:
+    return render(request, "raise.html", status=status, form=form, protocol=protocol,
+                  base=f"/t/{token}", fixed_protocol=bool(grant.protocol),
+                  urgency_options=raise_form.urgency_options(protocol),
+                  category_options=raise_form.category_options(protocol),
+                  variant_options=raise_form.variant_options(protocol))
+
+
+def _protocol(name: str) -> Protocol | None:
+    if not name:
+        return None
+    try:
+        return load_protocol(name)
+    except ProtocolError:
+        return None
+
+
+@router.get("/t/{token}/raise", response_class=HTMLResponse)
+async def raise_page(request: Request, token: str, protocol: str = "") -> Response:
+    grant = _raiser(request, token)
+    chosen = _protocol(grant.protocol or protocol)
+    if chosen is None:
+        form = FormState()
+        if protocol:
+            form.add("protocol", "Select the partnership whose protocol applies")
+        return _choose(request, token, form, 400 if protocol else 200)
+    return _show(request, token, grant, chosen, FormState(values=raise_form.defaults(grant)))
+
+
+@router.post("/t/{token}/raise", response_class=HTMLResponse)
+async def raise_submit(request: Request, token: str) -> Response:
+    grant = _raiser(request, token)
+    values = read_form(await request.form(max_files=0, max_fields=200))
+    try:
+        web(request).csrf.check(request.state.cookie_sid, values.pop(FIELD, None))
+    except CsrfError as exc:
+        raise csrf_failed(exc) from None
+    protocol = _protocol(grant.protocol or str(values.get("protocol", "")))
+    if protocol is None:
+        form = FormState()
+        form.add("protocol", "Select the partnership whose protocol applies")
+        return _choose(request, token, form, 400)
+    form = FormState(values=values)
+    data, urgency = raise_form.case_data(values, form)
+    inp = None
+    try:
+        inp = cases.build_case_input(protocol.id, data, urgency, grant.actor())  # type: ignore[arg-type]
+    except cases.InvalidInput as exc:
+        add_model_errors(form, exc.fields)
+    if form.has_errors or inp is None:
+        return _show(request, token, grant, protocol, raise_form.ordered(form), 400)
+    client = web(request).client
+    try:
+        handle = await cases.raise_case(client, web(request).settings, inp)
+    except WorkflowAlreadyStartedError:
+        form.add("reference", f"A case with the reference {inp.case.reference} already exists "
+                              f"under the {protocol.short_name} protocol")
+    except RPCError as exc:
+        log.warning("raising a case failed: %s", explain(exc))
+        form.add(None, "The case could not be started: the case records cannot be reached. "
+                       "Try again in a few minutes.")
+    if form.has_errors:
+        return _show(request, token, grant, protocol, raise_form.ordered(form), 400)
+    state = await _first_stage(client, handle.id)
+    personal = dataclasses.replace(grant, role="practitioner", role_key="raising",
+                                   workflow_id=handle.id, protocol="",
+                                   expires=web(request).links.expiry())
+    new_token = web(request).links.token(personal)
+    response = RedirectResponse(f"/t/{new_token}/cases/{handle.id}", status_code=303)
+    message = f"Disagreement raised: case {handle.id}"
+    if state is not None:
+        message += f", now at stage {state.stage} ({state.stage_name})"
+    if inp.urgency == "immediate-risk":
+        message += ". The immediate risk alarm has been sent"
+    set_flash(request, response, handle.id, message + ".",
+              state.expected_next if state else [])
+    return response
+
+
+async def _first_stage(client, workflow_id: str) -> CaseState | None:
+    """Give the worker a moment to enter the first stage, so the case page shows it."""
+    for _ in range(50):
+        try:
+            state = await cases.get_state(client, workflow_id)
+        except RPCError:
+            state = None
+        if state is not None and state.stages_visited:
+            return state
+        await asyncio.sleep(0.1)
+    return None
