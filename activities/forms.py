@@ -174,7 +174,10 @@ def _visited_row(protocol: Protocol, case: CaseDetails, state: CaseState,
         result = moved.summary
     else:
         result = "In progress" if stage.id == state.stage else ""
-    mailed = any(e.kind == "notification_sent" and e.stage == stage.id for e in timeline)
+    # The system e-mails both sides on entering every stage; e-mail receipts are not sent to
+    # the activity (they would make every request grow with the case), so a visited stage
+    # was contacted by e-mail.
+    mailed = entered is not None
     how = [way for way, used in (("E-mail via Professional Resolutions", mailed),
                                  ("Meeting", stage.meeting)) if used]
     return StageRow(

@@ -39,7 +39,9 @@ from activities.forms import (
     steps_taken,
 )
 from activities.ics import CalendarEvent, deadline_uid, render_calendar
+from protocols.loader import ProtocolError, load_protocol
 from protocols.messages import (
+    CaseInput,
     DeadlineState,
     NotificationRequest,
     NotificationResult,
@@ -465,6 +467,7 @@ class NotificationActivities:
         self.settings = settings
         self.link_builder = link_builder
         self.template_dir = template_dir
+        self._protocols: dict[str, Protocol] = {}
 
     def link_for(self, workflow_id: str, recipient: Recipient | None) -> str:
         """The recipient's personal link to the case page, or the plain case page."""
@@ -472,9 +475,29 @@ class NotificationActivities:
             return self.link_builder(workflow_id, recipient.person, recipient.key)
         return f"{self.settings.public_url.rstrip('/')}/cases/{workflow_id}"
 
+    async def with_protocol(self, req: NotificationRequest) -> NotificationRequest:
+        """Fill in the case's own protocol: the file of that id if its content hash matches,
+        else (the file changed since the case began) the protocol frozen into the case."""
+        if req.protocol is not None:
+            return req
+        protocol = self._protocols.get(req.protocol_hash)
+        if protocol is None:
+            try:
+                candidate = load_protocol(req.protocol_id)
+            except ProtocolError:
+                candidate = None
+            if candidate is not None and candidate.content_hash() == req.protocol_hash:
+                protocol = candidate
+            else:
+                handle = activity.client().get_workflow_handle(req.workflow_id)
+                protocol = (await handle.query("case_input", result_type=CaseInput)).protocol
+            self._protocols[req.protocol_hash] = protocol
+        return req.model_copy(update={"protocol": protocol})
+
     @activity.defn(name="send_notification")
     async def send_notification(self, req: NotificationRequest) -> NotificationResult:
         """Resolve, render and send one event's e-mail; SMTP errors raise so Temporal retries."""
+        req = await self.with_protocol(req)
         mid = message_id(req.workflow_id, req.event_key)
         subject = subject_for(req)
         people = resolve_addressees(req, self.settings)

@@ -121,7 +121,10 @@ class Driver:
     async def until(self, wid: str, check, timeout: float = 600) -> CaseState:
         deadline = time.monotonic() + timeout
         while True:
-            state = await get_state(self.client, wid)
+            try:
+                state = await get_state(self.client, wid)
+            except Exception as exc:
+                raise RuntimeError(f"query: {exc!r}") from exc
             if check(state):
                 return state
             if time.monotonic() > deadline:
@@ -129,9 +132,13 @@ class Driver:
             await asyncio.sleep(self.poll)
 
     async def send(self, wid: str, name: str, data: dict, expect) -> None:
+        """Send an update, then query until its effect is visible (usually the first query)."""
         message = parse_action(name, {**data, "by": BY})
         began = time.perf_counter()
-        await act(self.client, wid, name, message)
+        try:
+            await act(self.client, wid, name, message)
+        except Exception as exc:
+            raise RuntimeError(f"update {name}: {exc!r}") from exc
         await self.until(wid, expect)
         self.figures.latencies.append(time.perf_counter() - began)
         self.figures.messages += 1
@@ -228,7 +235,7 @@ async def bench_ours(n: int, day_seconds: float, concurrency: int, folder: Path,
         handles = await asyncio.gather(*(start(inp) for inp in inputs))
         figures.start_seconds = time.perf_counter() - began
 
-        driver = Driver(client, figures, poll=day_seconds / 8)
+        driver = Driver(client, figures, poll=max(0.5, day_seconds / 2))
 
         async def drive(handle, inp):
             async with gate:

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from protocols.deadlines import AgreedTimescale
 from protocols.schema import Protocol
@@ -19,7 +19,10 @@ from protocols.schema import Protocol
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _clean(value: str) -> str:
+def _clean(value: object) -> object:
+    """Trim, and refuse control characters; runs before length checks, so "   " is empty."""
+    if not isinstance(value, str):
+        return value
     if _CONTROL.search(value):
         raise ValueError("contains control characters; use plain text")
     return value.strip()
@@ -31,14 +34,9 @@ def _one_line(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(max_length=5000), AfterValidator(_clean)]
-Line = Annotated[str, Field(max_length=200), AfterValidator(_clean), AfterValidator(_one_line)]
-Email = Annotated[
-    str,
-    Field(max_length=254),
-    AfterValidator(_clean),
-    AfterValidator(_one_line),
-]
+Text = Annotated[str, BeforeValidator(_clean), Field(max_length=5000)]
+Line = Annotated[str, BeforeValidator(_clean), Field(max_length=200), AfterValidator(_one_line)]
+Email = Annotated[str, BeforeValidator(_clean), Field(max_length=254), AfterValidator(_one_line)]
 
 Urgency = Literal["standard", "urgent", "immediate-risk"]
 CaseStatus = Literal["open", "paused", "resolved", "closed", "withdrawn"]
@@ -196,6 +194,14 @@ class Withdraw(Message):
     by: Actor
 
 
+class LegalHold(Message):
+    """Put a case on legal hold (never purged) or lift the hold."""
+
+    on: bool
+    reason: Text = Field(min_length=1)
+    by: Actor
+
+
 # -- what the workflow tells -------------------------------------------------------------------
 DeadlineKind = Literal["stage", "overall", "duty"]
 DeadlineStatus = Literal["pending", "awaiting_agreement", "met", "expired", "breached",
@@ -332,7 +338,11 @@ class NotificationRequest(Message):
     deadline_key: str | None = None
     actor: Actor | None = None
     extra: dict[str, str] = Field(default_factory=dict)
-    protocol: Protocol
+    # The protocol by id and content hash; the activity loads it (older requests carried the
+    # whole protocol, which is still accepted).
+    protocol: Protocol | None = None
+    protocol_id: str = ""
+    protocol_hash: str = ""
     case: CaseDetails
     state: CaseState
     timeline: list[TimelineEvent]

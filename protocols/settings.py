@@ -61,6 +61,10 @@ class Settings(BaseModel):
     partnership_addresses: dict[str, str] = Field(default_factory=dict)
     run_smtp_sink: bool = True  # embedded mode only: run a local SMTP sink filing mail in data_dir
 
+    # Retention: closed cases are purged this many days after closing (legal hold excepted).
+    retention_days_standard: int = Field(default=2190, ge=1)  # six years
+    retention_days_extended: int = Field(default=9125, ge=1)  # twenty-five years
+
     # Web forms.
     web_host: str = "127.0.0.1"
     web_port: int = 8000

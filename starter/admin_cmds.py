@@ -61,7 +61,59 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from starter.connection import connect
+    from starter.retention import purge
+    from starter.timefmt import parse_moment
+
+    async def go() -> int:
+        settings = load_settings()
+        client = await connect(settings)
+        as_of = parse_moment(args.as_of, "--as-of") if args.as_of else None
+        decisions = await purge(client, settings, as_of=as_of, dry_run=args.dry_run)
+        for d in decisions:
+            extra = f", {d.mail_removed} e-mail(s) removed" if d.action == "purged" else ""
+            print(f"{d.workflow_id:<26} closed {d.closed_at[:10]}  {d.retention_class:<8} "
+                  f"{d.action}{extra}")
+        purged = sum(1 for d in decisions if d.action in ("purged", "would purge"))
+        verb = "would be purged" if args.dry_run else "purged"
+        print(f"{purged} of {len(decisions)} closed case(s) {verb}; record in "
+              f"{settings.data_dir / 'purge-log.jsonl'}")
+        return 0
+
+    return asyncio.run(go())
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    from protocols.messages import Actor
+    from starter.cases import act, parse_action
+    from starter.connection import connect
+
+    message = parse_action("set_legal_hold", {"on": not args.lift, "reason": args.reason,
+                                              "by": Actor(name=args.by).model_dump()})
+
+    async def go() -> int:
+        client = await connect(load_settings())
+        result = await act(client, args.case_id, "set_legal_hold", message)
+        print(result.message if result else "sent")
+        return 0
+
+    return asyncio.run(go())
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("purge", help="remove closed cases past retention (not legal holds)")
+    p.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    p.add_argument("--as-of", help="judge retention as at this date (default now)")
+    p.set_defaults(handler=cmd_purge)
+
+    p = sub.add_parser("hold", help="place a case on legal hold (or --lift it)")
+    p.add_argument("case_id", metavar="ID")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--by", required=True)
+    p.add_argument("--lift", action="store_true")
+    p.set_defaults(handler=cmd_hold)
+
     p = sub.add_parser("worker", help="run the worker (and embedded services, web forms)")
     p.add_argument("--no-web", action="store_true")
     p.set_defaults(handler=cmd_worker)

@@ -122,6 +122,8 @@ async def _targets(ctx: _Context, targets: list[str]) -> AsyncIterator[WorkflowH
 
 # -- timeline ----------------------------------------------------------------------------------
 def cmd_timeline(args: argparse.Namespace) -> int:
+    """Exit status 1 when the record could not be fully verified (a check failed)."""
+
     async def go(ctx: _Context) -> int:
         found = await _history(ctx, args.target)
         case = await Rebuilder(ctx.converter).rebuild(found)
@@ -200,7 +202,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--query", metavar="Q", help="with --all: an extra visibility filter")
     p.set_defaults(handler=cmd_replay)
 
-    p = asub.add_parser("timeline", help="a case's story rebuilt from its history alone")
+    p = asub.add_parser("timeline", help="a case's story rebuilt from its history alone",
+                        description="A case's story rebuilt from its history alone. Exits 1 "
+                                    "if any cross-check of the record fails.")
     p.add_argument("target", metavar="ID|FILE")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true")

@@ -142,11 +142,12 @@ def cmd_raise(args: argparse.Namespace) -> int:
 
 
 async def _wait_for_stage(client, workflow_id: str) -> CaseState | None:
-    """Give the worker a moment to enter the first stage so we can show its deadlines."""
+    """Give the worker a moment to enter the first stage so we can show its deadlines (the
+    stage's event is written once its deadlines are known)."""
     for _ in range(50):
-        state = await cases.get_state(client, workflow_id)
-        if state.stages_visited:
-            return state
+        timeline = await cases.get_timeline(client, workflow_id)
+        if any(e.kind == "stage_entered" for e in timeline):
+            return await cases.get_state(client, workflow_id)
         await asyncio.sleep(0.1)
     return None
 

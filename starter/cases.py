@@ -21,6 +21,7 @@ from protocols.messages import (
     CaseInput,
     CaseState,
     ConfirmInWriting,
+    LegalHold,
     Pause,
     RecordOutcome,
     ReportImmediateRisk,
@@ -43,6 +44,7 @@ ACTIONS: dict[str, type[BaseModel]] = {
     "confirm_in_writing": ConfirmInWriting,
     "report_immediate_risk": ReportImmediateRisk,
     "withdraw": Withdraw,
+    "set_legal_hold": LegalHold,
 }
 
 FIELD_LABELS = {
@@ -147,6 +149,8 @@ async def act(client: Client, workflow_id: str, name: str, message: BaseModel,
     """Send a manager action: an update (validated, answered) or a fire-and-forget signal."""
     handle = client.get_workflow_handle(workflow_id)
     if as_signal:
+        if name not in SIGNAL_NAMES:
+            raise InvalidInput(f"'{name}' can only be sent as an update")
         await handle.signal(SIGNAL_NAMES[name], message.model_dump(mode="json"))
         return None
     return await handle.execute_update(name, message, result_type=ActionResult)

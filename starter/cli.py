@@ -43,7 +43,7 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Command groups that live in their own modules (cases, mail, audit…)."""
     registrars = []
     for module_name in ("starter.case_cmds", "starter.mail_cmds", "starter.audit_cmds",
-                        "starter.admin_cmds"):
+                        "starter.admin_cmds", "starter.web.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -46,6 +46,7 @@ class CaseBook:
         self.closed_at: datetime | None = None
         self.closing_summary = ""
         self.learning_points: list[str] = []
+        self.legal_hold = inp.case.legal_hold
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -176,5 +177,5 @@ class CaseBook:
             closed_at=self.closed_at,
             closing_summary=self.closing_summary,
             retention_class=self.inp.case.retention_class,
-            legal_hold=self.inp.case.legal_hold,
+            legal_hold=self.legal_hold,
         )

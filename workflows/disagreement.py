@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         DeadlineAnswer,
         DeadlineQuery,
         DeadlineState,
+        LegalHold,
         NotificationRequest,
         NotificationResult,
         Outcome,
@@ -493,6 +494,15 @@ class DisagreementWorkflow:
         self._close(f"Withdrawn: {msg.reason}", status="withdrawn")
         return "The case is withdrawn and closed."
 
+    async def _do_legal_hold(self, msg: LegalHold, via: str) -> str:
+        book = self._book
+        book.legal_hold = msg.on
+        book.event(workflow.now(), "legal_hold",
+                   f"Legal hold {'placed' if msg.on else 'lifted'}: {msg.reason}",
+                   actor=msg.by.name, via=via)
+        return ("The case is on legal hold: it will not be purged." if msg.on
+                else "Legal hold lifted: the case follows its retention class again.")
+
     # -- helpers ------------------------------------------------------------------------------
     def _alarm(self, description: str, actor: str, via: str = "system") -> None:
         book, now = self._book, workflow.now()
@@ -737,6 +747,15 @@ class DisagreementWorkflow:
     @workflow.signal(name="withdraw_signal")
     async def withdraw_signal(self, raw: Any) -> None:
         await self._apply_signal("withdraw", raw, Withdraw, self._v_withdraw, self._do_withdraw)
+
+    @workflow.update
+    async def set_legal_hold(self, msg: LegalHold) -> ActionResult:
+        return await self._apply_update(msg, self._v_hold, self._do_legal_hold)
+
+    @set_legal_hold.validator
+    def _v_hold(self, msg: LegalHold) -> None:
+        if self._opened:
+            check.check_legal_hold(self._book, msg)
 
     # -- queries ------------------------------------------------------------------------------
     @workflow.query

@@ -16,6 +16,7 @@ from protocols.messages import (
     Assign,
     Bypass,
     ConfirmInWriting,
+    LegalHold,
     Pause,
     RecordOutcome,
     ReportImmediateRisk,
@@ -175,3 +176,8 @@ def check_risk(book: CaseBook, msg: ReportImmediateRisk) -> None:
 
 def check_withdraw(book: CaseBook, msg: Withdraw) -> None:
     _must_be_open(book, allow_paused=True, allow_resolved=True)
+
+
+def check_legal_hold(book: CaseBook, msg: LegalHold) -> None:
+    if book.legal_hold == msg.on:
+        reject(f"The case is already {'on' if msg.on else 'off'} legal hold.")

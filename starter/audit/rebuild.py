@@ -39,7 +39,7 @@ from protocols.messages import CaseInput, CaseRecord
 from starter.audit.casefile import CaseFile, Check
 from starter.audit.facts import Facts, decode_facts
 from starter.audit.history import event_kind, event_time, started_input
-from starter.audit.replay import describe_failure, quiet_runtime, quiet_sdk_logs
+from starter.audit.replay import describe_failure, quiet_runtime
 from workflows.disagreement import DisagreementWorkflow
 
 
@@ -134,16 +134,14 @@ class Rebuilder:
                                  interceptors=[self.capture], runtime=quiet_runtime())
 
     async def rebuild(self, history: WorkflowHistory) -> CaseFile:
-        async for case in self.rebuild_many(_one(history)):
-            return case
-        raise RuntimeError("no history to rebuild")
+        [case] = [c async for c in self.rebuild_many(_one(history))]  # run to the end: the
+        return case  # replayer's worker shuts down when its iterator is exhausted
 
     async def rebuild_many(self, histories: AsyncIterator[WorkflowHistory]
                            ) -> AsyncIterator[CaseFile]:
-        with quiet_sdk_logs():
-            async with self.replayer.workflow_replay_iterator(histories) as results:
-                async for result in results:
-                    yield await self._case_file(result.history, result.replay_failure)
+        async with self.replayer.workflow_replay_iterator(histories) as results:
+            async for result in results:
+                yield await self._case_file(result.history, result.replay_failure)
 
     async def _case_file(self, history: WorkflowHistory, failure: Exception | None) -> CaseFile:
         inp: CaseInput = await started_input(history, self.converter)
@@ -162,8 +160,10 @@ class Rebuilder:
             [record] = await self.converter.decode(recorded_payloads, [CaseRecord])
             source = "recorded result"
             if replayed is not None and failure is None:
-                same = (replayed.timeline == record.timeline
-                        and replayed.state == record.state)
+                # a history read from a file is named from its input (the file does not say)
+                named = replayed.state.model_copy(
+                    update={"workflow_id": record.state.workflow_id})
+                same = replayed.timeline == record.timeline and named == record.state
                 checks.append(Check(
                     name="today's code tells the same story as the recorded result", ok=same,
                     detail="" if same else "the replayed timeline or state differs; the "
@@ -177,7 +177,7 @@ class Rebuilder:
         checks += cross_checks(record, facts)
         status = _execution_status(history)
         return CaseFile(
-            workflow_id=history.workflow_id, run_id=history.run_id, input=inp,
+            workflow_id=record.state.workflow_id, run_id=history.run_id, input=inp,
             state=record.state, timeline=record.timeline, running=status == "running",
             execution_status=status, source=source, checks=checks,  # type: ignore[arg-type]
             history_events=len(history.events), last_event_at=at, facts=facts.facts)

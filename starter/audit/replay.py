@@ -8,11 +8,9 @@ go behind ``workflow.patched("…")`` (see the README, "Keeping running cases sa
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import re
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TextIO
@@ -61,21 +59,10 @@ def describe_failure(exc: BaseException) -> FailurePlace:
 
 @lru_cache(maxsize=1)
 def quiet_runtime() -> Runtime:
-    """A Temporal runtime whose core logs only errors: replay failures are reported by us."""
+    """A Temporal runtime whose core logs only errors: replay failures are reported by us
+    (the default runtime prints a WARN line from the core for every failed replay task)."""
     return Runtime(telemetry=TelemetryConfig(
         logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
-
-
-@contextlib.contextmanager
-def quiet_sdk_logs() -> Iterator[None]:
-    """The SDK's Python loggers warn about each failed replay task; we report it ourselves."""
-    logger = logging.getLogger("temporalio")
-    before = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(before)
 
 
 @dataclass(frozen=True)
@@ -113,8 +100,7 @@ async def replay_histories(
 
     replayer = Replayer(workflows=list(workflows), data_converter=converter,
                         runtime=quiet_runtime())
-    with quiet_sdk_logs():
-        results = await replayer.replay_workflows(feed(), raise_on_replay_failure=False)
+    results = await replayer.replay_workflows(feed(), raise_on_replay_failure=False)
     if seen and progress:
         progress.tick()
         progress.done()
@@ -135,7 +121,7 @@ async def replay_and_report(
 ) -> int:
     """Replay, print one line per case and a summary; 0 if all replayed, 1 otherwise."""
     out, err = out or sys.stdout, err or sys.stderr
-    progress = Progress(total, err) if total is None or total > 1 else None
+    progress = Progress(total, err) if total is not None and total > 1 else None
     outcomes = await replay_histories(histories, converter, workflows=workflows,
                                       progress=progress)
     for outcome in outcomes:

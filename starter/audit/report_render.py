@@ -83,16 +83,17 @@ def render_json(report: Report) -> str:
 def render_html(report: Report) -> str:
     body = [f"<h1>{escape(_title(report))}</h1>",
             f'<p class="meta">{report.cases} case(s).</p>']
-    for title, counts in _counts(report):
-        body.append(f"<h2>{escape(title)}</h2>")
-        body.append(bar_chart(title, [(k, float(v)) for k, v in counts.items()]))
-    res = report.resolution_working_days
-    cal = report.resolution_calendar_days
-    body.append("<h2>Time to resolution</h2>")
+    charts = [(title, [(k, float(v)) for k, v in counts.items()], "")
+              for title, counts in _counts(report)]
+    res, cal = report.resolution_working_days, report.resolution_calendar_days
     if res.count:
-        body.append(bar_chart("Time to resolution (mean)",
-                              [("working days", res.mean or 0.0),
-                               ("calendar days", cal.mean or 0.0)], " d"))
+        charts.append(("Time to resolution (mean)", [("working days", res.mean or 0.0),
+                                                     ("calendar days", cal.mean or 0.0)], " d"))
+    body.append('<div class="grid">')
+    for title, items, unit in charts:
+        body.append(f"<section><h3>{escape(title)}</h3>"
+                    f"{bar_chart(title, items, unit, show_title=False)}</section>")
+    body.append("</div><h2>Time to resolution</h2>")
     for title, headers, rows in _tables(report):
         if title != "Time to resolution":
             body.append(f"<h2>{escape(title)}</h2>")

@@ -92,21 +92,22 @@ def time_chart(lanes: list[Lane], start: datetime, end: datetime,
 
 
 def bar_chart(title: str, items: list[tuple[str, float]], unit: str = "",
-              width: int = 640) -> str:
+              width: int = 520, show_title: bool = True) -> str:
     """Horizontal bars, one per item, longest = largest value."""
     if not items:
         return f'<p class="empty">{escape(title)}: none.</p>'
     top = max(v for _, v in items) or 1
     plot_w = width - LABEL_W - 60
-    height = 26 + 24 * len(items)
+    top_pad = 24 if show_title else 2
+    height = top_pad + 2 + 24 * len(items)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="{escape(title)}">',
              '<style>.lbl{font:12px sans-serif;fill:#0b0c0c}.ttl{font:bold 13px sans-serif}'
              '.bar{fill:#1d70b8}</style>',
-             f'<text class="lbl ttl" x="4" y="16">{escape(title)}</text>']
+             f'<text class="lbl ttl" x="4" y="16">{escape(title)}</text>' if show_title else ""]
     for i, (label, value) in enumerate(items):
-        y = 24 + i * 24
+        y = top_pad + i * 24
         w = plot_w * value / top
         shown = f"{value:g}{unit}"
         parts.append(f'<text class="lbl" x="4" y="{y + 15}">{escape(label[:30])}</text>')

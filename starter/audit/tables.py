@@ -13,6 +13,8 @@ th{background:#f3f2f1}.bad{color:#d4351c;font-weight:bold}.ok{color:#00703c}
 .meta{color:#505a5f}.chart{display:block;margin:.5rem 0 1rem;max-width:100%;height:auto}
 .key span{display:inline-block;margin-right:1rem}.sw{display:inline-block;width:.8rem;
 height:.8rem;margin-right:.3rem;vertical-align:middle}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:0 2rem}
+h3{font-size:1.05rem;margin:1.2rem 0 .2rem}
 @media print{body{margin:0}h2{break-after:avoid}}
 """
 

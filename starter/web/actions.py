@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starter.web.forms import FormState, checked, lines, read_moment, text
+from starter.web.forms import LABELS, FormState, checked, lines, read_moment, text
 
 Builder = Callable[[dict[str, Any], FormState], dict[str, Any]]
 Placer = Callable[[str, dict[str, Any]], str | None]
@@ -26,6 +26,15 @@ class Action:
     build: Builder
     place: Placer
     fields: tuple[str, ...]  # in page order, for the error summary
+    required: tuple[str, ...] = ()  # texts that must not be blank (spaces count as blank)
+
+    def read(self, values: dict[str, Any], state: FormState) -> dict[str, Any]:
+        """The update's data (without ``by``); problems go into ``state``."""
+        data = self.build(values, state)
+        for name in self.required:
+            if not text(values, name).strip():
+                state.add(name, f"Enter {LABELS[name]}")
+        return data
 
 
 def _outcome(v: dict[str, Any], state: FormState) -> dict[str, Any]:
@@ -130,15 +139,15 @@ ACTIONS: dict[str, Action] = {a.slug: a for a in (
            _outcome, _by_words(("paused", None), ("not the current stage", "stage"),
                                ("no stage", "stage")),
            ("stage", "resolved", "summary", "agreed_actions", "outstanding_matters",
-            "learning_points", "policy_issue")),
+            "learning_points", "policy_issue"), ("summary",)),
     Action("bypass", "bypass", "Move the case on to a later stage (bypass)", "Move the case on",
            _bypass, _by_words(("does not allow", None), ("paused", None),
                               ("not after the current stage", "to_stage"),
                               ("no stage", "to_stage"), ("urgent", "urgent"),
                               ("agreement of", "agreed_by")),
-           ("to_stage", "reason", "urgent", "agreed_by", "agreement_of")),
+           ("to_stage", "reason", "urgent", "agreed_by", "agreement_of"), ("reason",)),
     Action("pause", "pause", "Pause the case", "Pause the case", _pause,
-           _by_words(), ("reason",)),
+           _by_words(), ("reason",), ("reason",)),
     Action("resume", "resume", "Resume the case", "Resume the case", _resume,
            _by_words(), ("note",)),
     Action("agree_timescale", "timescale", "Agree or extend a timescale",
@@ -152,9 +161,10 @@ ACTIONS: dict[str, Action] = {a.slug: a for a in (
            "Record the written confirmation", _confirm,
            _by_words(("is not awaited", "duty")), ("duty", "summary")),
     Action("report_immediate_risk", "immediate-risk", "Report immediate risk to the child",
-           "Send the immediate risk alarm", _risk, _by_words(), ("description",)),
+           "Send the immediate risk alarm", _risk, _by_words(), ("description",),
+           ("description",)),
     Action("withdraw", "withdraw", "Withdraw the disagreement", "Withdraw and close the case",
-           _withdraw, _by_words(), ("reason",)),
+           _withdraw, _by_words(), ("reason",), ("reason",)),
 )}
 
 

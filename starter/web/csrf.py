@@ -36,7 +36,7 @@ class Csrf:
         if not cookie or cookie.count(".") != 1 or len(cookie) > 200:
             return None
         sid, mac = cookie.split(".")
-        return sid if hmac.compare_digest(mac, self._mac("cookie", sid)) else None
+        return sid if _same(mac, self._mac("cookie", sid)) else None
 
     def token(self, sid: str) -> str:
         return self._mac("form", sid)
@@ -46,6 +46,11 @@ class Csrf:
             raise CsrfError("Your browser did not send the cookie this service needs to check "
                             "that the form came from this page. Allow cookies for this site, "
                             "go back, reload the page and try again.")
-        if not submitted or not hmac.compare_digest(submitted, self.token(cookie_sid)):
+        if not submitted or not _same(submitted, self.token(cookie_sid)):
             raise CsrfError("The form was out of date or did not come from this service, so "
                             "nothing was recorded. Go back, reload the page and try again.")
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that never fails on non-ASCII input."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))

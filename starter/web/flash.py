@@ -26,7 +26,8 @@ def unpack(key: bytes, value: str | None) -> dict[str, Any] | None:
     if not value or value.count(".") != 1:
         return None
     body, mac = value.split(".")
-    if not hmac.compare_digest(mac, hmac.new(key, body.encode(), hashlib.sha256).hexdigest()):
+    expected = hmac.new(key, body.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(mac.encode("utf-8", "replace"), expected.encode()):
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(body.encode()))

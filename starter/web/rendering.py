@@ -65,6 +65,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     context.setdefault("flash", None)
     context.setdefault("base", "")
     context["csrf_token"] = getattr(request.state, "csrf_token", "")
+    web = getattr(request.app.state, "web", None)
+    context["assets_available"] = bool(web and web.assets_available)
     html = ENV.get_template(template).render(**context)
     return HTMLResponse(html, status_code=status)
 

@@ -130,6 +130,20 @@ def check_case(grant: Grant, workflow_id: str, roles: dict[str, StandingRole],
                      "practitioners and managers named on the case can record actions.")
 
 
+def still_holds(grant: Grant, holders: dict[str, Any]) -> str:
+    """'' if the link's person may still act in their role; else why not.
+
+    Handing a role to someone else (the Assign update) moves it to their address, so a link
+    sent to the previous holder reads the case but can no longer change it.
+    """
+    holder = holders.get(grant.role_key)
+    email = getattr(holder, "email", "") if holder is not None else ""
+    if email and grant.email and email.strip().lower() != grant.email.strip().lower():
+        return (f"The role {grant.role_key} is now held by {holder.label()}, so your link "
+                "lets you read this case but no longer change it.")
+    return ""
+
+
 def check_list(grant: Grant, roles: dict[str, StandingRole]) -> None:
     """May this link see a partnership's list of cases?"""
     if grant.workflow_id or grant.role not in STANDING_ROLES:

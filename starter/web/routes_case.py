@@ -30,7 +30,7 @@ from starter.web.deps import (
 from starter.web.forms import FormState, add_model_errors, read_form
 from starter.web.links import Grant
 from starter.web.rendering import PageError, render
-from starter.web.roles import Denied, check_case
+from starter.web.roles import Denied, check_case, still_holds
 
 router = APIRouter()
 UPDATE_TIMEOUT = 30.0
@@ -42,6 +42,12 @@ def _authorise(request: Request, grant: Grant, workflow_id: str, *, act: bool) -
         check_case(grant, workflow_id, roles(request) if needs_roles else {}, act=act)
     except Denied as exc:
         raise denied(exc) from None
+
+
+def _still_holds(request: Request, state: CaseState) -> None:
+    why = still_holds(request.state.grant, state.holders)
+    if why:
+        raise PageError(403, "You cannot do this with your link", why)
 
 
 @router.get("/t/{token}")
@@ -110,15 +116,17 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     if flash and flash.get("wid") != workflow_id:
         flash = None
     closed = state.status in ("closed", "withdrawn")
+    handed_over = still_holds(grant, state.holders) if grant.can_act else ""
     reason = ("This case is closed; nothing more can be recorded on it." if closed else
-              "Your link lets you read this case. Only the practitioners and managers named "
-              "on the case can record what happens.")
+              handed_over or "Your link lets you read this case. Only the practitioners and "
+              "managers named on the case can record what happens.")
     must_act = sorted((d for d in state.deadlines if d.live),
                       key=lambda d: (d.due is None, d.due or d.clock_start))
     response = render(
         request, "case.html", state=state, timeline=timeline, protocol=protocol, stage=stage,
         stage_known=bool(state.stages_visited), must_act=must_act, due_text=due_text,
-        actions=available_actions(state, protocol) if grant.can_act else [],
+        actions=available_actions(state, protocol) if grant.can_act and not handed_over
+        else [],
         read_only_reason=reason, flash=flash, case_url=f"/t/{token}/cases/{workflow_id}",
         back_url="" if grant.workflow_id else f"/t/{token}/cases",
         rules_changed=bool(protocol and protocol.content_hash() != state.protocol_hash))
@@ -185,6 +193,7 @@ def _defaults(action: Action, state: CaseState) -> dict[str, Any]:
 async def _show_form(request: Request, token: str, workflow_id: str, action: Action,
                      form: FormState | None, status: int = 200) -> Response:
     state = await temporal(cases.get_state(web(request).client, workflow_id))
+    _still_holds(request, state)
     protocol = protocol_or_none(state.protocol)
     if form is None:
         form = FormState(values=_defaults(action, state))
@@ -208,13 +217,14 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     check_workflow_id(workflow_id)
     action = _action(slug)
     _authorise(request, grant, workflow_id, act=True)
+    _still_holds(request, await temporal(cases.get_state(web(request).client, workflow_id)))
     values = read_form(await request.form(max_files=0, max_fields=200))
     try:
         web(request).csrf.check(request.state.cookie_sid, values.pop(FIELD, None))
     except CsrfError as exc:
         raise csrf_failed(exc) from None
     form = FormState(values=values)
-    data = action.build(values, form)
+    data = action.read(values, form)
     data["by"] = grant.actor().model_dump()  # who acts comes from the link, never the form
     message = None
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -38,9 +36,8 @@ async def case_list(request: Request, token: str, protocol: str = "") -> Respons
     chosen = grant.protocol or (protocol if protocol in known else "")
     query = cases.list_query(chosen or None)
     rows = await temporal(cases.list_cases(web(request).client, query))
-    far = datetime.max.replace(tzinfo=None)
     rows.sort(key=lambda r: (r.next_deadline is None,
-                             r.next_deadline.replace(tzinfo=None) if r.next_deadline else far))
+                             r.next_deadline.timestamp() if r.next_deadline else 0.0))
     options: list[tuple[str, str]] = []
     if not grant.protocol:  # an auditor may look at every partnership
         options = [("", "All partnerships")] + [(n, load_protocol(n).partnership)

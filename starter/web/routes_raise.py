@@ -126,13 +126,14 @@ async def raise_submit(request: Request, token: str) -> Response:
 
 
 async def _first_stage(client, workflow_id: str) -> CaseState | None:
-    """Give the worker a moment to enter the first stage, so the case page shows it."""
+    """Give the worker a moment to enter the first stage (its deadlines computed and the
+    entry recorded), so the case page shows it."""
     for _ in range(50):
         try:
-            state = await cases.get_state(client, workflow_id)
+            timeline = await cases.get_timeline(client, workflow_id)
+            if any(e.kind == "stage_entered" for e in timeline):
+                return await cases.get_state(client, workflow_id)
         except RPCError:
-            state = None
-        if state is not None and state.stages_visited:
-            return state
+            pass
         await asyncio.sleep(0.1)
     return None
