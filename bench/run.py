@@ -113,10 +113,12 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 # -- driving our workflow ------------------------------------------------------------------------
 class Driver:
-    def __init__(self, client: Client, figures: Figures, poll: float) -> None:
+    def __init__(self, client: Client, figures: Figures, poll: float,
+                 day_seconds: float) -> None:
         self.client = client
         self.figures = figures
         self.poll = poll
+        self.day_seconds = day_seconds
 
     async def until(self, wid: str, check, timeout: float = 600) -> CaseState:
         deadline = time.monotonic() + timeout
@@ -144,52 +146,79 @@ class Driver:
         self.figures.messages += 1
 
     async def drive(self, wid: str, protocol: str) -> None:
-        await self.until(wid, lambda s: bool(s.stages_visited))
+        """Realistic messages for the protocol, sent at whatever stage the case has reached:
+        deadlines keep firing in the background, as they would while people are busy."""
+        await self.until(wid, lambda st: bool(st.stages_visited))
         s = self.send
+
+        async def current() -> CaseState:
+            return await get_state(self.client, wid)
+
+        async def not_resolved() -> None:
+            st = await current()
+            await s(wid, "record_outcome", {"stage": st.stage, "resolved": False,
+                                            "summary": "No agreement"},
+                    lambda new, was=st.stage: new.stage != was or new.status != "open")
+
+        async def resolve() -> None:
+            st = await current()
+            await s(wid, "record_outcome", {"stage": st.stage, "resolved": True,
+                                            "summary": "Agreed", "learning_points": ["Share"]},
+                    lambda new: new.status in ("resolved", "closed"))
+
+        async def confirm_all() -> None:
+            while (await current()).status == "resolved":
+                await s(wid, "confirm_in_writing", {"summary": "Letter sent"},
+                        lambda new: True)
+
+        async def agree() -> None:
+            st = await current()
+            rules = [d for d in st.deadlines if d.stage == st.stage and d.live
+                     and d.timescale.startswith("agreed")]
+            if rules:
+                await s(wid, "agree_timescale", {"stage": st.stage, "timescale": {
+                    "kind": "working_days", "amount": 1}, "reason": "Risk assessed",
+                    "agreed_by": ["A", "B"]}, lambda new: True)
+
+        async def pause_resume() -> None:
+            await s(wid, "pause", {"reason": "Sickness"}, lambda new: new.status == "paused")
+            await s(wid, "resume", {}, lambda new: new.status == "open")
+
+        async def bypass(agreement: dict) -> None:
+            st = await current()
+            stages = [x.id for x in self._protocol(protocol).stages]
+            here = stages.index(st.stage)
+            if here + 2 < len(stages):
+                await s(wid, "bypass", {"to_stage": stages[here + 2], "reason": "Agreed",
+                                        **agreement},
+                        lambda new, to=stages[here + 2]: new.stage == to)
+
         if protocol == "york":
-            await s(wid, "record_outcome", {"stage": "1", "resolved": False, "summary": "No"},
-                    lambda st: st.stage == "2")
-            await s(wid, "pause", {"reason": "Sickness"}, lambda st: st.status == "paused")
-            await s(wid, "resume", {}, lambda st: st.status == "open")
-            await s(wid, "record_outcome", {"stage": "2", "resolved": True, "summary": "Yes"},
-                    lambda st: st.status == "resolved")
-            await s(wid, "confirm_in_writing", {"summary": "Letter"},
-                    lambda st: st.status == "closed")
+            await not_resolved()
+            await pause_resume()
         elif protocol == "dudley":
-            await s(wid, "agree_timescale", {"stage": "1", "timescale": {
-                "kind": "working_days", "amount": 1}}, lambda st: True)
-            await self.until(wid, lambda st: st.stage == "2")  # the agreed deadline passes
-            await s(wid, "record_outcome", {"stage": "2", "resolved": True, "summary": "Yes"},
-                    lambda st: st.status == "resolved")
-            for _ in range(2):  # stage 2's written outcome, then the general confirmation
-                await s(wid, "confirm_in_writing", {"summary": "Letter"}, lambda st: True)
-            await self.until(wid, lambda st: st.status == "closed")
+            await agree()
+            await asyncio.sleep(self.day_seconds * 2)  # the agreed day passes: escalation
+            await agree()
         elif protocol == "swindon":
-            await self.until(wid, lambda st: st.stage == "2")  # stage 1's two days pass
-            await s(wid, "bypass", {"to_stage": "4", "reason": "Urgent", "urgent": True},
-                    lambda st: st.stage == "4")
-            await s(wid, "record_outcome", {"stage": "4", "resolved": True, "summary": "Yes",
-                                            "learning_points": ["Share plans sooner"]},
-                    lambda st: st.status == "closed")
+            await asyncio.sleep(self.day_seconds * 2)  # stage 1's two working days pass
+            await bypass({"urgent": True})
         elif protocol == "leeds":
-            await s(wid, "agree_timescale", {"stage": "1", "timescale": {
-                "kind": "working_days", "amount": 1}}, lambda st: True)
-            await self.until(wid, lambda st: st.stage == "2")
-            await s(wid, "record_outcome", {"stage": "2", "resolved": True, "summary": "Yes"},
-                    lambda st: st.status == "resolved")
-            await s(wid, "confirm_in_writing", {"summary": "Letter"},
-                    lambda st: st.status == "closed")
-        else:  # barnsley
-            await s(wid, "record_outcome", {"stage": "1", "resolved": False, "summary": "No"},
-                    lambda st: st.stage == "2")
-            await s(wid, "bypass", {"to_stage": "4", "reason": "Agreed",
-                                    "agreed_by": ["A", "B"],
-                                    "agreement_of": ["professionals", "managers"]},
-                    lambda st: st.stage == "4")
-            await s(wid, "record_outcome", {"stage": "4", "resolved": True, "summary": "Yes"},
-                    lambda st: st.status == "resolved")
-            await s(wid, "confirm_in_writing", {"summary": "Letter"},
-                    lambda st: st.status == "closed")
+            await agree()
+            await pause_resume()
+            await not_resolved()
+        else:
+            await not_resolved()
+            await bypass({"agreed_by": ["A", "B"], "agreement_of": ["professionals",
+                                                                   "managers"]})
+        await resolve()
+        await confirm_all()
+
+    @staticmethod
+    def _protocol(name: str):
+        from protocols.loader import load_protocol
+
+        return load_protocol(name)
 
 
 async def bench_ours(n: int, day_seconds: float, concurrency: int, folder: Path,
@@ -235,7 +264,8 @@ async def bench_ours(n: int, day_seconds: float, concurrency: int, folder: Path,
         handles = await asyncio.gather(*(start(inp) for inp in inputs))
         figures.start_seconds = time.perf_counter() - began
 
-        driver = Driver(client, figures, poll=max(0.5, day_seconds / 2))
+        driver = Driver(client, figures, poll=max(0.5, day_seconds / 2),
+                        day_seconds=day_seconds)
 
         async def drive(handle, inp):
             async with gate:
