@@ -26,13 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from temporalio.client import Client, WorkflowHistory  # noqa: E402
+from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError  # noqa: E402,E501
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.worker import Replayer  # noqa: E402
 
@@ -43,6 +44,7 @@ from protocols.settings import Settings  # noqa: E402
 from starter.cases import act, build_case_input, get_state, parse_action, raise_case  # noqa: E402
 from starter.codec import EncryptionCodec, KeyRing, data_converter  # noqa: E402
 from starter.embedded import DevServer, SmtpSink  # noqa: E402
+from starter.errors import explain  # noqa: E402
 from workflows.disagreement import DisagreementWorkflow  # noqa: E402
 
 PROTOCOLS = ["york", "dudley", "swindon", "leeds", "barnsley"]
@@ -62,6 +64,7 @@ class Figures:
     db_mb: float = 0.0
     replay_per_second: float = 0.0
     failures: int = 0
+    refused: Counter = field(default_factory=Counter)
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
@@ -112,6 +115,10 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 
 # -- driving our workflow ------------------------------------------------------------------------
+class Refused(Exception):
+    """The workflow refused an update (its validator said why)."""
+
+
 class Driver:
     def __init__(self, client: Client, figures: Figures, poll: float,
                  day_seconds: float) -> None:
@@ -139,8 +146,13 @@ class Driver:
         began = time.perf_counter()
         try:
             await act(self.client, wid, name, message)
+        except WorkflowUpdateFailedError as exc:
+            # A deadline moved the case on between reading its stage and sending: refused
+            # with a clear reason, as a person would be. Counted, then the driver reads again.
+            self.figures.refused[explain(exc).split(":")[0]] += 1
+            raise Refused(explain(exc)) from exc
         except Exception as exc:
-            raise RuntimeError(f"update {name}: {exc!r}") from exc
+            raise RuntimeError(f"update {name}: {explain(exc)}") from exc
         await self.until(wid, expect)
         self.figures.latencies.append(time.perf_counter() - began)
         self.figures.messages += 1
@@ -193,26 +205,36 @@ class Driver:
                                         **agreement},
                         lambda new, to=stages[here + 2]: new.stage == to)
 
+        async def retry(step) -> None:
+            for _ in range(5):
+                try:
+                    return await step()
+                except Refused:
+                    await asyncio.sleep(self.poll)
+            raise RuntimeError("refused five times")
+
+        async def script() -> None:
+            await steps()
+
+        async def steps() -> None:
+            for step in plan:
+                await retry(step)
+
+        plan: list = []
         if protocol == "york":
-            await not_resolved()
-            await pause_resume()
+            plan = [not_resolved, pause_resume]
         elif protocol == "dudley":
-            await agree()
-            await asyncio.sleep(self.day_seconds * 2)  # the agreed day passes: escalation
-            await agree()
+            plan = [agree, lambda: asyncio.sleep(self.day_seconds * 2), agree]
         elif protocol == "swindon":
-            await asyncio.sleep(self.day_seconds * 2)  # stage 1's two working days pass
-            await bypass({"urgent": True})
+            plan = [lambda: asyncio.sleep(self.day_seconds * 2),
+                    lambda: bypass({"urgent": True})]
         elif protocol == "leeds":
-            await agree()
-            await pause_resume()
-            await not_resolved()
+            plan = [agree, pause_resume, not_resolved]
         else:
-            await not_resolved()
-            await bypass({"agreed_by": ["A", "B"], "agreement_of": ["professionals",
-                                                                   "managers"]})
-        await resolve()
-        await confirm_all()
+            plan = [not_resolved, lambda: bypass({
+                "agreed_by": ["A", "B"], "agreement_of": ["professionals", "managers"]})]
+        plan += [resolve, confirm_all]
+        await script()
 
     @staticmethod
     def _protocol(name: str):
@@ -432,6 +454,7 @@ def report(ours: Figures, floor: Figures, counts: dict[str, float], args) -> str
          _ratio(floor.replay_per_second, ours.replay_per_second)),
         ("drive phase s", f"{ours.drive_seconds:.1f}", f"{floor.drive_seconds:.1f}", ""),
         ("failed cases", f"{ours.failures}", f"{floor.failures}", ""),
+        ("updates refused (case moved on first)", f"{sum(ours.refused.values())}", "0", ""),
     ]
     lines = [
         f"Machine: {machine()}",

@@ -82,3 +82,21 @@ async def test_smtp_refusing_twice_delivers_once(skipping_env, settings, mailbox
     sent = [e for e in result.timeline if e.kind == "notification_sent"]
     assert any(e.details.get("event_key", "").endswith("case_raised") for e in sent)
     assert result.state.stage == "1"
+
+
+async def test_case_keeps_its_own_protocol_when_the_file_changes(skipping_env, settings,
+                                                                 mailbox) -> None:
+    """The activity loads a protocol by id and hash; when the file no longer matches (it was
+    edited after the case began) it reads the protocol frozen into the case instead."""
+    env = skipping_env
+    box, _ = mailbox
+    inp = case_input("barnsley", "2030-0099")
+    frozen = inp.protocol.model_copy(update={"short_name": "BSCB-2011"})
+    inp = inp.model_copy(update={"protocol": frozen, "protocol_hash": frozen.content_hash()})
+    await skip_to(env, at("2030-03-04 09:00"))
+    async with make_worker(env.client, settings):
+        handle = await start_case(env.client, inp)
+        await skip_to(env, at("2030-03-04 09:05"))
+        await handle.query(DisagreementWorkflow.state)
+    raised = box.for_event("case_raised")
+    assert raised and raised[0]["Subject"].startswith("[BSCB-2011] Case 2030-0099")

@@ -553,8 +553,11 @@ class DisagreementWorkflow:
             stage=stage, to=list(dict.fromkeys(to)),
             cc=list(dict.fromkeys([*(cc or []), *copies])), attach_forms=attach or [],
             deadline_key=deadline_key, actor=actor, extra={k: v for k, v in extra.items() if v},
-            protocol=book.protocol, case=book.inp.case, state=book.snapshot(now),
-            timeline=list(book.timeline))
+            # The protocol goes by id and hash, and the timeline without e-mail receipts: each
+            # request would otherwise carry ~10 KB of protocol and grow with every e-mail sent.
+            protocol_id=book.protocol.id, protocol_hash=book.inp.protocol_hash,
+            case=book.inp.case, state=book.snapshot(now),
+            timeline=[e for e in book.timeline if e.via != "activity"])
         self._mail.append(asyncio.create_task(self._send(request)))
 
     async def _send(self, request: NotificationRequest) -> None:
