@@ -70,7 +70,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     async with contextlib.AsyncExitStack() as stack:
         if settings.embedded:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            server = DevServer.from_settings(settings)
+            from starter.codec_server import ui_endpoint
+
+            codec_url = ui_endpoint(settings) if settings.web_port else None
+            server = DevServer.from_settings(settings, ui_codec_endpoint=codec_url)
             await server.start()
             stack.push_async_callback(server.stop)
             log.info("Temporal dev server on %s (web UI %s), database %s",

@@ -65,6 +65,11 @@ class Settings(BaseModel):
     retention_days_standard: int = Field(default=2190, ge=1)  # six years
     retention_days_extended: int = Field(default=9125, ge=1)  # twenty-five years
 
+    # Codec endpoint for the Temporal Web UI (served by the web app under /codec): the token
+    # that guards it (generated under data_dir if empty) and the browser origins allowed.
+    codec_endpoint_token: str = ""
+    codec_allowed_origins: list[str] = Field(default_factory=list)
+
     # Web forms.
     web_host: str = "127.0.0.1"
     web_port: int = 8000

@@ -70,7 +70,12 @@ def create_codec_app(
     )
 
     async def run(request: Request, transform: _Transform) -> JSONResponse:
-        if not _authorized(request.headers.get("authorization"), expected):
+        in_path = request.path_params.get("token")
+        if in_path is not None:
+            allowed = hmac.compare_digest(str(in_path).encode("utf-8"), expected)
+        else:
+            allowed = _authorized(request.headers.get("authorization"), expected)
+        if not allowed:
             return _error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
         try:
             body = await request.json()
@@ -97,7 +102,38 @@ def create_codec_app(
         """Decrypt payloads; non-encrypted payloads are returned unchanged."""
         return await run(request, codec.decode)
 
-    for prefix in ("", "/{namespace}"):
+    # "/t/<token>/…" carries the token in the path, for the Temporal Web UI, which cannot add
+    # a bearer header of its own in a deployment without single sign-on.
+    for prefix in ("", "/{namespace}", "/t/{token}"):
         app.add_api_route(f"{prefix}/encode", encode, methods=["POST"], include_in_schema=False)
         app.add_api_route(f"{prefix}/decode", decode, methods=["POST"], include_in_schema=False)
     return app
+
+
+def endpoint_token(settings) -> str:
+    """The codec endpoint's token: from settings, else generated once under the data dir."""
+    import secrets
+    from pathlib import Path
+
+    if settings.codec_endpoint_token:
+        return settings.codec_endpoint_token
+    path = Path(settings.data_dir) / "codec_token"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.write_text(token, encoding="utf-8")
+    path.chmod(0o600)
+    return token
+
+
+def ui_endpoint(settings) -> str:
+    """The URL to give the Temporal Web UI (its "codec endpoint" / data encoder setting)."""
+    return f"{settings.public_url.rstrip('/')}/codec/t/{endpoint_token(settings)}"
+
+
+def allowed_origins(settings) -> list[str]:
+    if settings.codec_allowed_origins:
+        return list(settings.codec_allowed_origins)
+    port = settings.dev_server_ui_port
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]

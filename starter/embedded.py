@@ -123,8 +123,10 @@ class DevServer:
         startup_timeout: float = 60.0,
         stop_timeout: float = 10.0,
         temporal_path: str | None = None,
+        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
+        self.ui_codec_endpoint = ui_codec_endpoint
         self.port = port
         self.ui_port = ui_port
         self.namespace = namespace
@@ -195,6 +197,8 @@ class DevServer:
         ]
         for name, type_name in self.search_attributes.items():
             cmd += ["--search-attribute", f"{name}={type_name}"]
+        if self.ui_codec_endpoint:
+            cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         return cmd
 
     async def start(self) -> None:

@@ -353,3 +353,17 @@ async def test_history_is_encrypted_on_real_server(codec: EncryptionCodec) -> No
         completed = history.events[-1].workflow_execution_completed_event_attributes
         [decoded] = await converter.decode(completed.result.payloads, [Child])
         assert decoded == Child(name=CHILD_NAME)
+
+
+async def test_codec_server_token_in_path_for_the_web_ui(
+    client: TestClient, codec: EncryptionCodec
+) -> None:
+    """The Web UI is given /t/<token> as its endpoint; a wrong token gets nothing."""
+    original = _plain_payload()
+    [encoded] = await codec.encode([original])
+    body = {"payloads": [MessageToDict(encoded)]}
+    ok = client.post(f"/t/{TOKEN}/decode", json=body)
+    assert ok.status_code == 200 and ok.json() == {"payloads": [MessageToDict(original)]}
+    wrong = client.post("/t/not-the-token/decode", json=body)
+    assert wrong.status_code == 401
+    assert CHILD_NAME not in wrong.text

@@ -68,9 +68,21 @@ def create_app(settings: Settings, client: Client, *, assets_dir: Path | None = 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in (routes_list.router, routes_raise.router, routes_case.router):
         app.include_router(router)
+    _mount_codec_endpoint(app, settings, client)
     _add_session_middleware(app)
     _add_error_pages(app)
     return app
+
+
+def _mount_codec_endpoint(app: FastAPI, settings: Settings, client: Client) -> None:
+    """/codec: the Temporal Web UI decodes payloads here for someone holding the token."""
+    from starter.codec import EncryptionCodec
+    from starter.codec_server import allowed_origins, create_codec_app, endpoint_token
+
+    codec = client.data_converter.payload_codec
+    if isinstance(codec, EncryptionCodec):
+        app.mount("/codec", create_codec_app(codec, endpoint_token(settings),
+                                             allowed_origins(settings)))
 
 
 def _add_session_middleware(app: FastAPI) -> None:
