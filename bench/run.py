@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError  # noqa: E402,E501
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
+from temporalio.service import RPCError  # noqa: E402
 from temporalio.worker import Replayer  # noqa: E402
 
 from bench.floor import QUEUE as FLOOR_QUEUE  # noqa: E402
@@ -146,6 +147,10 @@ class Driver:
         began = time.perf_counter()
         try:
             await act(self.client, wid, name, message)
+        except RPCError as exc:
+            if "already completed" not in exc.message:
+                raise RuntimeError(f"update {name}: {explain(exc)}") from exc
+            raise Refused(explain(exc)) from exc  # the case closed meanwhile
         except WorkflowUpdateFailedError as exc:
             # A deadline moved the case on between reading its stage and sending: refused
             # with a clear reason, as a person would be. Counted, then the driver reads again.
@@ -210,6 +215,8 @@ class Driver:
                 try:
                     return await step()
                 except Refused:
+                    if (await current()).status in ("closed", "withdrawn"):
+                        return None
                     await asyncio.sleep(self.poll)
             raise RuntimeError("refused five times")
 
@@ -218,6 +225,8 @@ class Driver:
 
         async def steps() -> None:
             for step in plan:
+                if (await current()).status in ("closed", "withdrawn"):
+                    return  # e.g. not resolved at the last stage: the case ended there
                 await retry(step)
 
         plan: list = []
@@ -479,7 +488,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--day-seconds", type=float, default=2.0)
-    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--out", help="also write the table to this Markdown file")
     args = parser.parse_args()
     env_base = {k: v for k, v in os.environ.items()

@@ -238,23 +238,32 @@ def running_worker(tmp_path: Path):
         "RESOLUTIONS_WEB_PORT": str(free_port()),
         "RESOLUTIONS_SETTINGS_FILE": str(tmp_path / "none.toml"),
     })
-    log = open(tmp_path / "worker.log", "w")
-    proc = subprocess.Popen([sys.executable, "worker.py", "--no-web"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = start_worker_process(env, tmp_path / "worker.log")
     try:
-        deadline = time.monotonic() + 90
-        while "Ready." not in (tmp_path / "worker.log").read_text():
-            assert proc.poll() is None, (tmp_path / "worker.log").read_text()
-            assert time.monotonic() < deadline, "worker did not start"
-            time.sleep(0.2)
         yield env, proc, tmp_path
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
+        stop_worker_process(proc)
+
+
+def start_worker_process(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """`python worker.py --no-web` as a user runs it; returns once it says it is ready."""
+    log = open(log_path, "w")  # noqa: SIM115 - the child process writes to it
+    proc = subprocess.Popen([sys.executable, "worker.py", "--no-web"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while "Ready." not in log_path.read_text():
+        assert proc.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, "worker did not start"
+        time.sleep(0.2)
+    return proc
+
+
+def stop_worker_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 

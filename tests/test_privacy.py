@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from tests.conftest import ROOT
 from tests.conftest import cli as _cli
+from tests.conftest import start_worker_process, stop_worker_process
 
 CHILD = "Zebedee Quartermaine"
 ADDRESS = "42 Hollyhock Crescent"
@@ -54,15 +51,8 @@ def test_no_personal_data_in_clear_and_rotation(running_worker) -> None:
     # Rotate the key, restart, and read the old case; new actions use the new key.
     rotated = _cli(env, "keys", "rotate")
     assert "New active key" in rotated.stdout
-    log = open(tmp_path / "worker2.log", "w")
-    proc2 = subprocess.Popen([sys.executable, "worker.py", "--no-web"], cwd=ROOT, env=env,
-                             stdout=log, stderr=subprocess.STDOUT)
+    proc2 = start_worker_process(env, tmp_path / "worker2.log")
     try:
-        deadline = time.monotonic() + 90
-        while "Ready." not in (tmp_path / "worker2.log").read_text():
-            assert proc2.poll() is None, (tmp_path / "worker2.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
         old = json.loads(_cli(env, "status", "swindon-2026-0501", "--json").stdout)
         assert old["stage"] == "2"
         timeline = _cli(env, "timeline", "swindon-2026-0501", "--json").stdout
@@ -72,7 +62,5 @@ def test_no_personal_data_in_clear_and_rotation(running_worker) -> None:
         keys = json.loads((data / "keys.json").read_text())
         assert len(keys["keys"]) == 2 and keys["active"] != "k"
     finally:
-        proc2.send_signal(signal.SIGINT)
-        proc2.wait(timeout=30)
-        log.close()
+        stop_worker_process(proc2)
     assert _files_containing(data, CHILD) == []

@@ -278,6 +278,9 @@ class DisagreementWorkflow:
             summary = f"Moved from stage {previous} to stage {stage.id} ({stage.name}): {why}"
         book.event(workflow.now(), kind if previous is not None else "stage_entered", summary,
                    actor=actor, via=via, source=stage.source)
+        # Logs carry ids and stage numbers only, never case details (replay-aware logger).
+        workflow.logger.info("case %s: stage %s entered (%s)", book.workflow_id, stage.id,
+                             "escalated" if previous is not None else "first stage")
         to = [f"{stage.id}.raising", f"{stage.id}.receiving"]
         if announce_case:
             to = ["raising", "receiving", *to]
@@ -507,6 +510,7 @@ class DisagreementWorkflow:
     def _alarm(self, description: str, actor: str, via: str = "system") -> None:
         book, now = self._book, workflow.now()
         route = book.protocol.immediate_risk
+        workflow.logger.warning("case %s: immediate risk reported; alarm sent", book.workflow_id)
         book.event(now, "immediate_risk", f"IMMEDIATE RISK: alarm raised to "
                    f"{' → '.join(route.route)}", actor=actor, via=via, source=route.source)
         stage = book.stage_id
@@ -524,6 +528,7 @@ class DisagreementWorkflow:
         book.closed_at = now
         book.closing_summary = summary
         book.event(now, "closed", summary)
+        workflow.logger.info("case %s: %s at stage %s", book.workflow_id, status, book.stage_id)
         self._notify("closed", ["raising", "receiving"], summary=summary)
         self._upsert_progress()
         self._wake = True
