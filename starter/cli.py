@@ -12,10 +12,18 @@ from protocols.settings import SettingsError
 Handler = Callable[[argparse.Namespace], int]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but its error stays one line even when the bad argument holds a newline."""
+
+    def error(self, message: str):  # type: ignore[override]
+        cleaned = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+        super().error(cleaned)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from starter import plan_cmd
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="resolutions",
         description="Run professional-disagreement protocols as durable workflows.",
     )

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from protocols.messages import Actor
 from starter.cases import ACTIONS, InvalidInput, build_case_input, parse_action
 from starter.cli import main
-from tests.conftest import TASK_QUEUE, case_input, make_worker, test_converter
+from tests.conftest import TASK_QUEUE, case_input, make_worker, test_converter, wait_for
 from workflows.disagreement import SIGNAL_NAMES, DisagreementWorkflow
 
 HOSTILE_TEXT = st.one_of(
@@ -94,7 +94,7 @@ def test_cli_rejects_with_one_clear_line(command, args, capsys, monkeypatch, tmp
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     if code not in (0, None):
-        lines = [line for line in err.splitlines() if line.strip()]
+        lines = [line for line in err.split("\n") if line.strip()]  # \r may be in argv
         assert lines, "a failure must say why"
         assert lines[-1].startswith(("error:", "resolutions")), lines[-1]
 
@@ -120,6 +120,12 @@ async def _hostile_signals(payloads, settings) -> None:
             handle = await env.client.start_workflow(
                 DisagreementWorkflow.run, case_input("york"), id="york-2030-0001",
                 task_queue=TASK_QUEUE)
+
+            async def opened() -> bool:
+                timeline = await handle.query(DisagreementWorkflow.timeline)
+                return any(e.kind == "stage_entered" for e in timeline)
+
+            await wait_for(opened)
             before = await handle.query(DisagreementWorkflow.state)
             for name, raw in payloads:
                 await handle.signal(SIGNAL_NAMES[name], raw)

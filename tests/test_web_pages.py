@@ -1,11 +1,15 @@
 """Fast checks of the web forms with FastAPI's TestClient: links, access, CSRF, escaping.
 
-Temporal is replaced here by a small in-memory stand-in answering the two queries and the
-update (the browser tests in test_web.py use the real server and worker).
+The app talks to a real Temporal dev server with the real worker, workflow and activities
+(and a real SMTP server); the cases each test needs are raised and driven with real updates.
+TestClient runs the app on its own thread and event loop, so every request is made through
+``asyncio.to_thread`` to keep the test's loop (and the worker on it) running. The browser tests
+in test_web.py drive the same app in Chromium.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -13,11 +17,14 @@ import re
 import stat
 import time
 import warnings
+from collections.abc import AsyncIterator
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 with warnings.catch_warnings():  # starlette's TestClient warns about httpx on import
@@ -25,106 +32,112 @@ with warnings.catch_warnings():  # starlette's TestClient warns about httpx on i
     from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from temporalio.client import RPCError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client, RPCError
 from temporalio.service import RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 
-from protocols.loader import load_protocol
-from protocols.messages import ActionResult, CaseState, DeadlineState, Person, TimelineEvent
+from protocols.messages import ActionResult, CaseState, Person, TimelineEvent
 from protocols.settings import Settings
+from starter import cases
 from starter.web.actions import ACTIONS
 from starter.web.app import GOVUK_DIST, create_app
 from starter.web.csrf import FIELD, SESSION_COOKIE
 from starter.web.links import Grant, LinkError, Links, link_builder_from_settings, link_secret
 from starter.web.roles import ROLES_ENV, RolesError, load_roles
-from workflows.disagreement import DisagreementWorkflow
+from tests.conftest import MailBox, case_input, make_worker, start_case, wait_for
 
 WID = "york-2026-0001"
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOSTILE = "<script>alert('x')</script>"
+ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+CHILD = "Test Child Alpha"  # the child's name in conftest.case_input
+ROB = Person(name="Rob Receiver", email="rob@csc.example", role="Social worker")
+MO = {"name": "Mo Manager", "role": "Line manager"}
 
 
-def _state(status: str = "open") -> CaseState:
-    york = load_protocol("york")
-    return CaseState(
-        workflow_id=WID, reference="2026-0001", protocol="york",
-        protocol_hash=york.content_hash(), partnership=york.partnership, status=status,
-        urgency="standard", stage="1", stage_name=york.stages[0].name, stage_entered_at=NOW,
-        stages_visited=["1"],
-        deadlines=[DeadlineState(key="1/asap", kind="stage", stage="1", rule="asap",
-                                 what="Discuss the disagreement", who="Practitioners",
-                                 timescale="as soon as possible", on_expiry="remind",
-                                 source="York s5 Stage 1", clock_start=NOW,
-                                 due=NOW + timedelta(days=2))],
-        expected_next=["Record the outcome of stage 1"],
-        holders={"raising": Person(name="Rae Raiser", agency="School"),
-                 "receiving": Person(name="Rob Receiver", agency="CSC")})
+@dataclass
+class Site:
+    """The real app on a real Temporal server and worker, reached through a TestClient."""
 
+    settings: Settings
+    client: Client
+    links: Links
+    http: TestClient
+    mail: MailBox
 
-class FakeHandle:
-    def __init__(self, temporal: FakeTemporal, wid: str) -> None:
-        self.temporal, self.wid = temporal, wid
+    async def get(self, url: str, http: TestClient | None = None) -> httpx.Response:
+        return await asyncio.to_thread((http or self.http).get, url)
 
-    async def query(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if self.wid not in self.temporal.states:
-            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
-        if fn is DisagreementWorkflow.state:
-            return self.temporal.states[self.wid]
-        return self.temporal.timelines.get(self.wid, [])
+    async def post(self, url: str, data: dict[str, Any],
+                   http: TestClient | None = None) -> httpx.Response:
+        return await asyncio.to_thread((http or self.http).post, url, data=data)
 
-    async def execute_update(self, name: str, msg: Any, **kwargs: Any) -> ActionResult:
-        self.temporal.updates.append((self.wid, name, msg))
-        if self.temporal.reject:
-            raise WorkflowUpdateFailedError(ApplicationError(self.temporal.reject))
-        return ActionResult(message="Not resolved; the case moved to stage 2.",
-                            state=self.temporal.states[self.wid])
+    def path(self, grant: Grant) -> str:
+        return "/t/" + self.links.token(grant)
 
+    def case_link(self, wid: str = WID, person: Person = ROB,
+                  role_key: str = "receiving") -> str:
+        return self.path(self.links.for_case(wid, person, role_key))
 
-class FakeTemporal:
-    """Answers the case queries and records updates, like a worker would."""
+    async def raise_case(self, protocol: str = "york", reference: str = "2026-0001") -> str:
+        """A real case, once its workflow has entered its first stage and recorded it."""
+        handle = await start_case(self.client, case_input(protocol, reference))
 
-    def __init__(self) -> None:
-        self.states = {WID: _state()}
-        self.timelines = {WID: [TimelineEvent(seq=1, at=NOW, kind="outcome_recorded",
-                                              stage="1", actor="Rob Receiver",
-                                              summary=f"Stage 1 not resolved: {HOSTILE}",
-                                              via="update")]}
-        self.updates: list[tuple[str, str, Any]] = []
-        self.reject = ""
+        async def entered() -> bool:
+            return any(e.kind == "stage_entered" for e in await self.recorded(handle.id))
 
-    def get_workflow_handle(self, wid: str) -> FakeHandle:
-        return FakeHandle(self, wid)
+        await wait_for(entered)
+        return handle.id
+
+    async def act(self, wid: str, name: str, data: dict[str, Any],
+                  by: dict[str, str] = MO) -> ActionResult:
+        result = await cases.act(self.client, wid, name,
+                                 cases.parse_action(name, {**data, "by": by}))
+        assert result is not None
+        return result
+
+    async def state(self, wid: str = WID) -> CaseState:
+        return await cases.get_state(self.client, wid)
+
+    async def recorded(self, wid: str = WID) -> list[TimelineEvent]:
+        """The case's own history (e-mail receipts land in the background, so not those)."""
+        return [e for e in await cases.get_timeline(self.client, wid) if e.via != "activity"]
+
+    async def exists(self, wid: str) -> bool:
+        try:
+            await self.client.get_workflow_handle(wid).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
 
 
 @pytest.fixture
 def web_settings(tmp_path: Path) -> Settings:
+    """For the checks of links and roles alone (no app, no Temporal)."""
     return Settings(data_dir=tmp_path, link_secret="fast-test-secret",
                     public_url="http://testserver")
 
 
 @pytest.fixture
-def temporal() -> FakeTemporal:
-    return FakeTemporal()
-
-
-@pytest.fixture
-def browser(web_settings: Settings, temporal: FakeTemporal) -> TestClient:
-    return TestClient(create_app(web_settings, temporal), follow_redirects=False)  # type: ignore[arg-type]
-
-
-def _path(links: Links, grant: Grant) -> str:
-    return "/t/" + links.token(grant)
-
-
-def _case_grant(links: Links, name: str = "Rob Receiver", wid: str = WID) -> Grant:
-    return links.for_case(wid, Person(name=name, email="rob@csc.example",
-                                      role="Social worker"), "receiving")
+async def site(dev_env: WorkflowEnvironment, settings: Settings,
+               mailbox: tuple[MailBox, int]) -> AsyncIterator[Site]:
+    settings = settings.model_copy(update={"public_url": "http://testserver"})
+    client = dev_env.client
+    async with make_worker(client, settings):
+        http = TestClient(create_app(settings, client), follow_redirects=False)
+        yield Site(settings, client, Links(settings), http, mailbox[0])
 
 
 def _csrf(page_html: str) -> str:
     match = re.search(rf'name="{FIELD}" value="([^"]+)"', page_html)
     assert match, "no CSRF field on the form"
     return match[1]
+
+
+def _case_grant(links: Links, name: str = "Rob Receiver", wid: str = WID) -> Grant:
+    return links.for_case(wid, Person(name=name, email="rob@csc.example",
+                                      role="Social worker"), "receiving")
 
 
 # -- links ------------------------------------------------------------------------------------
@@ -181,134 +194,171 @@ def test_roles_file_and_variable(web_settings: Settings, monkeypatch: pytest.Mon
         load_roles(web_settings)
 
 
+
 # -- pages ------------------------------------------------------------------------------------
-def test_tampered_expired_and_unknown_pages_are_clear(browser: TestClient,
-                                                      web_settings: Settings) -> None:
-    links = Links(web_settings)
-    token = links.token(_case_grant(links))
-    page = browser.get(f"/t/{token[:-3]}abc/cases/{WID}")
+async def test_tampered_expired_and_unknown_pages_are_clear(site: Site) -> None:
+    await site.raise_case()
+    token = site.links.token(_case_grant(site.links))
+    page = await site.get(f"/t/{token[:-3]}abc/cases/{WID}")
     assert page.status_code == 403 and "This link is not valid" in page.text
     assert "Traceback" not in page.text and "govuk-heading-l" in page.text
     old = Grant(name="A", email="a@b.example", role="manager", workflow_id=WID,
                 expires=int(time.time()) - 5)
-    page = browser.get(_path(links, old))
+    page = await site.get(site.path(old))
     assert page.status_code == 410 and "This link has expired" in page.text
-    assert browser.get("/nowhere").status_code == 404
-    assert "Page not found" in browser.get("/nowhere").text
+    page = await site.get("/nowhere")
+    assert page.status_code == 404 and "Page not found" in page.text
+    # A good link to a case the server does not know: Temporal's NOT_FOUND, as a clear page.
+    page = await site.get(f"{site.case_link('york-2026-0404')}/cases/york-2026-0404")
+    assert page.status_code == 404 and "Case not found" in page.text
+    assert "Traceback" not in page.text
+    # The real case opens with the same, untampered link.
+    assert (await site.get(f"/t/{token}/cases/{WID}")).status_code == 200
 
 
-def test_case_page_escapes_and_keeps_child_out_of_title(browser: TestClient,
-                                                        web_settings: Settings) -> None:
-    links = Links(web_settings)
-    base = _path(links, _case_grant(links))
-    landing = browser.get(base)
+async def test_case_page_escapes_and_keeps_child_out_of_title(site: Site) -> None:
+    await site.raise_case()
+    result = await site.act(WID, "record_outcome", {
+        "stage": "1", "resolved": False, "summary": f"No agreement: {HOSTILE}"},
+        by={"name": "Rob Receiver", "email": "rob@csc.example"})
+    assert "moved to stage 2" in result.message
+    base = site.case_link()
+    landing = await site.get(base)
     assert landing.status_code == 303 and landing.headers["location"] == f"{base}/cases/{WID}"
-    page = browser.get(f"{base}/cases/{WID}")
+    page = await site.get(f"{base}/cases/{WID}")
     assert page.status_code == 200
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
+    assert f"Stage 1 not resolved: No agreement: {ESCAPED}" in page.text  # from the timeline
     assert HOSTILE not in page.text
     title = re.search(r"<title>(.*?)</title>", page.text, re.S)[1]  # type: ignore[index]
     assert title.strip() == f"Case {WID} – Professional Resolutions"
+    assert CHILD not in title and "Alpha" not in page.url.path
     assert "Content-Security-Policy" in page.headers and page.headers["Cache-Control"] == "no-store"
     assert 'href="' + base + f"/cases/{WID}/outcome" in page.text
-    other = browser.get(f"{base}/cases/york-2026-0002")
+    other = await site.get(f"{base}/cases/york-2026-0002")
     assert other.status_code == 403 and "different case" in other.text
 
 
-def test_csrf_required_and_actor_from_link(browser: TestClient, temporal: FakeTemporal,
-                                           web_settings: Settings) -> None:
-    links = Links(web_settings)
-    url = f"{_path(links, _case_grant(links))}/cases/{WID}/outcome"
+async def test_csrf_required_and_actor_from_link(site: Site) -> None:
+    await site.raise_case()
+    url = f"{site.case_link()}/cases/{WID}/outcome"
     form = {"stage": "1", "resolved": "no", "summary": "No agreement", "by": "Mallory",
-            "by.name": "Mallory"}
-    fresh = TestClient(browser.app, follow_redirects=False)
-    refused = fresh.post(url, data=form)  # no cookie, no token
+            "by.name": "Mallory", "by.email": "mallory@evil.example"}
+    before = await site.recorded()
+    fresh = TestClient(site.http.app, follow_redirects=False)
+    refused = await site.post(url, form, http=fresh)  # no cookie, no token
     assert refused.status_code == 403 and "Your form could not be accepted" in refused.text
-    token = _csrf(browser.get(url).text)
-    refused = browser.post(url, data={**form, FIELD: token[:-4] + "0000"})
+    token = _csrf((await site.get(url)).text)
+    refused = await site.post(url, {**form, FIELD: token[:-4] + "0000"})
     assert refused.status_code == 403 and "out of date" in refused.text
-    refused = browser.post(url, data={**form, FIELD: "é" * 64})
+    refused = await site.post(url, {**form, FIELD: "é" * 64})
     assert refused.status_code == 403
-    refused = browser.post(url, data=form)  # cookie but no field
+    refused = await site.post(url, form)  # cookie but no field
     assert refused.status_code == 403
-    assert temporal.updates == []
-    done = browser.post(url, data={**form, FIELD: token})
+    state = await site.state()
+    assert (state.stage, state.outcomes) == ("1", [])
+    assert await site.recorded() == before, "a refused form reached the case"
+    done = await site.post(url, {**form, FIELD: token})
     assert done.status_code == 303, done.text
-    [(wid, name, msg)] = temporal.updates
-    assert (wid, name, msg.by.name, msg.by.email) == (WID, "record_outcome", "Rob Receiver",
-                                                      "rob@csc.example")
-    page = browser.get(done.headers["location"])
-    assert "Not resolved; the case moved to stage 2." in page.text
+    state = await site.state()
+    [outcome] = state.outcomes
+    assert (outcome.stage, outcome.resolved, outcome.by.name, outcome.by.email) == (
+        "1", False, "Rob Receiver", "rob@csc.example")
+    assert state.stage == "2"
+    [event] = [e for e in await site.recorded() if e.kind == "outcome_recorded"]
+    assert (event.actor, event.via) == ("Rob Receiver", "update")
+    assert "Mallory" not in json.dumps([e.model_dump(mode="json") for e in await site.recorded()])
+    page = await site.get(done.headers["location"])
+    assert "Not resolved; the case moved to stage 2" in page.text
     assert "What happens next" in page.text
 
 
-def test_rejection_shown_next_to_its_field_with_text_kept(browser: TestClient,
-                                                          temporal: FakeTemporal,
-                                                          web_settings: Settings) -> None:
-    links = Links(web_settings)
-    url = f"{_path(links, _case_grant(links))}/cases/{WID}/outcome"
-    token = _csrf(browser.get(url).text)
-    temporal.reject = ("Stage 2 is not the current stage: the case is at stage 1 (x). Record "
-                       "the outcome for stage 1.")
-    page = browser.post(url, data={"stage": "2", "resolved": "yes", "summary": HOSTILE,
-                                   FIELD: token})
+async def test_rejection_shown_next_to_its_field_with_text_kept(site: Site) -> None:
+    await site.raise_case()
+    url = f"{site.case_link()}/cases/{WID}/outcome"
+    token = _csrf((await site.get(url)).text)
+    before = await site.recorded()
+    # The workflow's validator refuses an outcome for a stage that is not the current one.
+    page = await site.post(url, {"stage": "2", "resolved": "yes", "summary": HOSTILE,
+                                 FIELD: token})
     assert page.status_code == 400
     assert '<a href="#stage">Stage 2 is not the current stage' in page.text
     assert 'id="stage-error"' in page.text and "govuk-form-group--error" in page.text
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</textarea>" in page.text
+    assert f"{ESCAPED}</textarea>" in page.text and HOSTILE not in page.text
     assert "<title>Error: " in page.text
-    # A model error (empty summary) is placed too, before anything is sent.
-    temporal.reject = ""
-    temporal.updates.clear()
-    page = browser.post(url, data={"stage": "1", "summary": "  ", FIELD: token})
+    # A model error (empty summary) is placed too, before anything is sent: had the update
+    # gone to the case, its validator would have refused stage 2 again.
+    page = await site.post(url, {"stage": "2", "summary": "  ", FIELD: token})
+    assert page.status_code == 400
     assert 'href="#resolved"' in page.text and 'href="#summary"' in page.text
-    assert temporal.updates == []
+    assert "is not the current stage" not in page.text
+    state = await site.state()
+    assert (state.stage, state.status, state.outcomes) == ("1", "open", [])
+    assert await site.recorded() == before, "a refused update wrote history"
+
+    # Leeds allows at most 10 working days: the refusal is placed at the number typed.
+    leeds = await site.raise_case("leeds", "2026-0077")
+    manager = site.path(site.links.for_case(leeds, Person(name="Lee Manager",
+                                                          email="lee@csc.example"),
+                                            "1.raising", role="manager"))
+    url = f"{manager}/cases/{leeds}/timescale"
+    form = {"stage": "1", "kind": "working_days", "amount": "11",
+            FIELD: _csrf((await site.get(url)).text)}
+    page = await site.post(url, form)
+    assert page.status_code == 400
+    assert '<a href="#amount">The protocol allows at most 10 working days' in page.text
+    assert 'id="amount-error"' in page.text and 'value="11"' in page.text
+    [deadline] = [d for d in (await site.state(leeds)).deadlines if d.stage == "1"]
+    assert deadline.agreed is None and deadline.status == "awaiting_agreement"
+    done = await site.post(url, {**form, "amount": "5"})
+    assert done.status_code == 303, done.text
+    [deadline] = [d for d in (await site.state(leeds)).deadlines if d.stage == "1"]
+    assert deadline.agreed is not None and deadline.agreed.amount == 5
 
 
-def test_auditor_reads_but_cannot_act(browser: TestClient, temporal: FakeTemporal,
-                                      web_settings: Settings,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    links = Links(web_settings)
+async def test_auditor_reads_but_cannot_act(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    await site.raise_case()
     auditor = Grant(name="Ada Auditor", email="ada@audit.example", role="auditor",
-                    expires=links.expiry())
-    base = _path(links, auditor)
-    assert browser.get(f"{base}/cases/{WID}").status_code == 403  # not in the roles file
+                    expires=site.links.expiry())
+    base = site.path(auditor)
+    assert (await site.get(f"{base}/cases/{WID}")).status_code == 403  # not in the roles file
     monkeypatch.setenv(ROLES_ENV, json.dumps({"ada@audit.example": {"role": "auditor"}}))
-    page = browser.get(f"{base}/cases/{WID}")
+    page = await site.get(f"{base}/cases/{WID}")
     assert page.status_code == 200 and 'id="read-only"' in page.text
-    assert f"{WID}/outcome" not in page.text
-    form = browser.get(f"{base}/cases/{WID}/outcome")
+    assert f"{WID}/outcome" not in page.text and "Rae Raiser" in page.text
+    form = await site.get(f"{base}/cases/{WID}/outcome")
     assert form.status_code == 403 and "read this case but not change it" in form.text
-    token = browser.cookies.get(SESSION_COOKIE)
-    assert token
-    csrf = _csrf(browser.get(_path(links, _case_grant(links)) + f"/cases/{WID}/pause").text)
-    refused = browser.post(f"{base}/cases/{WID}/pause", data={"reason": "x", FIELD: csrf})
-    assert refused.status_code == 403 and temporal.updates == []
+    assert site.http.cookies.get(SESSION_COOKIE)
+    before = await site.recorded()
+    csrf = _csrf((await site.get(site.case_link() + f"/cases/{WID}/pause")).text)
+    refused = await site.post(f"{base}/cases/{WID}/pause", {"reason": "x", FIELD: csrf})
+    assert refused.status_code == 403
+    assert (await site.state()).status == "open"
+    assert await site.recorded() == before
 
 
-def test_business_unit_scope(browser: TestClient, web_settings: Settings,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
-    links = Links(web_settings)
+async def test_business_unit_scope(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    await site.raise_case()
+    await site.raise_case("leeds", "2026-0001")
     monkeypatch.setenv(ROLES_ENV, json.dumps({"bu@york.example": {"role": "business_unit",
                                                                   "protocols": ["york"]}}))
-    bu = Grant(name="BU", email="bu@york.example", role="business_unit", protocol="york",
-               expires=links.expiry())
-    assert browser.get(f"{_path(links, bu)}/cases/{WID}").status_code == 200
-    assert browser.get(f"{_path(links, bu)}/cases/leeds-2026-0001").status_code == 403
-    assert browser.get(f"{_path(links, bu)}/cases/{WID}/outcome").status_code == 403
-    practitioner = _path(links, _case_grant(links))
-    assert browser.get(f"{practitioner}/cases").status_code == 403
-    assert browser.get(f"{practitioner}/raise").status_code == 403
+    bu = site.path(Grant(name="BU", email="bu@york.example", role="business_unit",
+                         protocol="york", expires=site.links.expiry()))
+    page = await site.get(f"{bu}/cases/{WID}")
+    assert page.status_code == 200 and 'id="read-only"' in page.text
+    other = await site.get(f"{bu}/cases/leeds-2026-0001")  # a real case, of another partnership
+    assert other.status_code == 403 and "one partnership only" in other.text
+    assert (await site.get(f"{bu}/cases/{WID}/outcome")).status_code == 403
+    practitioner = site.case_link()
+    assert (await site.get(f"{practitioner}/cases")).status_code == 403
+    assert (await site.get(f"{practitioner}/raise")).status_code == 403
 
 
-def test_raise_form_validates_and_keeps_typing(browser: TestClient,
-                                               web_settings: Settings) -> None:
-    links = Links(web_settings)
-    raiser = _path(links, Grant(name="Rae Raiser", email="rae@school.example", role="raiser",
-                                expires=links.expiry()))
-    choose = browser.get(f"{raiser}/raise")
+async def test_raise_form_validates_and_keeps_typing(site: Site) -> None:
+    raiser = site.path(Grant(name="Rae Raiser", email="rae@school.example", role="raiser",
+                             expires=site.links.expiry()))
+    choose = await site.get(f"{raiser}/raise")
     assert choose.status_code == 200 and "City of York" in choose.text
-    page = browser.get(f"{raiser}/raise?protocol=york")
+    page = await site.get(f"{raiser}/raise?protocol=york")
     assert page.status_code == 200 and 'value="Rae Raiser"' in page.text
     assert "immediate risk" in page.text.lower() and "govuk-warning-text" in page.text
     data = {FIELD: _csrf(page.text), "protocol": "york", "urgency": "standard",
@@ -316,33 +366,39 @@ def test_raise_form_validates_and_keeps_typing(browser: TestClient,
             "raising.agency": "School", "receiving.agency": "CSC",
             "child.date_of_birth.day": "31", "child.date_of_birth.month": "2",
             "child.date_of_birth.year": "2016"}
-    page = browser.post(f"{raiser}/raise", data=data)
+    page = await site.post(f"{raiser}/raise", data)
     assert page.status_code == 400
     for field in ("risk_to_child", "nature", "aim", "child-date_of_birth"):
         assert f'href="#{field}"' in page.text, field
     assert "must be a real date" in page.text
     assert "&lt;script&gt;" in page.text and HOSTILE not in page.text
     assert 'value="2026-0042"' in page.text
+    assert not await site.exists("york-2026-0042"), "a refused raising form started a case"
 
 
-def test_pages_render_without_govuk_assets(web_settings: Settings, temporal: FakeTemporal,
-                                           tmp_path: Path) -> None:
-    app = create_app(web_settings, temporal, assets_dir=tmp_path / "missing")  # type: ignore[arg-type]
-    page = TestClient(app).get("/")
+async def test_pages_render_without_govuk_assets(dev_env: WorkflowEnvironment,
+                                                 settings: Settings, tmp_path: Path) -> None:
+    app = create_app(settings, dev_env.client, assets_dir=tmp_path / "missing")
+    http = TestClient(app)
+    page = await asyncio.to_thread(http.get, "/")
     assert page.status_code == 200 and "/static/fallback.css" in page.text
-    assert TestClient(app).get("/static/fallback.css").status_code == 200
+    assert "/assets/govuk-frontend.min.css" not in page.text
+    css = await asyncio.to_thread(http.get, "/static/fallback.css")
+    assert css.status_code == 200
 
 
 @pytest.mark.skipif(not (GOVUK_DIST / "govuk-frontend.min.css").is_file(),
                     reason="GOV.UK Frontend not installed (npm --prefix starter/web ci)")
-def test_govuk_assets_served(browser: TestClient) -> None:
-    assert "/assets/govuk-frontend.min.css" in browser.get("/").text
-    css = browser.get("/assets/govuk-frontend.min.css")
+async def test_govuk_assets_served(site: Site) -> None:
+    assert "/assets/govuk-frontend.min.css" in (await site.get("/")).text
+    css = await site.get("/assets/govuk-frontend.min.css")
     assert css.status_code == 200 and "govuk-" in css.text
     fonts = re.findall(r"url\((/assets/fonts/[^)]+)\)", css.text)
-    assert fonts and all(browser.get(f).status_code == 200 for f in set(fonts))
-    assert browser.get("/assets/govuk-frontend.min.js").status_code == 200
-    assert browser.get("/assets/../package.json").status_code == 404
+    assert fonts
+    for font in set(fonts):
+        assert (await site.get(font)).status_code == 200, font
+    assert (await site.get("/assets/govuk-frontend.min.js")).status_code == 200
+    assert (await site.get("/assets/../package.json")).status_code == 404
 
 
 def test_rejections_placed_by_field() -> None:
@@ -405,27 +461,58 @@ FILLED = {
     "immediate-risk": {"description": "Disclosure today"},
     "withdraw": {"reason": "Raised in error"},
 }
+# Where each form can be accepted: the protocol, and the real updates that bring a case there.
+# Dudley lets stage 1's timescale be agreed with no maximum, and awaits a written outcome once
+# a stage is resolved; York allows an urgent bypass.
+PREPARED: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
+    "outcome": ("york", []),
+    "bypass": ("york", []),
+    "pause": ("york", []),
+    "resume": ("york", [("pause", {"reason": "Sickness"})]),
+    "timescale": ("dudley", []),
+    "hand-over": ("york", []),
+    "confirm": ("dudley", [("record_outcome", {"stage": "1", "resolved": True,
+                                               "summary": "Agreed"})]),
+    "immediate-risk": ("york", []),
+    "withdraw": ("york", []),
+}
+RECORDED_AS = {"outcome": "outcome_recorded", "bypass": "bypass", "pause": "paused",
+               "resume": "resumed", "timescale": "timescale_agreed", "hand-over": "role_assigned",
+               "confirm": "confirmed_in_writing", "immediate-risk": "immediate_risk",
+               "withdraw": "withdrawn"}
 
 
 @pytest.mark.parametrize("slug", sorted(ACTIONS))
-def test_every_action_form_renders_and_sends_its_update(slug: str, browser: TestClient,
-                                                        temporal: FakeTemporal,
-                                                        web_settings: Settings) -> None:
-    links = Links(web_settings)
-    url = f"{_path(links, _case_grant(links))}/cases/{WID}/{slug}"
-    page = browser.get(url)
+async def test_every_action_form_renders_and_sends_its_update(slug: str, site: Site) -> None:
+    assert set(FILLED) == set(PREPARED) == set(RECORDED_AS) == set(ACTIONS)
+    protocol, steps = PREPARED[slug]
+    wid = await site.raise_case(protocol, "2026-0001")
+    for name, data in steps:
+        await site.act(wid, name, data)
+    url = f"{site.case_link(wid)}/cases/{wid}/{slug}"
+    page = await site.get(url)
     assert page.status_code == 200, page.text
     labels = set(re.findall(r'<label[^>]*for="([^"]+)"', page.text))
     inputs = set(re.findall(r'<(?:input|textarea|select)[^>]*id="([^"]+)"', page.text))
     assert inputs <= labels, f"inputs without a label: {inputs - labels}"
-    done = browser.post(url, data={**FILLED[slug], FIELD: _csrf(page.text)})
+    before = await site.recorded(wid)
+    done = await site.post(url, {**FILLED[slug], FIELD: _csrf(page.text)})
     assert done.status_code == 303, done.text
-    [(_, name, msg)] = temporal.updates
-    assert name == ACTIONS[slug].name and msg.by.name == "Rob Receiver"
+    new = (await site.recorded(wid))[len(before):]
+    [event] = [e for e in new if e.kind == RECORDED_AS[slug]]
+    assert (event.actor, event.via) == ("Rob Receiver", "update")
+    state = await site.state(wid)
     if slug == "timescale":
-        assert msg.timescale.until.isoformat() == "2031-03-04T12:30:00+00:00"
+        [deadline] = [d for d in state.deadlines if d.stage == "1"]
+        assert deadline.agreed is not None
+        assert deadline.agreed.until == datetime(2031, 3, 4, 12, 30, tzinfo=UTC)
+        assert deadline.due == datetime(2031, 3, 4, 12, 30, tzinfo=UTC)
     if slug == "outcome":
-        assert msg.learning_points == ["a", "b"] and msg.resolved is True
+        [outcome] = state.outcomes
+        assert outcome.learning_points == ["a", "b"] and outcome.resolved is True
+        assert outcome.by.name == "Rob Receiver"
+    shown = await site.get(done.headers["location"])
+    assert "govuk-notification-banner--success" in shown.text
 
 
 @given(args=st.lists(st.one_of(
