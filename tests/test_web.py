@@ -39,8 +39,11 @@ protocols = ["york"]
 role = "auditor"
 """
 
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM),
-                                reason="Debian's chromium is not installed")
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium_installed() -> None:
+    """Browser tests never skip: ./dev test installs Debian's chromium first."""
+    assert shutil.which(CHROMIUM), "Debian's chromium is missing: run ./dev test (it installs it)"
 
 
 @dataclass

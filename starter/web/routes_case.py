@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import RPCError, WorkflowUpdateFailedError
 
+from activities.notify import due_text
 from protocols.messages import CaseState, DeadlineState
 from protocols.schema import Protocol
 from starter import cases
 from starter.errors import explain
-from starter.timefmt import london
 from starter.web import flash as flashes
 from starter.web.actions import ACTIONS, Action, ordered
 from starter.web.csrf import FIELD, CsrfError
@@ -133,16 +133,6 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     if request.cookies.get(flashes.FLASH_COOKIE):
         response.delete_cookie(flashes.FLASH_COOKIE, path="/")
     return response
-
-
-def due_text(d: DeadlineState) -> str:
-    if d.due is not None:
-        return f"by {london(d.due)} (London time)"
-    if d.status == "awaiting_agreement":
-        return "timescale to be agreed between you and recorded here"
-    if d.timescale == "as soon as possible":
-        return "as soon as possible"
-    return "no fixed time: act without delay"
 
 
 # -- action forms ---------------------------------------------------------------------------------
