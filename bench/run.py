@@ -220,9 +220,6 @@ class Driver:
                     await asyncio.sleep(self.poll)
             raise RuntimeError("refused five times")
 
-        async def script() -> None:
-            await steps()
-
         async def steps() -> None:
             for step in plan:
                 if (await current()).status in ("closed", "withdrawn"):
@@ -243,7 +240,7 @@ class Driver:
             plan = [not_resolved, lambda: bypass({
                 "agreed_by": ["A", "B"], "agreement_of": ["professionals", "managers"]})]
         plan += [resolve, confirm_all]
-        await script()
+        await steps()
 
     @staticmethod
     def _protocol(name: str):

@@ -20,9 +20,10 @@ BY = {"name": "Bea Business-Unit"}
 
 async def test_purge_respects_retention_and_legal_hold(dev_env, settings, tmp_path) -> None:
     client = dev_env.client
-    sink = SmtpSink(settings.data_dir, port=settings.smtp_port + 0)
-    # The suite's mailbox fixture is not used here: the sink files mail under the data dir.
-    sink.port = settings.smtp_port = _free()
+    # The embedded SMTP sink (not the suite's mailbox): it files mail under the data dir, which
+    # purge must clean.
+    settings.smtp_port = _free()
+    sink = SmtpSink(settings.data_dir, port=settings.smtp_port)
     sink.start()
     try:
         async with make_worker(client, settings):

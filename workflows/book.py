@@ -45,7 +45,6 @@ class CaseBook:
         self.not_notified: list[str] = []
         self.closed_at: datetime | None = None
         self.closing_summary = ""
-        self.learning_points: list[str] = []
         self.legal_hold = inp.case.legal_hold
 
     # -- reading ------------------------------------------------------------------------------

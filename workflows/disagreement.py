@@ -301,7 +301,6 @@ class DisagreementWorkflow:
                                      summary=msg.summary, agreed_actions=msg.agreed_actions,
                                      outstanding_matters=msg.outstanding_matters,
                                      learning_points=msg.learning_points))
-        book.learning_points += msg.learning_points
         verdict = "resolved" if msg.resolved else "not resolved"
         book.event(now, "outcome_recorded", f"Stage {stage.id} {verdict}: {msg.summary}",
                    actor=msg.by.name, via=via, resolved=str(msg.resolved).lower(),
