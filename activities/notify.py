@@ -56,6 +56,7 @@ from protocols.settings import Settings
 LinkBuilder = Callable[[str, Person, str], str]
 MAIL_DOMAIN = "professional-resolutions"
 SMTP_TIMEOUT = 30.0
+HEARTBEAT_EVERY = 2.0  # seconds; well inside the workflow's heartbeat timeout
 DUTY_EVENTS = ("learning_referral", "learning_dissemination", "debrief", "feedback", "record",
                "written_confirmation")
 
@@ -515,6 +516,13 @@ class NotificationActivities:
     @activity.defn(name="send_notification")
     async def send_notification(self, req: NotificationRequest) -> NotificationResult:
         """Resolve, render and send one event's e-mail; SMTP errors raise so Temporal retries."""
+        beating = asyncio.create_task(_heartbeat_until_cancelled())
+        try:
+            return await self._send_notification(req)
+        finally:
+            beating.cancel()
+
+    async def _send_notification(self, req: NotificationRequest) -> NotificationResult:
         req = await self.with_protocol(req)
         mid = message_id(req.workflow_id, req.event_key)
         subject = subject_for(req)
@@ -586,3 +594,10 @@ class NotificationActivities:
         marker = self._sent_marker(message, recipients)
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
+
+
+async def _heartbeat_until_cancelled() -> None:
+    """Tell Temporal this attempt is alive, so a killed worker's attempt is retried quickly."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY)

@@ -52,8 +52,13 @@ with workflow.unsafe.imports_passed_through():
 
 M = TypeVar("M", bound=BaseModel)
 
-CALENDAR_TIMEOUT = timedelta(seconds=30)
+# Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
+# is retried elsewhere within seconds, and the case's next deadline is barely delayed.
+CALENDAR_TIMEOUT = timedelta(seconds=10)
 NOTIFY_TIMEOUT = timedelta(seconds=60)
+# The e-mail activity heartbeats every few seconds, so a worker that dies mid-send is noticed
+# within this time and the e-mail retried on another worker, not a whole NOTIFY_TIMEOUT later.
+NOTIFY_HEARTBEAT = timedelta(seconds=10)
 # E-mail keeps retrying with backoff for up to a week; it never fails or stalls the case.
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
@@ -570,7 +575,7 @@ class DisagreementWorkflow:
             result = await workflow.execute_activity(
                 "send_notification", request, result_type=NotificationResult,
                 start_to_close_timeout=NOTIFY_TIMEOUT, schedule_to_close_timeout=NOTIFY_GIVE_UP,
-                retry_policy=NOTIFY_RETRY)
+                heartbeat_timeout=NOTIFY_HEARTBEAT, retry_policy=NOTIFY_RETRY)
         except ActivityError as err:
             book.event(workflow.now(), "notification_failed",
                        f"E-mail '{request.event}' could not be sent: {err.cause or err}",
