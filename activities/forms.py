@@ -18,6 +18,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 
 from protocols.calendar import LONDON
 from protocols.messages import (
+    CONTACT_METHODS,
     CaseDetails,
     CaseState,
     NotificationRequest,
@@ -176,10 +177,13 @@ def _visited_row(protocol: Protocol, case: CaseDetails, state: CaseState,
         result = "In progress" if stage.id == state.stage else ""
     # The system e-mails both sides on entering every stage; e-mail receipts are not sent to
     # the activity (they would make every request grow with the case), so a visited stage
-    # was contacted by e-mail.
+    # was contacted by e-mail. How the two sides then spoke is what the outcome recorded; where
+    # no outcome says, a stage the protocol holds as a meeting is shown as one.
     mailed = entered is not None
+    spoke = list(dict.fromkeys(CONTACT_METHODS[o.contact_method] for o in outcomes
+                               if o.contact_method))
     how = [way for way, used in (("E-mail via Professional Resolutions", mailed),
-                                 ("Meeting", stage.meeting)) if used]
+                                 ("Meeting", stage.meeting and not spoke)) if used] + spoke
     return StageRow(
         stage_id=stage.id, name=stage.name, status="visited",
         started=entered.at if entered else None,

@@ -597,7 +597,10 @@ class NotificationActivities:
 
 
 async def _heartbeat_until_cancelled() -> None:
-    """Tell Temporal this attempt is alive, so a killed worker's attempt is retried quickly."""
+    """Tell Temporal this attempt is alive, so a killed worker's attempt is retried quickly.
+
+    The first beat waits one interval: most e-mails are sent well within it, so they cost no
+    heartbeat call at all (Temporal counts the heartbeat timeout from the attempt's start)."""
     while True:
-        activity.heartbeat()
         await asyncio.sleep(HEARTBEAT_EVERY)
+        activity.heartbeat()

@@ -132,11 +132,20 @@ class CaseInput(Message):
 
 
 # -- manager actions ---------------------------------------------------------------------------
+ContactMethod = Literal["meeting", "video", "phone", "email", "letter"]
+CONTACT_METHODS: dict[str, str] = {
+    "meeting": "Meeting in person", "video": "Video call", "phone": "Telephone",
+    "email": "E-mail", "letter": "Letter"}
+
+
 class RecordOutcome(Message):
     stage: Line
     resolved: bool
     by: Actor
     summary: Text = Field(min_length=1)
+    # How the two sides spoke at this stage (Swindon's Appendix 1 asks "how were they
+    # contacted"); optional, since not every protocol asks.
+    contact_method: ContactMethod | None = None
     agreed_actions: Text = ""
     outstanding_matters: Text = ""
     learning_points: list[Text] = Field(default_factory=list, max_length=50)
@@ -253,6 +262,7 @@ class Outcome(Message):
     agreed_actions: str = ""
     outstanding_matters: str = ""
     learning_points: list[str] = Field(default_factory=list)
+    contact_method: ContactMethod | None = None
 
 
 class CaseState(Message):

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from protocols.messages import ActionResult, Actor, CaseState
+from protocols.messages import CONTACT_METHODS, ActionResult, Actor, CaseState
 from protocols.settings import load_settings
 from starter import cases
 from starter.connection import connect
@@ -183,7 +183,8 @@ def _outcome(args) -> dict[str, Any]:
     return {"stage": args.stage, "resolved": args.resolved, "summary": args.summary,
             "agreed_actions": args.agreed_actions or "",
             "outstanding_matters": args.outstanding or "",
-            "learning_points": args.learning or [], "policy_issue": args.policy_issue}
+            "learning_points": args.learning or [], "policy_issue": args.policy_issue,
+            "contact_method": args.contact_method}
 
 
 def _bypass(args) -> dict[str, Any]:
@@ -339,6 +340,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--learning", action="append", help="a learning point (repeatable)")
     p.add_argument("--policy-issue", action="store_true",
                    help="the discussion raised significant policy issues")
+    p.add_argument("--contact-method", choices=list(CONTACT_METHODS),
+                   help="how the two sides spoke at this stage")
     p.set_defaults(handler=_action("record_outcome", _outcome))
 
     p = sub.add_parser("bypass", help="move the case forward past stages")

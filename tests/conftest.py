@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import random
 import shutil
 import signal
 import socket
@@ -54,10 +55,26 @@ def venv_binary(name: str) -> str:
     return found
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free local TCP port for a server a test starts.
+
+    Picked below the kernel's ephemeral range (32768-60999 on Linux): a port the kernel hands
+    out for "any port" can be taken by some outgoing connection between this check and the
+    server binding it, which made tests fail now and then with "address already in use"."""
+    while True:
+        port = random.randrange(20000, 32000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 def test_codec() -> EncryptionCodec:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         read_mail,
         temporal_cli_path,
     )
+    from tests.conftest import free_port
 
 NAMESPACE = "resolutions-test"
 
@@ -37,11 +38,6 @@ class HelloWorkflow:
     async def run(self, name: str) -> str:
         return f"hello {name}"
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dev_server(data_dir: Path, **kwargs: object) -> DevServer:

@@ -243,6 +243,17 @@ def test_swindon_rows_for_stages_not_reached_are_blank() -> None:
     assert row_cells(page, "1")[2] == "Their own line manager"
 
 
+def test_swindon_how_contacted_is_what_the_outcome_recorded() -> None:
+    case = Case("swindon", at=ldn(2026, 3, 2)).enter("1", ldn(2026, 3, 2)).mailed()
+    case.outcome(False, "Spoke on the phone, no agreement.", RAISING, ldn(2026, 3, 3),
+                 next_stage="2", contact_method="phone")
+    case.mailed().outcome(False, "Video call, still apart.", RAISING, ldn(2026, 3, 5),
+                          next_stage="3", contact_method="video")
+    page = render_form("swindon_appendix_1", case.stage_request())
+    assert row_cells(page, "1")[3] == "E-mail via Professional Resolutions; Telephone"
+    assert row_cells(page, "2")[3] == "E-mail via Professional Resolutions; Video call"
+
+
 # -- Leeds Appendix 3 ------------------------------------------------------------------------------
 def leeds_at_3a() -> Case:
     case = Case("leeds", at=ldn(2026, 6, 1), reference="2026-0107", holders={

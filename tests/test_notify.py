@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import logging
 import re
-import socket
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -32,6 +31,7 @@ from activities.notify import (
 )
 from protocols.messages import Actor, Child, NotificationRequest, NotificationResult, Person
 from protocols.settings import Settings
+from tests.conftest import free_port
 from tests.test_forms import (
     HEAD_A,
     HEAD_B,
@@ -77,11 +77,6 @@ class Inbox:
         assert len(self.envelopes) == 1, f"{len(self.envelopes)} messages"
         return self.messages[0], sorted(self.envelopes[0].rcpt_tos)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from protocols.messages import ActionResult, CaseState
-from starter.cases import act, parse_action
+from starter.cases import InvalidInput, act, parse_action
 from starter.errors import explain
 from tests.conftest import case_input, keep_history, make_worker, start_case, wait_for
 from workflows.disagreement import DisagreementWorkflow
@@ -109,8 +109,6 @@ async def test_validators_reject_with_clear_messages(dev_env: WorkflowEnvironmen
 
 
 def test_hostile_message_fields_refused_before_sending() -> None:
-    from starter.cases import InvalidInput
-
     with pytest.raises(InvalidInput) as err:
         parse_action("record_outcome", {"stage": "1", "resolved": True, "summary": "a\x00b",
                                         "by": BY})
@@ -121,3 +119,36 @@ def test_hostile_message_fields_refused_before_sending() -> None:
     with pytest.raises(InvalidInput) as err:
         parse_action("withdraw", {"reason": "x", "by": BY, "extra": 1})
     assert "not a field we know" in str(err.value)
+
+
+async def test_outcome_records_how_the_two_sides_spoke(dev_env: WorkflowEnvironment, settings,
+                                                       mailbox) -> None:
+    client = dev_env.client
+    async with make_worker(client, settings):
+        case = await start_case(client, case_input("swindon", "2026-9005"))
+        await _ready(case)
+        with pytest.raises(InvalidInput) as err:
+            parse_action("record_outcome", {"stage": "1", "resolved": False, "summary": "x",
+                                            "contact_method": "pigeon", "by": BY})
+        assert "contact_method" in err.value.fields
+        # The same nonsense as a signal is refused in the timeline; the stage stays open.
+        await case.signal("record_outcome_signal", {"stage": "1", "resolved": False,
+                                                    "summary": "x", "contact_method": "pigeon",
+                                                    "by": BY})
+
+        async def refused():
+            return [e for e in await case.query(DisagreementWorkflow.timeline)
+                    if e.kind == "rejected"]
+
+        assert "contact_method" in (await wait_for(refused))[0].summary
+        state = await case.query(DisagreementWorkflow.state)
+        assert state.stage == "1" and state.outcomes == []
+
+        done = await act(client, case.id, "record_outcome", parse_action(
+            "record_outcome", {"stage": "1", "resolved": False, "summary": "Spoke by phone.",
+                               "contact_method": "phone", "by": BY}))
+        assert done is not None
+        assert [o.contact_method for o in done.state.outcomes] == ["phone"]
+        recorded = [e for e in await case.query(DisagreementWorkflow.timeline)
+                    if e.kind == "outcome_recorded"]
+        assert recorded[0].details["contact_method"] == "phone"

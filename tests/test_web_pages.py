@@ -290,6 +290,10 @@ async def test_rejection_shown_next_to_its_field_with_text_kept(site: Site) -> N
     assert page.status_code == 400
     assert 'href="#resolved"' in page.text and 'href="#summary"' in page.text
     assert "is not the current stage" not in page.text
+    page = await site.post(url, {"stage": "1", "resolved": "no", "summary": "Talked",
+                                 "contact_method": "carrier pigeon", FIELD: token})
+    assert page.status_code == 400
+    assert '<a href="#contact_method">Select how the two sides spoke' in page.text
     state = await site.state()
     assert (state.stage, state.status, state.outcomes) == ("1", "open", [])
     assert await site.recorded() == before, "a refused update wrote history"
@@ -450,7 +454,8 @@ def test_link_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 FILLED = {
-    "outcome": {"stage": "1", "resolved": "yes", "summary": "Agreed", "learning_points": "a\nb"},
+    "outcome": {"stage": "1", "resolved": "yes", "summary": "Agreed", "learning_points": "a\nb",
+                "contact_method": "video"},
     "bypass": {"to_stage": "3", "reason": "Urgent", "urgent": "yes", "agreed_by": "A\nB"},
     "pause": {"reason": "Sickness"},
     "resume": {"note": "Back"},
@@ -510,6 +515,7 @@ async def test_every_action_form_renders_and_sends_its_update(slug: str, site: S
     if slug == "outcome":
         [outcome] = state.outcomes
         assert outcome.learning_points == ["a", "b"] and outcome.resolved is True
+        assert outcome.contact_method == "video"
         assert outcome.by.name == "Rob Receiver"
     shown = await site.get(done.headers["location"])
     assert "govuk-notification-banner--success" in shown.text

@@ -305,13 +305,15 @@ class DisagreementWorkflow:
         book.outcomes.append(Outcome(stage=msg.stage, resolved=msg.resolved, at=now, by=msg.by,
                                      summary=msg.summary, agreed_actions=msg.agreed_actions,
                                      outstanding_matters=msg.outstanding_matters,
-                                     learning_points=msg.learning_points))
+                                     learning_points=msg.learning_points,
+                                     contact_method=msg.contact_method))
         verdict = "resolved" if msg.resolved else "not resolved"
         book.event(now, "outcome_recorded", f"Stage {stage.id} {verdict}: {msg.summary}",
                    actor=msg.by.name, via=via, resolved=str(msg.resolved).lower(),
                    agreed_actions=msg.agreed_actions,
                    outstanding_matters=msg.outstanding_matters,
-                   learning_points="; ".join(msg.learning_points))
+                   learning_points="; ".join(msg.learning_points),
+                   contact_method=msg.contact_method or "")
         self._notify("outcome_recorded", ["raising", "receiving", f"{stage.id}.raising",
                                           f"{stage.id}.receiving"], actor=msg.by,
                      resolved=str(msg.resolved).lower(), summary=msg.summary)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from protocols.messages import CONTACT_METHODS
 from starter.web.forms import LABELS, FormState, checked, lines, read_moment, text
 
 Builder = Callable[[dict[str, Any], FormState], dict[str, Any]]
@@ -47,7 +48,15 @@ def _outcome(v: dict[str, Any], state: FormState) -> dict[str, Any]:
             "summary": text(v, "summary"), "agreed_actions": text(v, "agreed_actions"),
             "outstanding_matters": text(v, "outstanding_matters"),
             "learning_points": lines(v.get("learning_points")),
-            "policy_issue": text(v, "policy_issue") == "yes"}
+            "policy_issue": text(v, "policy_issue") == "yes",
+            "contact_method": _contact_method(v, state)}
+
+
+def _contact_method(v: dict[str, Any], state: FormState) -> str | None:
+    chosen = text(v, "contact_method")
+    if chosen and chosen not in CONTACT_METHODS:
+        state.add("contact_method", "Select how the two sides spoke, from the list")
+    return chosen or None
 
 
 def _bypass(v: dict[str, Any], state: FormState) -> dict[str, Any]:
@@ -139,7 +148,7 @@ ACTIONS: dict[str, Action] = {a.slug: a for a in (
            _outcome, _by_words(("paused", None), ("not the current stage", "stage"),
                                ("no stage", "stage")),
            ("stage", "resolved", "summary", "agreed_actions", "outstanding_matters",
-            "learning_points", "policy_issue"), ("summary",)),
+            "learning_points", "policy_issue", "contact_method"), ("summary",)),
     Action("bypass", "bypass", "Move the case on to a later stage (bypass)", "Move the case on",
            _bypass, _by_words(("does not allow", None), ("paused", None),
                               ("not after the current stage", "to_stage"),

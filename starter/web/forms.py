@@ -43,6 +43,7 @@ LABELS: dict[str, str] = {
     "agreed_actions": "the agreed actions",
     "outstanding_matters": "how outstanding matters will be pursued",
     "learning_points": "the learning points",
+    "contact_method": "how the two sides spoke",
     "to_stage": "the stage to move to",
     "reason": "the reason",
     "agreed_by": "who agreed",

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import RPCError, WorkflowUpdateFailedError
 
 from activities.notify import due_text
-from protocols.messages import CaseState, DeadlineState
+from protocols.messages import CONTACT_METHODS, CaseState, DeadlineState
 from protocols.schema import Protocol
 from starter import cases
 from starter.errors import explain
@@ -163,6 +163,8 @@ def _form_context(state: CaseState, protocol: Protocol | None) -> dict[str, Any]
                               for g in (protocol.bypass.requires_agreement_of if protocol
                                         else [])],
         "role_options": role_options,
+        "contact_method_options": [(key, label, "") for key, label in CONTACT_METHODS.items()]
+        + [("", "Not recorded", "")],
         "agreeable": deadlines,
         "deadline_options": [("", "The stage's main deadline")] + [(d.rule, d.what)
                                                                   for d in deadlines],
