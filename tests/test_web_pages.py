@@ -10,6 +10,7 @@ in test_web.py drive the same app in Chromium.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import os
@@ -42,7 +43,14 @@ from starter import cases
 from starter.web.actions import ACTIONS
 from starter.web.app import GOVUK_DIST, create_app
 from starter.web.csrf import FIELD, SESSION_COOKIE
-from starter.web.links import Grant, LinkError, Links, link_builder_from_settings, link_secret
+from starter.web.links import (
+    Grant,
+    LinkError,
+    Links,
+    link_builder_from_settings,
+    link_secret,
+    sign,
+)
 from starter.web.roles import ROLES_ENV, RolesError, load_roles
 from tests.conftest import case_input, make_worker, start_case, wait_for
 
@@ -143,22 +151,45 @@ def _case_grant(links: Links, name: str = "Rob Receiver", wid: str = WID) -> Gra
 def test_link_round_trip_tamper_and_expiry(web_settings: Settings) -> None:
     links = Links(web_settings)
     grant = _case_grant(links)
-    assert links.read(links.token(grant)) == grant
-    payload, mac = links.token(grant).split(".")
-    forged = json.loads(__import__("base64").urlsafe_b64decode(payload + "=="))
-    forged["w"] = "york-2026-0002"
-    body = __import__("base64").urlsafe_b64encode(json.dumps(forged).encode()).decode()
-    for bad in (f"{body.rstrip('=')}.{mac}", payload + "." + mac[:-2] + "AA", "x", ""):
+    token = links.token(grant)
+    assert links.read(token) == grant
+    assert links.token(grant) == token  # one grant, one link: a day's e-mails share it
+    # Sealed: neither the name, the e-mail nor the case can be read out of the link.
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    for secret in (b"Rob", b"rob@csc.example", WID.encode(), b"receiving"):
+        assert secret not in raw and secret.decode() not in token
+    flipped = token[:30] + ("A" if token[30] != "A" else "B") + token[31:]
+    for bad in (flipped, token[:-2], token + "AA", "x", "", "." * 50, "é" * 60):
         with pytest.raises(LinkError) as err:
             links.read(bad)
         assert err.value.kind == "invalid"
     other = Links(web_settings.model_copy(update={"link_secret": "another-secret"}))
     with pytest.raises(LinkError):
-        other.read(links.token(grant))
+        other.read(token)
     old = Grant(name="A", email="a@b.example", role="manager", workflow_id=WID,
                 expires=int(time.time()) - 1)
     with pytest.raises(LinkError) as err:
         links.read(links.token(old))
+    assert err.value.kind == "expired"
+
+
+def test_links_sent_before_sealing_still_open_until_they_expire(web_settings: Settings) -> None:
+    links = Links(web_settings)
+    grant = _case_grant(links)
+    signed = sign(links.key, grant)
+    assert links.read(signed) == grant
+    payload, mac = signed.split(".")
+    forged = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    forged["w"] = "york-2026-0002"
+    body = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+    for bad in (f"{body.rstrip('=')}.{mac}", payload + "." + mac[:-2] + "AA", "a.b.c"):
+        with pytest.raises(LinkError) as err:
+            links.read(bad)
+        assert err.value.kind == "invalid"
+    old = Grant(name="A", email="a@b.example", role="manager", workflow_id=WID,
+                expires=int(time.time()) - 1)
+    with pytest.raises(LinkError) as err:
+        links.read(sign(links.key, old))
     assert err.value.kind == "expired"
 
 

@@ -1,11 +1,16 @@
-"""Personal signed links: who may open which page, for how long.
+"""Personal links: who may open which page, for how long.
 
-A link is ``<public_url>/t/<token>``. The token is ``<payload>.<signature>``: the payload is
-base64url JSON naming the person (name, e-mail, job title, agency), the role key they hold in
-the case (``2.raising``), the access role (practitioner, manager, business_unit, auditor,
-raiser), the case (workflow id) or partnership it is for, and its expiry; the signature is
-HMAC-SHA256 over the payload with the deployment's link secret. Nothing else in a URL names a
-person or a child.
+A link is ``<public_url>/t/<token>``. The token carries a grant: the person (name, e-mail, job
+title, agency), the role key they hold in the case (``2.raising``), the access role
+(practitioner, manager, business_unit, auditor, raiser), the case (workflow id) or partnership
+it is for, and its expiry. It is **sealed**: AES-GCM with a key derived from the deployment's
+link secret, so a link copied into a proxy log or browser history shows nobody's name or
+address, and any change to it is detected. The nonce is derived from the grant (an HMAC of
+it), so one grant always gives one token: a day's e-mails to one person share their link, and a
+retried e-mail carries the same one.
+
+Links sent before sealing were ``<payload>.<signature>`` (base64url JSON with an HMAC-SHA256);
+those are still read until they expire, and never made any more.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from protocols.messages import Actor, Person
 from protocols.settings import Settings
@@ -87,25 +95,17 @@ def derive_key(secret: bytes, purpose: str) -> bytes:
     return hmac.new(secret, f"professional-resolutions/{purpose}".encode(), hashlib.sha256).digest()
 
 
-def sign(key: bytes, grant: Grant) -> str:
+def _grant_json(grant: Grant) -> bytes:
     data = {short: value for name, short in _KEYS.items()
             if (value := asdict(grant)[name]) not in ("", None)}
-    payload = _b64(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
-    mac = hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()
-    return f"{payload}.{_b64(mac)}"
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def verify(key: bytes, token: str, now: float | None = None) -> Grant:
-    """The grant a token carries; :class:`LinkError` if it was altered or has expired."""
+def _checked_grant(raw: bytes, now: float | None) -> Grant:
+    """The grant in a token's (authenticated) body, refused if malformed or expired."""
     invalid = LinkError("invalid", "This link is not valid.")
-    if not isinstance(token, str) or len(token) > 2000 or token.count(".") != 1:
-        raise invalid
-    payload, mac = token.split(".")
-    expected = _b64(hmac.new(key, payload.encode("ascii", "replace"), hashlib.sha256).digest())
-    if not hmac.compare_digest(mac.encode("ascii", "replace"), expected.encode("ascii")):
-        raise invalid
     try:
-        data = json.loads(_unb64(payload))
+        data = json.loads(raw)
         fields = {name: data[short] for name, short in _KEYS.items() if short in data}
         grant = Grant(**fields)
     except (ValueError, TypeError, KeyError):
@@ -115,6 +115,52 @@ def verify(key: bytes, token: str, now: float | None = None) -> Grant:
     if grant.expires <= (time.time() if now is None else now):
         raise LinkError("expired", "This link has expired.")
     return grant
+
+
+SEAL_CONTEXT = b"professional-resolutions link v2"
+
+
+def seal(key: bytes, grant: Grant) -> str:
+    """An encrypted, tamper-evident token for ``grant`` (``key``: 32 bytes)."""
+    body = _grant_json(grant)
+    nonce = hmac.new(key, b"nonce|" + body, hashlib.sha256).digest()[:12]
+    return _b64(nonce + AESGCM(key).encrypt(nonce, body, SEAL_CONTEXT))
+
+
+def unseal(key: bytes, token: str, now: float | None = None) -> Grant:
+    """The grant a sealed token carries; :class:`LinkError` if altered, foreign or expired."""
+    invalid = LinkError("invalid", "This link is not valid.")
+    if not isinstance(token, str) or not 40 <= len(token) <= 2000 or "." in token:
+        raise invalid
+    try:
+        raw = _unb64(token)
+        body = AESGCM(key).decrypt(raw[:12], raw[12:], SEAL_CONTEXT)
+    except (ValueError, InvalidTag):
+        raise invalid from None
+    return _checked_grant(body, now)
+
+
+def sign(key: bytes, grant: Grant) -> str:
+    """The earlier, signed-only token (readable payload); kept to test that old links work."""
+    payload = _b64(_grant_json(grant))
+    mac = hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()
+    return f"{payload}.{_b64(mac)}"
+
+
+def verify(key: bytes, token: str, now: float | None = None) -> Grant:
+    """The grant a signed-only token carries; :class:`LinkError` if altered or expired."""
+    invalid = LinkError("invalid", "This link is not valid.")
+    if not isinstance(token, str) or len(token) > 2000 or token.count(".") != 1:
+        raise invalid
+    payload, mac = token.split(".")
+    expected = _b64(hmac.new(key, payload.encode("ascii", "replace"), hashlib.sha256).digest())
+    if not hmac.compare_digest(mac.encode("ascii", "replace"), expected.encode("ascii")):
+        raise invalid
+    try:
+        raw = _unb64(payload)
+    except ValueError:
+        raise invalid from None
+    return _checked_grant(raw, now)
 
 
 # -- the secret -------------------------------------------------------------------------------
@@ -143,7 +189,9 @@ class Links:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.key = derive_key(link_secret(settings), "links")
+        secret = link_secret(settings)
+        self.key = derive_key(secret, "links")  # signed-only links sent before sealing
+        self.seal_key = derive_key(secret, "links-sealed")
 
     def expiry(self, days: int | None = None) -> int:
         """Expiry rounded up to a whole UTC day, so a day's e-mails share one link."""
@@ -151,13 +199,15 @@ class Links:
         return int(math.ceil((time.time() + days * DAY) / DAY) * DAY)
 
     def token(self, grant: Grant) -> str:
-        return sign(self.key, grant)
+        return seal(self.seal_key, grant)
 
     def url(self, grant: Grant) -> str:
         return f"{self.settings.public_url.rstrip('/')}/t/{self.token(grant)}"
 
     def read(self, token: str) -> Grant:
-        return verify(self.key, token)
+        if isinstance(token, str) and "." in token:
+            return verify(self.key, token)
+        return unseal(self.seal_key, token)
 
     def for_case(self, workflow_id: str, person: Person, role_key: str,
                  role: str | None = None, days: int | None = None) -> Grant:
