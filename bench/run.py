@@ -380,18 +380,42 @@ async def fetch_histories(client: Client, handles) -> list[WorkflowHistory]:
 
 
 def average_counts(histories: list[WorkflowHistory]) -> dict[str, float]:
-    totals = {"activities": 0, "timers": 0, "updates": 0, "events": 0}
+    """Per-case counts from the histories, plus how activities ran: attempts beyond the first
+    (timeouts and retries) and how long each e-mail activity took (start to completion)."""
+    totals = {"activities": 0, "timers": 0, "updates": 0, "events": 0, "retried": 0}
+    mail_seconds: list[float] = []
     for history in histories:
+        names: dict[int, str] = {}
+        started: dict[int, float] = {}
         for event in history.events:
             kind = event.WhichOneof("attributes") or ""
             totals["events"] += 1
             if kind == "activity_task_scheduled_event_attributes":
                 totals["activities"] += 1
+                names[event.event_id] = event.activity_task_scheduled_event_attributes \
+                    .activity_type.name
+            elif kind == "activity_task_started_event_attributes":
+                attrs = event.activity_task_started_event_attributes
+                totals["retried"] += attrs.attempt - 1
+                if names.get(attrs.scheduled_event_id) == "send_notification":
+                    started[event.event_id] = event.event_time.ToDatetime().timestamp()
+            elif kind == "activity_task_completed_event_attributes":
+                begun = started.get(event.activity_task_completed_event_attributes
+                                    .started_event_id)
+                if begun is not None:
+                    mail_seconds.append(event.event_time.ToDatetime().timestamp() - begun)
             elif kind == "timer_started_event_attributes":
                 totals["timers"] += 1
             elif kind == "workflow_execution_update_accepted_event_attributes":
                 totals["updates"] += 1
-    return {k: v / max(1, len(histories)) for k, v in totals.items()}
+    counts = {k: v / max(1, len(histories)) for k, v in totals.items()}
+    counts["retried_total"] = totals["retried"]
+    mail_seconds.sort()
+    for q in (50, 95, 99):
+        counts[f"mail_p{q}_s"] = (mail_seconds[min(len(mail_seconds) - 1,
+                                                   int(len(mail_seconds) * q / 100))]
+                                  if mail_seconds else 0.0)
+    return counts
 
 
 async def replay_rate(histories, workflows, converter) -> float:
@@ -469,6 +493,9 @@ def report(ours: Figures, floor: Figures, counts: dict[str, float], args) -> str
         f"Per case (ours, from history): {counts['activities']:.1f} activities, "
         f"{counts['timers']:.1f} timers, {counts['updates']:.1f} updates, "
         f"{counts['events']:.0f} history events; the floor does the same counts.",
+        f"Activity attempts beyond the first (timeouts, retries): {counts['retried_total']:.0f} "
+        f"in all. E-mail activity, start to completion: p50 {counts['mail_p50_s']:.2f} s, "
+        f"p95 {counts['mail_p95_s']:.2f} s, p99 {counts['mail_p99_s']:.2f} s.",
         "",
         "| figure | ours | floor | cost (ours vs floor) |",
         "| --- | --- | --- | --- |",
