@@ -280,8 +280,9 @@ def start_worker_process(env: dict[str, str], log_path: Path) -> subprocess.Pope
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
     while "Ready." not in log_path.read_text():
-        assert proc.poll() is None, log_path.read_text()
-        assert time.monotonic() < deadline, "worker did not start"
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_worker_process(proc)  # a worker stuck starting still stops its dev server
+            raise AssertionError(f"worker did not start:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.2)
     return proc
 

@@ -128,8 +128,8 @@ class Harness:
 @pytest.fixture
 async def harness(tmp_path: Path):
     h = Harness(tmp_path)
-    await h.start()
-    try:
+    try:  # a failed start still stops what did start (a leaked dev server outlives the run)
+        await h.start()
         yield h
     finally:
         await h.stop()
