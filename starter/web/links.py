@@ -123,7 +123,8 @@ SEAL_CONTEXT = b"professional-resolutions link v2"
 def seal(key: bytes, grant: Grant) -> str:
     """An encrypted, tamper-evident token for ``grant`` (``key``: 32 bytes)."""
     body = _grant_json(grant)
-    nonce = hmac.new(key, b"nonce|" + body, hashlib.sha256).digest()[:12]
+    nonce_key = derive_key(key, "link-nonce")  # never the cipher key itself in the HMAC
+    nonce = hmac.new(nonce_key, body, hashlib.sha256).digest()[:12]
     return _b64(nonce + AESGCM(key).encrypt(nonce, body, SEAL_CONTEXT))
 
 
