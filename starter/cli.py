@@ -12,12 +12,17 @@ from protocols.settings import SettingsError
 Handler = Callable[[argparse.Namespace], int]
 
 
+def one_line(message: str) -> str:
+    """An error message as one line: control and line-separator characters a person typed
+    (a newline, a carriage return, U+2028…) are shown escaped instead of breaking the line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but its error stays one line even when the bad argument holds a newline."""
 
     def error(self, message: str):  # type: ignore[override]
-        cleaned = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
-        super().error(cleaned)
+        super().error(one_line(message))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,14 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (ProtocolError, SettingsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line for people, never a traceback
         from starter.errors import explain
 
-        print(f"error: {explain(exc)}", file=sys.stderr)
+        print(f"error: {one_line(explain(exc))}", file=sys.stderr)
         return 1
 
 

@@ -31,7 +31,7 @@ import pytest
 with warnings.catch_warnings():  # starlette's TestClient warns about httpx on import
     warnings.filterwarnings("ignore", message=".*httpx.*")
     from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from temporalio.client import Client, RPCError
 from temporalio.service import RPCStatusCode
@@ -557,6 +557,8 @@ async def test_every_action_form_renders_and_sends_its_update(slug: str, site: S
     st.sampled_from(["--name", "--email", "--role-key", "--role", "--protocol", "--days",
                      "--business-unit", "--auditor", "--raiser", "york-2026-0001", "york",
                      "manager", "a@b.example", "-1", "\r", "\x00"])), max_size=8))
+@example(args=["--e", "", "--p", "\r"])  # once split the error in two (a carriage return)
+@example(args=["--protocol", "x\u2028y", "--email", "a@b.example"])
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_link_command_fails_with_one_clear_line(args: list[str], tmp_path: Path,
