@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import settings as hypothesis_settings
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -37,6 +38,11 @@ from protocols.settings import Settings
 from starter.codec import EncryptionCodec, KeyRing, data_converter
 from worker import build_worker
 from workflows.disagreement import DisagreementWorkflow
+
+# CI explores the same hypothesis inputs on every run, so its verdict is repeatable; a local
+# `./dev test` draws new random inputs each time and so keeps looking for new failures.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 TEST_KEY_ID = "ktest"
 TEST_KEY = base64.b64decode("dGVzdC1rZXktZm9yLXRoZS1zdWl0ZS0zMi1ieXRlcyE=")  # 32 bytes
