@@ -32,12 +32,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from protocols.calendar import LONDON, WorkingCalendar
-from protocols.loader import load_protocol
-from protocols.messages import Actor, CaseDetails, CaseInput, Child, Person
+from protocols.messages import Actor, CaseInput, Child, Person
 from protocols.settings import Settings
+from starter.cases import build_case_input, raise_case
 from starter.codec import EncryptionCodec, KeyRing, data_converter
 from worker import build_worker
-from workflows.disagreement import DisagreementWorkflow
 
 # CI explores the same hypothesis inputs on every run, so its verdict is repeatable; a local
 # `./dev test` draws new random inputs each time and so keeps looking for new failures.
@@ -146,7 +145,22 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=venv_binary("temporal-test-server"),
     )
     async with env:
+        await register_search_attributes(env.client)
         yield env
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Our search attributes on a test server, as `resolutions setup-cluster` does on a
+    cluster: every real raise sets them, so every test case is started with them."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    from starter.embedded import SEARCH_ATTRIBUTES
+
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=client.namespace,
+        search_attributes={name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                           for name, kind in SEARCH_ATTRIBUTES.items()}))
 
 
 @pytest.fixture
@@ -188,10 +202,9 @@ def case_input(
     *,
     urgency: str = "standard",
     arose: datetime | None = None,
-    search_attributes: bool = False,
     **case_fields,
 ) -> CaseInput:
-    p = load_protocol(protocol)
+    """A case built by the same function the CLI and the web raise form use."""
     details = dict(
         reference=reference,
         child=Child(name="Test Child Alpha", address="1 Example Road"),
@@ -203,16 +216,13 @@ def case_input(
         nature="Disagree with closure", aim="Reopen assessment", arose=arose,
     )
     details.update(case_fields)
-    return CaseInput(protocol=p, protocol_hash=p.content_hash(),
-                     case=CaseDetails(**details), urgency=urgency,
-                     raised_by=Actor(name="Rae Raiser", role="Teacher"),
-                     search_attributes=search_attributes)
+    return build_case_input(protocol, details, urgency,  # type: ignore[arg-type]
+                            Actor(name="Rae Raiser", role="Teacher"))
 
 
 async def start_case(client: Client, inp: CaseInput) -> WorkflowHandle:
-    wid = f"{inp.protocol.id}-{inp.case.reference}"
-    return await client.start_workflow(DisagreementWorkflow.run, inp, id=wid,
-                                       task_queue=TASK_QUEUE)
+    """Start a case the way `resolutions raise` and the web form do (search attributes set)."""
+    return await raise_case(client, Settings(task_queue=TASK_QUEUE), inp)
 
 
 async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):

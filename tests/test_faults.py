@@ -23,6 +23,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from temporalio.client import Client
 
+from protocols.settings import Settings
+from starter.cases import raise_case
 from starter.embedded import DevServer
 from tests.conftest import (
     ROOT,
@@ -121,8 +123,7 @@ class Harness:
 
     async def start_case(self, reference: str):
         inp = case_input("swindon", reference)
-        return await self.client.start_workflow(
-            DisagreementWorkflow.run, inp, id=f"swindon-{reference}", task_queue=QUEUE)
+        return await raise_case(self.client, Settings(task_queue=QUEUE), inp)
 
 
 @pytest.fixture

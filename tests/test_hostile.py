@@ -18,6 +18,8 @@ from tests.conftest import (
     TASK_QUEUE,
     case_input,
     make_worker,
+    register_search_attributes,
+    start_case,
     test_converter,
     venv_binary,
     wait_for,
@@ -122,10 +124,9 @@ async def _hostile_signals(payloads, settings) -> None:
         data_converter=test_converter(),
         test_server_existing_path=venv_binary("temporal-test-server"))
     async with env:
+        await register_search_attributes(env.client)
         async with make_worker(env.client, settings):
-            handle = await env.client.start_workflow(
-                DisagreementWorkflow.run, case_input("york"), id="york-2030-0001",
-                task_queue=TASK_QUEUE)
+            handle = await start_case(env.client, case_input("york"))
 
             async def opened() -> bool:
                 timeline = await handle.query(DisagreementWorkflow.timeline)

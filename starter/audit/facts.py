@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payloads, SearchAttributes
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
-from temporalio.converter import DataConverter, decode_search_attributes
+from temporalio.converter import DataConverter, default
 
 from starter.audit.history import event_kind, event_time
 
@@ -62,6 +62,26 @@ def _input_summary(inp: dict[str, Any]) -> dict[str, Any]:
 def _mail_summary(request: dict[str, Any]) -> dict[str, Any]:
     keys = ("event", "event_key", "stage", "to", "cc", "deadline_key")
     return {k: request.get(k) for k in keys}
+
+
+def search_attribute_values(attrs: SearchAttributes) -> dict[str, list[Any]]:
+    """Each upserted search attribute as a list of JSON-ready values; ``[]`` when unset.
+
+    An attribute the workflow unset (``CaseNextDeadline`` once no stage has a fixed deadline,
+    and on every closed case) arrives as a null payload typed ``Datetime``: the SDK's own
+    ``decode_search_attributes`` passes that null to ``fromisoformat`` and fails, so the values
+    are read here one by one, and anything that does not parse is kept as the text it was."""
+    converter = default().payload_converter
+    out: dict[str, list[Any]] = {}
+    for name, payload in attrs.indexed_fields.items():
+        try:
+            value = converter.from_payloads([payload])[0] if payload.data else None
+        except Exception:  # noqa: BLE001 - a value we cannot read is shown, never fatal
+            value = payload.data.decode("utf-8", "replace")
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        out[name] = [v.isoformat() if isinstance(v, datetime) else v
+                     for v in values if v is not None]
+    return out
 
 
 async def decode_facts(history: WorkflowHistory, converter: DataConverter) -> Facts:
@@ -127,10 +147,7 @@ async def decode_facts(history: WorkflowHistory, converter: DataConverter) -> Fa
                 {"started": started.isoformat() if started else None})
         elif which == "upsert_workflow_search_attributes_event_attributes":
             a = ev.upsert_workflow_search_attributes_event_attributes
-            decoded = decode_search_attributes(a.search_attributes)
-            add(ev, "search_attributes", "",
-                {k: [v.isoformat() if isinstance(v, datetime) else v for v in vals]
-                 for k, vals in decoded.items()})
+            add(ev, "search_attributes", "", search_attribute_values(a.search_attributes))
         elif which == "workflow_execution_completed_event_attributes":
             a = ev.workflow_execution_completed_event_attributes
             [result] = await _values(converter, a.result) or [None]
