@@ -43,6 +43,23 @@ from worker import build_worker
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# Test files that start a dev server, a worker process or a browser: `./dev test --fast` (the
+# inner loop: unit tests and the time-skipping server) leaves them out with -m "not slow".
+SLOW_FILES = {
+    "test_faults.py", "test_retention.py", "test_web.py", "test_web_pages.py",
+    "test_end_to_end.py", "test_embedded.py", "test_privacy.py", "test_updates.py",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path
+        if path.name in SLOW_FILES or "journeys" in path.parts:
+            item.add_marker(pytest.mark.slow)
+        elif "dev_env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 TEST_KEY_ID = "ktest"
 TEST_KEY = base64.b64decode("dGVzdC1rZXktZm9yLXRoZS1zdWl0ZS0zMi1ieXRlcyE=")  # 32 bytes
 TASK_QUEUE = "resolutions-test"
