@@ -80,13 +80,13 @@ def file_digest(data: bytes) -> str:
 
 
 def read_documents(folder: Path) -> list[Document]:
-    """Every regular file in ``folder`` (not its sub-folders), read as UTF-8 text."""
+    """Every regular file in ``folder`` (not sub-folders or hidden files), read as UTF-8."""
     if not folder.exists():
         raise DocumentsError(f"documents folder {folder} does not exist")
     if not folder.is_dir():
         raise DocumentsError(f"documents folder {folder} is not a folder")
     try:
-        paths = sorted(p for p in folder.iterdir() if p.is_file())
+        paths = sorted(p for p in folder.iterdir() if p.is_file() and p.name[0] != ".")
         documents = [Document(name=p.name, digest=file_digest(data := p.read_bytes()),
                               text=normalise(data.decode("utf-8", errors="replace")))
                      for p in paths]
