@@ -45,7 +45,7 @@ def load_protocol_file(path: Path) -> Protocol:
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(f"{path}: not valid TOML: {exc}") from exc
     try:
-        return Protocol.model_validate(data)
+        protocol = Protocol.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -55,6 +55,22 @@ def load_protocol_file(path: Path) -> Protocol:
                 message = "unknown field (check the spelling)"
             problems.append(f"{where}: {message}")
         raise ProtocolError(f"{path}: " + "; ".join(problems)) from exc
+    _check_citation(path, protocol)
+    return protocol
+
+
+def _check_citation(path: Path, protocol: Protocol) -> None:
+    """A protocol file cites its document by title, version, date and digest, never by a path
+    (only protocols frozen into older cases still carry one, and they are not files)."""
+    if protocol.source:
+        raise ProtocolError(
+            f"{path}: source: a protocol cites its document by 'document', 'version', "
+            "'published' and 'digest', not by a file path; remove 'source'")
+    missing = [name for name in ("published", "digest") if not getattr(protocol, name)]
+    if missing:
+        raise ProtocolError(
+            f"{path}: {', '.join(missing)}: required (the document's date as printed, and the "
+            "sha256 of its text: `sha256sum DOCUMENT`)")
 
 
 def available_protocols(directory: Path = PROTOCOL_DIR) -> list[str]:

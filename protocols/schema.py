@@ -1,8 +1,14 @@
 """The protocol schema: one partnership's escalation protocol as data.
 
-A protocol file (TOML, under ``protocols/files/``) is validated against these models. Every rule
-carries ``source``: the section of the partnership's document it comes from, so an auditor can
-trace any deadline or duty back to the text.
+A protocol file (TOML, under ``protocols/files/``) is validated against these models. The file
+cites its document by title, partnership, version and date, with the sha256 ``digest`` of the
+document's text; every rule carries ``source``, the section of the document it comes from, and
+may carry ``quote``, the document's own words, so an auditor can trace any deadline or duty back
+to the text (``resolutions protocols verify`` checks both against the published documents).
+
+Protocols frozen into running cases before the document was cited this way named a file path
+in ``source`` and had no ``published``, ``digest`` or ``quote``: they still load, with those
+fields empty, and keep the content hash they were frozen with.
 """
 
 from __future__ import annotations
@@ -33,8 +39,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+QUOTE_MAX = 300  # a quotation is a short passage, not a copy of the document
+
+
 class Sourced(Strict):
     source: str = Field(min_length=3, description="Document section the rule comes from")
+    quote: str = Field(default="", max_length=QUOTE_MAX,
+                       description="The document's own words the rule rests on, verbatim")
+
+    @field_validator("quote")
+    @classmethod
+    def _well_formed(cls, quote: str) -> str:
+        if quote and (quote != quote.strip() or len(quote) < 3 or not quote.isprintable()
+                      or "..." in quote or "\u2026" in quote):
+            raise ValueError("a quotation is one unbroken passage of the document: at least "
+                             "3 characters, one line, no surrounding spaces, no '...'")
+        return quote
 
 
 class Timescale(Strict):
@@ -261,9 +281,15 @@ class Protocol(Strict):
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     partnership: str
     short_name: str
-    document: str
-    version: str
-    source: str
+    document: str = Field(description="The document's title, as printed on it")
+    version: str = Field(description="Its version, as it numbers it (read after 'version')")
+    published: str = Field(default="", description="The date of that version, as printed; "
+                           "empty in protocols frozen before it was recorded")
+    digest: str = Field(default="", pattern=r"^([0-9a-f]{64})?$",
+                        description="sha256 of the document's text (its file's bytes, as "
+                        "`sha256sum` gives); empty in protocols frozen before it was recorded")
+    source: str = Field(default="", description="Legacy: the document file's path that protocols "
+                        "frozen before the citation named; kept so they load, never shown")
     required_case_fields: list[Literal["issue", "risk_to_child", "nature", "aim"]] = Field(
         default_factory=list
     )
@@ -359,6 +385,31 @@ class Protocol(Strict):
                 found.append(rule)
         return found
 
+    @property
+    def edition(self) -> str:
+        """``version 1.0, 17 July 2024``: the version and its date."""
+        return ", ".join(part for part in (f"version {self.version}", self.published) if part)
+
+    @property
+    def citation(self) -> str:
+        """How people see the document named: title, partnership, version and date (no path)."""
+        return f"{self.document}, {self.partnership}, {self.edition}"
+
     def content_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """sha256 of the protocol's content. Fields added since protocols were first frozen are
+        left out while empty, so a frozen protocol keeps the hash it was frozen with."""
+        dumped = _without_empty_additions(self.model_dump(mode="json"))
+        canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+ADDED_FIELDS = frozenset({"quote", "published", "digest"})
+
+
+def _without_empty_additions(node: object) -> object:
+    if isinstance(node, dict):
+        return {k: _without_empty_additions(v) for k, v in node.items()
+                if not (k in ADDED_FIELDS and v == "")}
+    if isinstance(node, list):
+        return [_without_empty_additions(v) for v in node]
+    return node

@@ -26,7 +26,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from starter import plan_cmd
+    from starter import plan_cmd, protocols_cmds
 
     parser = Parser(
         prog="resolutions",
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     psub = p.add_subparsers(dest="action")
     show = psub.add_parser("show", help="print one protocol's rules readably")
     show.add_argument("name")
+    protocols_cmds.add_verify(psub)
     p.set_defaults(handler=plan_cmd.cmd_protocols)
 
     for register in _extra_commands():

@@ -82,12 +82,13 @@ def cmd_protocols(args: argparse.Namespace) -> int:
     for name in available_protocols():
         p = load_protocol(name)
         stages = " → ".join(s.id for s in p.stages)
-        print(f"{name:<10} {p.partnership} ({p.version}); stages {stages}")
+        print(f"{name:<10} {p.partnership} ({p.edition}); stages {stages}")
     return 0
 
 
 def describe_protocol(p: Protocol) -> str:
-    lines = [f"{p.partnership} ({p.short_name})", f"{p.document}, {p.version}",
+    lines = [f"{p.partnership} ({p.short_name})", f"{p.document}, {p.edition}",
+             f"document sha256: {p.digest or 'not recorded'}",
              f"protocol id: {p.id}   content hash: {p.content_hash()[:16]}", ""]
     if p.required_case_fields:
         lines.append(f"Before raising: {', '.join(p.required_case_fields)}  "

@@ -70,12 +70,17 @@ def test_raise_act_and_read_through_the_cli(running_worker) -> None:
     first = next(word for word in listing.split() if word.endswith(".eml"))
     shown = _cli(env, "mail", first).stdout
     assert "Subject: [CYSCP] Case 2026-0042" in shown
+    york = ("Professional Resolutions Practice Guidance, City of York Safeguarding Children "
+            "Partnership, version 1.0, 17 July 2024")
+    assert f"({york})" in shown  # the rule's document by title and version, never a file
 
     form_path = tmp_path / "account.html"
     _cli(env, "form", "york-2026-0042", "--kind", "york_written_account", "--out",
          str(form_path))
     form = form_path.read_text()
     assert "Test Child Beta" in form and "No agreement" in form and "@media print" in form
+    assert f"on the basis of {york} (stage 2: York s5 Stage 2)" in form
+    assert ".txt" not in form and ".txt" not in shown
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0

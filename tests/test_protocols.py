@@ -1,18 +1,28 @@
 """The five protocol files: each loads, and each holds the rules of its partnership's document.
 
-The facts asserted here were read from the documents in ``shared/seeds/`` (000 York, 001 Dudley,
-002 Swindon, 003 Leeds, 004 Barnsley). Where a rule is a quotation, the quotation is checked
-against both the document and the protocol file.
+The facts asserted here were read from the partnerships' published documents, which the repo
+cites but does not hold. Where a rule quotes its document, the quotation is checked to be one of
+the protocol's quotations here; ``resolutions protocols verify --documents DIR`` checks every
+quotation and digest against the documents themselves (tested below with a document the test
+writes, and run by .ci/run against the real ones).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from temporalio.client import WorkflowHistory
 
+from protocols.documents import quotations
 from protocols.loader import (
     PROTOCOL_DIR,
     ProtocolError,
@@ -20,18 +30,12 @@ from protocols.loader import (
     load_protocol,
     load_protocol_file,
 )
-from protocols.schema import Duty, Protocol, Sourced, Stage, Timescale
+from protocols.messages import CaseInput
+from protocols.schema import QUOTE_MAX, Duty, Protocol, Sourced, Stage, Timescale
+from tests.conftest import HISTORY_DIR, test_converter
 
 NAMES = ["barnsley", "dudley", "leeds", "swindon", "york"]
 TOWN = {n: n.capitalize() for n in NAMES}
-SEEDS = {
-    "york": "000_6e82ae22e61ee3ce.txt",
-    "dudley": "001_ed64f4cd28ab3d7a.txt",
-    "swindon": "002_5da6f0d1421ef859.txt",
-    "leeds": "003_5cbf9b03b7964eae.txt",
-    "barnsley": "004_c3d93e34d6e804bd.txt",
-}
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -39,12 +43,6 @@ def norm(text: str) -> str:
     """Lower case, markdown bold removed, curly quotes straightened, whitespace collapsed."""
     text = text.replace("**", "").replace("\u2019", "'").replace("\u2018", "'")
     return re.sub(r"\s+", " ", text).strip().lower()
-
-
-def document(name: str) -> str:
-    path = SHARED / "seeds" / SEEDS[name]
-    assert path.is_file(), f"source document {path} not available (shared/ beside the repo)"
-    return norm(path.read_text(encoding="utf-8"))
 
 
 def strings(node: object) -> list[str]:
@@ -127,7 +125,6 @@ def test_every_rule_carries_a_source(name: str) -> None:
     for where, rule in found:
         assert rule.source.strip(), f"{name}{where} has an empty source"
         assert rule.source.startswith(TOWN[name]), f"{name}{where}: {rule.source!r}"
-    assert p.source.endswith(SEEDS[name])
     if p.required_case_fields:
         assert p.required_case_fields_source.strip()
 
@@ -162,10 +159,32 @@ def test_every_rule_carries_a_source(name: str) -> None:
         ("barnsley", "Quality Assurance and Performance Management Sub-Group"),
     ],
 )
-def test_quotation_is_in_document_and_protocol(name: str, quote: str) -> None:
-    assert norm(quote) in document(name), "quote not in the source document"
-    texts = [norm(s) for s in strings(load_protocol(name))]
-    assert any(norm(quote) in t for t in texts), "quote not in the protocol file"
+def test_quotation_is_cited_as_the_documents_words(name: str, quote: str) -> None:
+    # Part of one of the protocol's quotations (a rule's `quote`, or a contact's address), so
+    # `protocols verify` checks it against the document.
+    quoted = [norm(q.text) for q in quotations(load_protocol(name))]
+    assert any(norm(quote) in q for q in quoted), "not among the protocol's quotations"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_document_is_cited_by_title_version_date_and_digest(name: str) -> None:
+    p = load_protocol(name)
+    assert p.document and p.version and p.published
+    assert re.fullmatch(r"[0-9a-f]{64}", p.digest)
+    assert p.source == ""  # no file path
+    assert p.citation == f"{p.document}, {p.partnership}, version {p.version}, {p.published}"
+    assert "/" not in p.citation and ".txt" not in p.citation
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rules_that_quote_hold_a_short_passage(name: str) -> None:
+    p = load_protocol(name)
+    quoted = [q for q in quotations(p) if q.where.endswith(".quote")]
+    assert len(quoted) >= 4, "each protocol quotes its document"
+    for q in quoted:
+        assert q.source.startswith(TOWN[name]), q
+        assert 3 <= len(q.text.split()) and len(q.text) <= QUOTE_MAX, q
+        assert q.text == " ".join(q.text.split()) and "..." not in q.text, q
 
 
 # -- York ---------------------------------------------------------------------------------------
@@ -436,16 +455,32 @@ def test_barnsley() -> None:
 
 
 # -- broken files -------------------------------------------------------------------------------
+# A document of the test's own, and a small protocol citing and quoting it.
+DOCUMENT = """Mini Partnership
+
+MINI   PROTOCOL
+
+Version 1, 1 March 2026
+
+1. If a child is at immediate risk, call the police.
+2. The practitioners resolve the disagreement within five
+   working days.
+3. Otherwise the managers meet. Write to the Board at board@mini.example.
+"""
+DIGEST = hashlib.sha256(DOCUMENT.encode()).hexdigest()  # what `sha256sum` prints
+
 MINIMAL = """
 id = "mini"
 partnership = "Mini Partnership"
 short_name = "MP"
 document = "Mini protocol"
 version = "1"
-source = "test"
+published = "1 March 2026"
+digest = "@DIGEST@"
 
 [contacts.board]
 name = "The Board"
+email = "board@mini.example"
 
 [reminders]
 source = "Mini s1"
@@ -453,6 +488,7 @@ source = "Mini s1"
 [immediate_risk]
 route = ["Police"]
 instruction = "Call the police"
+quote = "If a child is at immediate risk, call the police"
 source = "Mini s1"
 
 [bypass]
@@ -474,6 +510,7 @@ receiving = { title = "B" }
   who = "Both"
   timescale = { kind = "working_days", amount = 5 }
   on_expiry = "escalate"
+  quote = "resolve the disagreement within five working days"
   source = "Mini s2"
 
 [[stages]]
@@ -489,7 +526,7 @@ contact = "board"
 scope = "every_communication"
 from_stage = "2"
 source = "Mini s4"
-"""
+""".replace("@DIGEST@", DIGEST)
 
 
 def write(tmp_path: Path, text: str, name: str = "broken.toml") -> Path:
@@ -620,3 +657,159 @@ def test_unknown_protocol_lists_known_ones(name: str) -> None:
     message = str(err.value)
     assert f"unknown protocol '{name}'" in message
     assert "barnsley, dudley, leeds, swindon, york" in message
+
+
+def test_a_file_citing_its_document_by_path_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, replace_once(MINIMAL, 'version = "1"\n',
+                                        'version = "1"\nsource = "docs/mini.txt"\n'))
+    message = load_error(path)
+    assert str(path) in message and "source" in message and "not by a file path" in message
+
+
+def test_a_file_without_digest_or_date_is_refused(tmp_path: Path) -> None:
+    text = replace_once(MINIMAL, f'digest = "{DIGEST}"\n', "")
+    message = load_error(write(tmp_path, replace_once(text, 'published = "1 March 2026"\n', "")))
+    assert "published, digest: required" in message and "sha256sum" in message
+    bad = write(tmp_path, replace_once(MINIMAL, DIGEST, "abc123"), "bad-digest.toml")
+    assert "digest:" in load_error(bad)
+
+
+@pytest.mark.parametrize("quote", ["call the ... police", " call the police", "a\\nb", "ab"])
+def test_a_malformed_quotation_is_refused(tmp_path: Path, quote: str) -> None:
+    path = write(tmp_path, replace_once(
+        MINIMAL, 'quote = "If a child is at immediate risk, call the police"',
+        f'quote = "{quote}"'))
+    message = load_error(path)
+    assert "immediate_risk.quote" in message and "one unbroken passage" in message
+
+
+# -- protocols frozen into running cases before documents were cited by title ------------------
+def frozen_inputs() -> list[tuple[str, CaseInput]]:
+    """The protocol frozen into each saved history's workflow input, decoded as the worker
+    decodes it."""
+    found = []
+    for path in sorted(HISTORY_DIR.glob("*.json")):
+        history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+        started = history.events[0].workflow_execution_started_event_attributes
+        (inp,) = asyncio.run(test_converter().decode(started.input.payloads, [CaseInput]))
+        found.append((path.stem, inp))
+    return found
+
+
+def test_frozen_protocols_of_older_cases_still_load_and_keep_their_hash() -> None:
+    frozen = frozen_inputs()
+    assert len(frozen) >= 5
+    for name, inp in frozen:
+        p = inp.protocol
+        # The old shape: a path in `source`, no date, digest or quotations.
+        assert p.source.endswith(".txt") and p.digest == "" and p.published == "", name
+        assert not [q for q in quotations(p) if q.where.endswith(".quote")], name
+        # Read exactly as it was frozen: the content hash it was frozen with still matches.
+        assert p.content_hash() == inp.protocol_hash, name
+        # What people see names the document by title and version, never the path.
+        assert p.citation.startswith(f"{p.document}, {p.partnership}, version "), name
+        assert p.source not in p.citation and "/" not in p.citation, name
+
+
+# -- resolutions protocols verify ---------------------------------------------------------------
+def resolutions(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console script, as a person runs it."""
+    script = Path(sys.executable).with_name("resolutions")
+    assert script.is_file(), "the resolutions console script must be installed (./dev setup)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESOLUTIONS_")}
+    return subprocess.run([str(script), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def documents_folder(tmp_path: Path, document: str = DOCUMENT) -> Path:
+    """A folder of published documents: ours under a name that says nothing, and another."""
+    folder = tmp_path / "published"
+    folder.mkdir()
+    (folder / "download (3).txt").write_bytes(document.encode())
+    (folder / "other.txt").write_text("Another partnership's guidance on something else.\n")
+    return folder
+
+
+def verify(tmp_path: Path, folder: Path, protocol: str = MINIMAL):
+    write(tmp_path, protocol, "mini.toml")
+    return resolutions("protocols", "verify", "--documents", str(folder), "mini.toml",
+                       cwd=tmp_path)
+
+
+def test_verify_passes_when_the_document_says_what_the_protocol_quotes(tmp_path: Path) -> None:
+    done = verify(tmp_path, documents_folder(tmp_path))
+    assert done.returncode == 0, done.stderr
+    first, last = done.stdout.splitlines()
+    assert first.startswith("mini") and " OK " in first
+    assert "Mini protocol, Mini Partnership, version 1, 1 March 2026" in first
+    assert "download (3).txt (matched by digest); digest and 3 quotations match" in first
+    assert last == "1 protocol checked against 2 documents: 1 OK, 0 not matching"
+
+
+def test_verify_names_each_rule_the_changed_document_no_longer_says(tmp_path: Path) -> None:
+    changed = DOCUMENT.replace("within five", "within ten")
+    done = verify(tmp_path, documents_folder(tmp_path, changed))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("mini") and "MISMATCH" in lines[0]
+    assert "download (3).txt (matched by title)" in lines[0]
+    new_digest = hashlib.sha256(changed.encode()).hexdigest()
+    assert lines[1].strip() == (f"digest: the protocol names {DIGEST}, "
+                                f"the document's is {new_digest}")
+    assert lines[2].strip() == ('stages[0] (stage 1).deadlines[0] (resolve).quote [Mini s2]: '
+                                'not in the document: "resolve the disagreement within five '
+                                'working days"')
+    assert lines[3] == "1 protocol checked against 2 documents: 0 OK, 1 not matching"
+
+
+def test_verify_catches_a_quotation_changed_in_the_protocol(tmp_path: Path) -> None:
+    tampered = replace_once(MINIMAL, "call the police", "call the fire brigade")
+    tampered = replace_once(tampered, 'email = "board@mini.example"', 'email = "b@mini.example"')
+    done = verify(tmp_path, documents_folder(tmp_path), tampered)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert "(matched by digest)" in lines[0] and "MISMATCH" in lines[0]
+    assert lines[1].strip() == ('contacts.board.email [contact]: not in the document: '
+                                '"b@mini.example"')
+    assert lines[2].strip() == ('immediate_risk.quote [Mini s1]: not in the document: '
+                                '"If a child is at immediate risk, call the fire brigade"')
+    assert not any("digest:" in line for line in lines)
+
+
+def test_verify_without_the_document(tmp_path: Path) -> None:
+    folder = documents_folder(tmp_path)
+    (folder / "download (3).txt").unlink()
+    done = verify(tmp_path, folder)
+    assert done.returncode == 1
+    assert ("MISMATCH  Mini protocol, Mini Partnership, version 1, 1 March 2026: no document has "
+            "its digest or holds its title 'Mini protocol'") in done.stdout
+    # With no protocol named, every built-in protocol is checked.
+    done = resolutions("protocols", "verify", "--documents", str(folder), cwd=tmp_path)
+    assert done.returncode == 1
+    assert [line.split()[:2] for line in done.stdout.splitlines()[:-1]] == [
+        [name, "MISMATCH"] for name in NAMES]
+    assert done.stdout.splitlines()[-1].endswith("0 OK, 5 not matching")
+
+
+def test_verify_picks_the_document_naming_the_partnership(tmp_path: Path) -> None:
+    folder = documents_folder(tmp_path)
+    (folder / "other.txt").write_text("Another Partnership: Mini protocol (a response).\n")
+    done = verify(tmp_path, folder, replace_once(MINIMAL, DIGEST, "0" * 64))
+    assert "download (3).txt (matched by title)" in done.stdout
+    (folder / "other.txt").write_text("Mini Partnership: Mini protocol (a response).\n")
+    done = verify(tmp_path, folder, replace_once(MINIMAL, DIGEST, "0" * 64))
+    assert done.returncode == 1
+    assert ("several documents hold the title 'Mini protocol': download (3).txt, other.txt"
+            in done.stdout)
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda d: d / "nowhere", "does not exist"),
+    (lambda d: write(d, "not a folder", "file.txt"), "is not a folder"),
+    (lambda d: (d / "empty").mkdir() or d / "empty", "holds no documents"),
+])
+def test_verify_refuses_a_folder_it_cannot_use(tmp_path: Path, make, problem: str) -> None:
+    folder = make(tmp_path)
+    done = resolutions("protocols", "verify", "--documents", str(folder), cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == f"error: documents folder {folder} {problem}\n"

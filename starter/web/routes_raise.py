@@ -40,7 +40,7 @@ def _choose(request: Request, token: str, form: FormState, status: int = 200) ->
     options = []
     for name in available_protocols():
         p = load_protocol(name)
-        options.append((p.id, p.partnership, f"{p.document}, version {p.version}"))
+        options.append((p.id, p.partnership, f"{p.document}, {p.edition}"))
     return render(request, "raise_choose.html", status=status, form=form,
                   protocol_options=options, base=f"/t/{token}")
 
