@@ -632,12 +632,17 @@ class DisagreementWorkflow:
                 return
             try:
                 validate(msg)
+                # Some refusals need an activity's answer first (an agreed timescale checked
+                # against the protocol's maximum); they are refused the same way, before the
+                # handler has changed anything. Raised out of a signal, they would fail the case.
+                await do(msg, "signal")
             except ApplicationError as err:
+                if err.type != check.REJECTED:
+                    raise
                 actor = getattr(getattr(msg, "by", None), "name", "unknown")
-                self._book.event(now, "rejected", f"{name} refused: {err.message}",
+                self._book.event(workflow.now(), "rejected", f"{name} refused: {err.message}",
                                  actor=actor, via="signal")
                 return
-            await do(msg, "signal")
         self._wake = True
 
     # -- updates (with validators) and the same actions as signals ----------------------------
