@@ -220,6 +220,13 @@ async def test_pause_stops_every_clock_and_moves_it_by_the_time_lost(skipping_en
         before = {h.id: await h.query(DisagreementWorkflow.state) for h in (swindon, dudley)}
         for h in (swindon, dudley):
             await h.signal("pause_signal", {"reason": "Practitioner off sick", "by": BY})
+        # In sickness someone else takes over (Leeds s3 Stage 4 para 2): a message while
+        # paused, after both deadlines passed, must not set the stopped clocks going.
+        await skip_to(env, at("2030-03-07 12:00"))
+        for h in (swindon, dudley):
+            await h.signal("assign_signal", {
+                "role": "1.receiving", "reason": "Sickness: taking over", "by": BY,
+                "person": {"name": "Tia Takeover", "email": "tia@csc.example"}})
         await skip_to(env, at("2030-03-11 09:59"))
         paused = {h.id: await h.query(DisagreementWorkflow.state) for h in (swindon, dudley)}
         await skip_to(env, at("2030-03-11 10:00"))
@@ -237,6 +244,7 @@ async def test_pause_stops_every_clock_and_moves_it_by_the_time_lost(skipping_en
     # Nothing fired while paused, though both deadlines and a reminder passed.
     for wid in (s, d):
         assert paused[wid].status == "paused" and paused[wid].stage == "1"
+        assert paused[wid].holders["1.receiving"].name == "Tia Takeover"
         assert ([x.status for x in paused[wid].deadlines]
                 == [x.status for x in before[wid].deadlines])
     pause_at, resume_at = at("2030-03-04 10:00"), at("2030-03-11 10:00")
