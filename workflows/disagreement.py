@@ -652,6 +652,7 @@ class DisagreementWorkflow:
 
     @record_outcome.validator
     def _v_outcome(self, msg: RecordOutcome) -> None:
+        _well_formed(msg, RecordOutcome)
         if self._opened:
             check.check_outcome(self._book, msg)
 
@@ -666,6 +667,7 @@ class DisagreementWorkflow:
 
     @bypass.validator
     def _v_bypass(self, msg: Bypass) -> None:
+        _well_formed(msg, Bypass)
         if self._opened:
             check.check_bypass(self._book, msg)
 
@@ -679,6 +681,7 @@ class DisagreementWorkflow:
 
     @pause.validator
     def _v_pause(self, msg: Pause) -> None:
+        _well_formed(msg, Pause)
         if self._opened:
             check.check_pause(self._book, msg)
 
@@ -692,6 +695,7 @@ class DisagreementWorkflow:
 
     @resume.validator
     def _v_resume(self, msg: Resume) -> None:
+        _well_formed(msg, Resume)
         if self._opened:
             check.check_resume(self._book, msg)
 
@@ -705,6 +709,7 @@ class DisagreementWorkflow:
 
     @agree_timescale.validator
     def _v_agree(self, msg: AgreeTimescale) -> None:
+        _well_formed(msg, AgreeTimescale)
         if self._opened:
             check.check_agree_timescale(self._book, msg, workflow.now())
 
@@ -719,6 +724,7 @@ class DisagreementWorkflow:
 
     @assign.validator
     def _v_assign(self, msg: Assign) -> None:
+        _well_formed(msg, Assign)
         if self._opened:
             check.check_assign(self._book, msg)
 
@@ -732,6 +738,7 @@ class DisagreementWorkflow:
 
     @confirm_in_writing.validator
     def _v_confirm(self, msg: ConfirmInWriting) -> None:
+        _well_formed(msg, ConfirmInWriting)
         if self._opened:
             check.check_confirm(self._book, msg)
 
@@ -746,6 +753,7 @@ class DisagreementWorkflow:
 
     @report_immediate_risk.validator
     def _v_risk(self, msg: ReportImmediateRisk) -> None:
+        _well_formed(msg, ReportImmediateRisk)
         if self._opened:
             check.check_risk(self._book, msg)
 
@@ -760,6 +768,7 @@ class DisagreementWorkflow:
 
     @withdraw.validator
     def _v_withdraw(self, msg: Withdraw) -> None:
+        _well_formed(msg, Withdraw)
         if self._opened:
             check.check_withdraw(self._book, msg)
 
@@ -773,6 +782,7 @@ class DisagreementWorkflow:
 
     @set_legal_hold.validator
     def _v_hold(self, msg: LegalHold) -> None:
+        _well_formed(msg, LegalHold)
         if self._opened:
             check.check_legal_hold(self._book, msg)
 
@@ -789,6 +799,13 @@ class DisagreementWorkflow:
     def case_input(self) -> CaseInput:
         """What the case was raised with (its details and frozen protocol), for forms."""
         return self._book.inp
+
+
+def _well_formed(msg: object, model: type[BaseModel]) -> None:
+    """Refuse an update whose payload is not the message it names (e.g. a null sent by a
+    client other than ours): its handler would fail the workflow task and stall the case."""
+    if not isinstance(msg, model):
+        check.reject(f"The message is malformed: expected {model.__name__}.")
 
 
 SIGNAL_NAMES = {
