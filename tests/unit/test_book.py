@@ -107,9 +107,9 @@ def test_holders_and_role_titles() -> None:
 def test_expected_next_says_who_acts() -> None:
     book = enter(book_for("leeds", holders={"2.raising": LEE}), "2")
     book.deadlines = {d.key: d for d in [
+        deadline("2/done", stage="2", due="2030-03-11 17:00", status="met"),
         deadline("2/resolve", stage="2", due=None, status="awaiting_agreement"),
         deadline("2/other", stage="2", due="2030-03-11 17:00"),
-        deadline("2/done", stage="2", due="2030-03-11 17:00", status="met"),
     ]}
     assert book.expected_next(at("2030-03-05 09:00")) == [
         "Both: agree a timescale for 'do 2/resolve'",
@@ -137,6 +137,13 @@ def test_expected_next_names_both_holders() -> None:
         "Social worker, Children's Social Care)"]
 
 
+def test_expected_next_with_nobody_named() -> None:
+    book = enter(book_for("york"), "2")
+    assert book.expected_next(at("2030-03-04 10:00")) == [
+        "Record the outcome of stage 2: Line manager (raising agency) with Line manager "
+        "(receiving agency)"]
+
+
 def test_events_are_numbered_and_keep_only_given_details() -> None:
     book = enter(book_for("york"), "2")
     first = book.event(at("2030-03-04 09:00"), "raised", "Raised", stage="")
@@ -158,6 +165,7 @@ def test_cancelling_a_stage_breaches_what_had_passed() -> None:
         deadline("1/d", stage="1", status="awaiting_agreement"),
         deadline("2/a", stage="2"),
     ]}
+    enter(book, "2")  # the stage left behind, not the current one
     book.cancel_stage_deadlines("1")
     assert {k: d.status for k, d in book.deadlines.items()} == {
         "1/a": "cancelled", "1/b": "breached", "1/c": "met", "1/d": "cancelled",
@@ -165,8 +173,13 @@ def test_cancelling_a_stage_breaches_what_had_passed() -> None:
 
 
 def test_snapshot_copies_the_record() -> None:
-    book = enter(book_for("swindon", holders={"2.raising": LEE}), "2")
+    from protocols.messages import Outcome
+
+    book = enter(book_for("swindon", holders={"2.raising": LEE},
+                          retention_class="extended"), "2")
     book.stages_visited.insert(0, "1")
+    book.outcomes.append(Outcome(stage="1", resolved=False, at=at("2030-03-04 10:00"),
+                                 by={"name": "Mo"}, summary="No"))  # type: ignore[arg-type]
     book.deadlines["2/discussion"] = deadline("2/discussion", stage="2", due="2030-03-11 17:00")
     book.not_notified.append("x: y not notified")
     book.immediate_risk = True
@@ -186,9 +199,10 @@ def test_snapshot_copies_the_record() -> None:
     assert [d.key for d in state.deadlines] == ["2/discussion"]
     assert state.expected_next == book.expected_next(at("2030-03-05 09:00"))
     assert state.holders["2.raising"] == LEE and state.holders["raising"] == RAISING
-    assert state.not_notified == ["x: y not notified"] and state.outcomes == []
+    assert state.not_notified == ["x: y not notified"]
+    assert [o.summary for o in state.outcomes] == ["No"]
     assert state.closed_at == at("2030-03-20 10:00") and state.closing_summary == "done"
-    assert state.retention_class == book.inp.case.retention_class
+    assert state.retention_class == "extended"
     assert state.legal_hold is True
     # A copy: later changes to the book do not reach a snapshot already taken.
     book.deadlines["2/discussion"].status = "met"

@@ -202,6 +202,10 @@ def test_only_agreed_timescales_can_be_agreed() -> None:
     assert refused(check.find_agreeable, york, "") == (
         "Stage 2 of the CYSCP protocol has no timescale to agree; its timescales are fixed by "
         "the document.")
+    york.deadlines["2/resolve"].status = "pending"
+    fixed = agree("2", kind="working_days", amount=2, deadline="discuss_with_line_managers")
+    assert "no timescale to agree called 'discuss_with_line_managers'" in refused(
+        check.check_agree_timescale, york, fixed, NOW)
     enter(york, "1")
     assert "Stage 1 of the CYSCP protocol has no timescale" in refused(
         check.check_agree_timescale, york, agree("1", kind="working_days", amount=2), NOW)
