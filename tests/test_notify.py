@@ -320,6 +320,7 @@ async def test_leeds_practitioners_alarm_and_cover(skipping_env, settings, mailb
     assert "Practitioner raising the concern: Priya Shah, Health Visitor" in text
     assert "Practitioner (other agency): Tom Reed, Social Worker" in text
     assert "Please remember:" in text and "Leeds s3 Step 1 para 2" in text
+    assert "Leeds Safeguarding Children Partnership: agree a timescale" not in text
     alarm = only(box, "immediate_risk")
     route = load_protocol("leeds").immediate_risk
     assert alarm["Subject"] == ("URGENT [LSCP] Case 2030-0042: IMMEDIATE RISK to a child "

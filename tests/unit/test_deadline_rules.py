@@ -107,6 +107,8 @@ def test_previous_working_day_and_reminders_before_a_deadline() -> None:
     assert CAL.previous_working_day(date(2030, 4, 23)) == date(2030, 4, 18)  # Easter
     assert CAL.previous_working_day(date(2030, 3, 4)) == date(2030, 3, 1)  # weekend
     assert CAL.previous_working_day(date(2030, 3, 5)) == date(2030, 3, 4)
+    # Christmas Day 2029 is a Tuesday: one day back from Boxing Day, not two.
+    assert CAL.previous_working_day(date(2029, 12, 26)) == date(2029, 12, 24)
     # Same wall-clock time, in London (BST here), n working days before.
     assert CAL.working_days_before(at("2030-04-23 17:00"), 1) == at("2030-04-18 17:00")
     assert CAL.working_days_before(at("2030-06-05 17:00"), 2) == at("2030-06-03 17:00")
