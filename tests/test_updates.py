@@ -152,3 +152,27 @@ async def test_outcome_records_how_the_two_sides_spoke(dev_env: WorkflowEnvironm
         recorded = [e for e in await case.query(DisagreementWorkflow.timeline)
                     if e.kind == "outcome_recorded"]
         assert recorded[0].details["contact_method"] == "phone"
+
+
+async def test_agreed_hours_past_the_maximum_are_refused(dev_env: WorkflowEnvironment, settings,
+                                                         mailbox) -> None:
+    """York stage 2: 'within a further 5 working days ... (whichever is less)'. Hours count
+    from when they are agreed; an hour past the stage's fifth working day is refused (after
+    the calendar activity has answered), and the case keeps its deadline."""
+    client = dev_env.client
+    async with make_worker(client, settings):
+        york = await start_case(client, case_input("york", "2026-9006"))
+        await _ready(york)
+        moved = await act(client, york.id, "record_outcome", parse_action("record_outcome", {
+            "stage": "1", "resolved": False, "summary": "No agreement", "by": BY}))
+        assert moved is not None and moved.state.stage == "2"
+        resolve = next(d for d in moved.state.deadlines if d.key == "2/resolve")
+        assert resolve.latest_allowed is not None
+        now = await dev_env.get_current_time()
+        too_many = int((resolve.latest_allowed - now).total_seconds() // 3600) + 2
+        await _refused(client, york.id, "agree_timescale",
+                       {"stage": "2", "timescale": {"kind": "hours", "amount": too_many}},
+                       "after the protocol's maximum")
+        state = await york.query(DisagreementWorkflow.state)
+        after = next(d for d in state.deadlines if d.key == "2/resolve")
+        assert (after.due, after.agreed) == (resolve.due, None)

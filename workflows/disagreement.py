@@ -632,12 +632,17 @@ class DisagreementWorkflow:
                 return
             try:
                 validate(msg)
+                # Some refusals need an activity's answer first (an agreed timescale checked
+                # against the protocol's maximum); they are refused the same way, before the
+                # handler has changed anything. Raised out of a signal, they would fail the case.
+                await do(msg, "signal")
             except ApplicationError as err:
+                if err.type != check.REJECTED:
+                    raise
                 actor = getattr(getattr(msg, "by", None), "name", "unknown")
-                self._book.event(now, "rejected", f"{name} refused: {err.message}",
+                self._book.event(workflow.now(), "rejected", f"{name} refused: {err.message}",
                                  actor=actor, via="signal")
                 return
-            await do(msg, "signal")
         self._wake = True
 
     # -- updates (with validators) and the same actions as signals ----------------------------
@@ -647,6 +652,7 @@ class DisagreementWorkflow:
 
     @record_outcome.validator
     def _v_outcome(self, msg: RecordOutcome) -> None:
+        _well_formed(msg, RecordOutcome)
         if self._opened:
             check.check_outcome(self._book, msg)
 
@@ -661,6 +667,7 @@ class DisagreementWorkflow:
 
     @bypass.validator
     def _v_bypass(self, msg: Bypass) -> None:
+        _well_formed(msg, Bypass)
         if self._opened:
             check.check_bypass(self._book, msg)
 
@@ -674,6 +681,7 @@ class DisagreementWorkflow:
 
     @pause.validator
     def _v_pause(self, msg: Pause) -> None:
+        _well_formed(msg, Pause)
         if self._opened:
             check.check_pause(self._book, msg)
 
@@ -687,6 +695,7 @@ class DisagreementWorkflow:
 
     @resume.validator
     def _v_resume(self, msg: Resume) -> None:
+        _well_formed(msg, Resume)
         if self._opened:
             check.check_resume(self._book, msg)
 
@@ -700,6 +709,7 @@ class DisagreementWorkflow:
 
     @agree_timescale.validator
     def _v_agree(self, msg: AgreeTimescale) -> None:
+        _well_formed(msg, AgreeTimescale)
         if self._opened:
             check.check_agree_timescale(self._book, msg, workflow.now())
 
@@ -714,6 +724,7 @@ class DisagreementWorkflow:
 
     @assign.validator
     def _v_assign(self, msg: Assign) -> None:
+        _well_formed(msg, Assign)
         if self._opened:
             check.check_assign(self._book, msg)
 
@@ -727,6 +738,7 @@ class DisagreementWorkflow:
 
     @confirm_in_writing.validator
     def _v_confirm(self, msg: ConfirmInWriting) -> None:
+        _well_formed(msg, ConfirmInWriting)
         if self._opened:
             check.check_confirm(self._book, msg)
 
@@ -741,6 +753,7 @@ class DisagreementWorkflow:
 
     @report_immediate_risk.validator
     def _v_risk(self, msg: ReportImmediateRisk) -> None:
+        _well_formed(msg, ReportImmediateRisk)
         if self._opened:
             check.check_risk(self._book, msg)
 
@@ -755,6 +768,7 @@ class DisagreementWorkflow:
 
     @withdraw.validator
     def _v_withdraw(self, msg: Withdraw) -> None:
+        _well_formed(msg, Withdraw)
         if self._opened:
             check.check_withdraw(self._book, msg)
 
@@ -768,6 +782,7 @@ class DisagreementWorkflow:
 
     @set_legal_hold.validator
     def _v_hold(self, msg: LegalHold) -> None:
+        _well_formed(msg, LegalHold)
         if self._opened:
             check.check_legal_hold(self._book, msg)
 
@@ -784,6 +799,13 @@ class DisagreementWorkflow:
     def case_input(self) -> CaseInput:
         """What the case was raised with (its details and frozen protocol), for forms."""
         return self._book.inp
+
+
+def _well_formed(msg: object, model: type[BaseModel]) -> None:
+    """Refuse an update whose payload is not the message it names (e.g. a null sent by a
+    client other than ours): its handler would fail the workflow task and stall the case."""
+    if not isinstance(msg, model):
+        check.reject(f"The message is malformed: expected {model.__name__}.")
 
 
 SIGNAL_NAMES = {
