@@ -12,7 +12,7 @@ import pytest
 from activities.forms import FORM_KINDS
 from protocols.messages import Child
 from tests.conftest import make_worker, skip_to
-from tests.journeys import (
+from tests.mail_cases import (
     HEAD_A,
     HEAD_B,
     LINE_MANAGER_A,

@@ -31,7 +31,7 @@ from protocols.messages import Child, NotificationRequest, Person
 from protocols.settings import Settings
 from starter.web.links import Links, link_builder_from_settings
 from tests.conftest import at, free_port, make_worker, skip_to
-from tests.journeys import (
+from tests.mail_cases import (
     CHILD_BITS,
     HEAD_A,
     HEAD_B,

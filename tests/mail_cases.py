@@ -1,4 +1,4 @@
-"""People, cases and readers for the mail and form journeys (tests/test_notify.py, test_forms.py).
+"""People, cases and readers for the mail and form tests (tests/test_notify.py, test_forms.py).
 
 Cases are raised through the real raising function and moved on by the messages a manager
 sends; forms are read with the `resolutions form` command, as a person prints them.
