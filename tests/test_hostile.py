@@ -153,7 +153,7 @@ async def _hostile_signals(payloads, settings) -> None:
 
 @pytest.fixture
 def settings_factory(tmp_path, mailbox):
-    from protocols.settings import Settings
+    from infra.settings import Settings
 
     def make() -> Settings:
         return Settings(data_dir=tmp_path, smtp_port=mailbox[1], task_queue=TASK_QUEUE)

@@ -29,8 +29,8 @@ from activities.notify import (
     resolve_addressees,
     subject_for,
 )
+from infra.settings import Settings
 from protocols.messages import Actor, Child, NotificationRequest, NotificationResult, Person
-from protocols.settings import Settings
 from tests.conftest import free_port
 from tests.test_forms import (
     HEAD_A,
