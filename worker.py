@@ -80,7 +80,7 @@ async def start_embedded(settings: Settings, stack: contextlib.AsyncExitStack) -
     from infra.devserver import DevServer
     from infra.mailsink import SmtpSink
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # local state: owner only
     codec_url = ui_endpoint(settings) if settings.web_port else None
     server = DevServer.from_settings(settings, ui_codec_endpoint=codec_url)
     await server.start()
