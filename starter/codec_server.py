@@ -3,7 +3,8 @@
 Implements the codec server protocol: ``POST /encode`` and ``POST /decode`` (also
 under a ``/{namespace}/`` prefix for ``--codec-endpoint`` templating), each taking
 and returning ``{"payloads": [...]}`` in proto3 JSON form (metadata values and data
-are base64). Requests must carry ``Authorization: Bearer <token>``.
+are base64). Requests must carry ``Authorization: Bearer <token>`` (the token:
+:func:`infra.codec.endpoint_token`).
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from infra.connection import connect
+    from starter.cli.output import table
     from starter.retention import purge
     from starter.timefmt import parse_moment
 
@@ -68,10 +69,11 @@ def cmd_purge(args: argparse.Namespace) -> int:
         client = await connect(settings)
         as_of = parse_moment(args.as_of, "--as-of") if args.as_of else None
         decisions = await purge(client, settings, as_of=as_of, dry_run=args.dry_run)
-        for d in decisions:
-            extra = f", {d.mail_removed} e-mail(s) removed" if d.action == "purged" else ""
-            print(f"{d.workflow_id:<26} closed {d.closed_at[:10]}  {d.retention_class:<8} "
-                  f"{d.action}{extra}")
+        if decisions:
+            print(table(["case", "closed", "retention", "action"],
+                        [[d.workflow_id, d.closed_at[:10], d.retention_class,
+                          d.action + (f", {d.mail_removed} e-mail(s) removed"
+                                      if d.action == "purged" else "")] for d in decisions]))
         purged = sum(1 for d in decisions if d.action in ("purged", "would purge"))
         verb = "would be purged" if args.dry_run else "purged"
         print(f"{purged} of {len(decisions)} closed case(s) {verb}; record in "

@@ -272,11 +272,9 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
             return 0
-        for e in events:
-            if e.kind == "notification_sent" and not args.all:
-                continue
-            stage = f"[{e.stage}]" if e.stage else ""
-            print(f"{london(e.at)}  {stage:<7} {e.kind:<20} {e.actor:<18} {e.summary}")
+        shown = [e for e in events if args.all or e.kind != "notification_sent"]
+        print(table(["when (London)", "stage", "event", "by", "what"],
+                    [[london(e.at), e.stage, e.kind, e.actor, e.summary] for e in shown], 1000))
         return 0
 
     return _run(go)
