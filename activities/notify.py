@@ -42,6 +42,7 @@ from activities.forms import (
     steps_taken,
 )
 from activities.ics import CalendarEvent, deadline_uid, render_calendar
+from infra.settings import Settings
 from protocols.loader import ProtocolError, load_protocol
 from protocols.messages import (
     CaseInput,
@@ -51,7 +52,6 @@ from protocols.messages import (
     Person,
 )
 from protocols.schema import Duty, Protocol, Stage
-from protocols.settings import Settings
 
 LinkBuilder = Callable[[str, Person, str], str]
 MAIL_DOMAIN = "professional-resolutions"

@@ -1,6 +1,6 @@
 """Benchmark: our disagreement workflow against a bare floor workflow, on the embedded server.
 
-    ./dev bench                 # 1,000 cases across the five protocols
+    ./dev bench                 # or: python -m bench.run; 1,000 cases across the five protocols
     ./dev bench --cases 10000   # a national deployment's year
     ./dev bench --cases 50 --out /tmp/bench.md
 
@@ -30,19 +30,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+from temporalio.worker import Replayer
 
-from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError  # noqa: E402,E501
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
-from temporalio.service import RPCError  # noqa: E402
-from temporalio.worker import Replayer  # noqa: E402
-
-from bench.floor import QUEUE as FLOOR_QUEUE  # noqa: E402
-from bench.floor import FloorInput, FloorWorkflow, Poke  # noqa: E402
-from protocols.messages import Actor, CaseState  # noqa: E402
-from protocols.settings import Settings  # noqa: E402
-from starter.cases import (  # noqa: E402
+from bench.floor import QUEUE as FLOOR_QUEUE
+from bench.floor import FloorInput, FloorWorkflow, Poke
+from infra.codec import EncryptionCodec, KeyRing, data_converter
+from infra.devserver import DevServer
+from infra.mailsink import SmtpSink
+from infra.settings import Settings
+from protocols.messages import Actor, CaseState
+from starter.cases import (
     act,
     build_case_input,
     get_state,
@@ -50,10 +50,10 @@ from starter.cases import (  # noqa: E402
     parse_action,
     raise_case,
 )
-from starter.codec import EncryptionCodec, KeyRing, data_converter  # noqa: E402
-from starter.embedded import DevServer, SmtpSink  # noqa: E402
-from starter.errors import explain  # noqa: E402
-from workflows.disagreement import DisagreementWorkflow  # noqa: E402
+from starter.errors import explain
+from workflows.disagreement import DisagreementWorkflow
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROTOCOLS = ["york", "dudley", "swindon", "leeds", "barnsley"]
 BY = {"name": "Bench Manager", "role": "Line manager"}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from infra.settings import Settings
 from protocols.loader import load_protocol
 from protocols.messages import (
     ActionResult,
@@ -30,7 +31,6 @@ from protocols.messages import (
     Urgency,
     Withdraw,
 )
-from protocols.settings import Settings
 from workflows import search_attributes as sa
 from workflows.disagreement import SIGNAL_NAMES, DisagreementWorkflow
 
@@ -167,7 +167,10 @@ async def get_timeline(client: Client, workflow_id: str) -> list[TimelineEvent]:
 
 
 @dataclass
-class CaseRow:
+class CaseListing:
+    """One row of `resolutions list`: a case as its search attributes show it (no personal
+    data)."""
+
     workflow_id: str
     protocol: str
     stage: str
@@ -194,11 +197,11 @@ def list_query(protocol: str | None = None, overdue: bool = False,
     return " AND ".join(parts)
 
 
-async def list_cases(client: Client, query: str, limit: int = 1000) -> list[CaseRow]:
-    rows: list[CaseRow] = []
+async def list_cases(client: Client, query: str, limit: int = 1000) -> list[CaseListing]:
+    rows: list[CaseListing] = []
     async for wf in client.list_workflows(query, limit=limit):
         attrs = wf.typed_search_attributes
-        rows.append(CaseRow(
+        rows.append(CaseListing(
             workflow_id=wf.id,
             protocol=attrs.get(sa.CASE_PROTOCOL) or "",
             stage=attrs.get(sa.CASE_STAGE) or "",

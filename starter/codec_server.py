@@ -3,7 +3,8 @@
 Implements the codec server protocol: ``POST /encode`` and ``POST /decode`` (also
 under a ``/{namespace}/`` prefix for ``--codec-endpoint`` templating), each taking
 and returning ``{"payloads": [...]}`` in proto3 JSON form (metadata values and data
-are base64). Requests must carry ``Authorization: Bearer <token>``.
+are base64). Requests must carry ``Authorization: Bearer <token>`` (the token:
+:func:`infra.codec.endpoint_token`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.responses import JSONResponse
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from temporalio.api.common.v1 import Payload, Payloads
 
-from starter.codec import EncryptionCodec
+from infra.codec import EncryptionCodec
 
 __all__ = ["DEFAULT_ALLOWED_ORIGINS", "create_codec_app"]
 
@@ -108,28 +109,6 @@ def create_codec_app(
         app.add_api_route(f"{prefix}/encode", encode, methods=["POST"], include_in_schema=False)
         app.add_api_route(f"{prefix}/decode", decode, methods=["POST"], include_in_schema=False)
     return app
-
-
-def endpoint_token(settings) -> str:
-    """The codec endpoint's token: from settings, else generated once under the data dir."""
-    import secrets
-    from pathlib import Path
-
-    if settings.codec_endpoint_token:
-        return settings.codec_endpoint_token
-    path = Path(settings.data_dir) / "codec_token"
-    if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    path.write_text(token, encoding="utf-8")
-    path.chmod(0o600)
-    return token
-
-
-def ui_endpoint(settings) -> str:
-    """The URL to give the Temporal Web UI (its "codec endpoint" / data encoder setting)."""
-    return f"{settings.public_url.rstrip('/')}/codec/t/{endpoint_token(settings)}"
 
 
 def allowed_origins(settings) -> list[str]:

@@ -15,8 +15,8 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError
 
+from infra.settings import Settings
 from protocols.messages import CaseRecord
-from protocols.settings import Settings
 
 CLOSED_QUERY = "WorkflowType = 'DisagreementWorkflow' AND ExecutionStatus != 'Running'"
 

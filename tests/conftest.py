@@ -31,11 +31,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from infra.codec import EncryptionCodec, KeyRing, data_converter
+from infra.settings import Settings
 from protocols.calendar import LONDON, WorkingCalendar
 from protocols.messages import Actor, CaseInput, Child, Person
-from protocols.settings import Settings
 from starter.cases import build_case_input, raise_case
-from starter.codec import EncryptionCodec, KeyRing, data_converter
 from worker import build_worker
 
 # CI explores the same hypothesis inputs on every run, so its verdict is repeatable; a local
@@ -172,7 +172,7 @@ async def register_search_attributes(client: Client) -> None:
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
-    from starter.embedded import SEARCH_ATTRIBUTES
+    from protocols.search_attributes import SEARCH_ATTRIBUTES
 
     await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
         namespace=client.namespace,
@@ -183,7 +183,7 @@ async def register_search_attributes(client: Client) -> None:
 @pytest.fixture
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real dev server (updates and queries), with our search attributes registered."""
-    from starter.embedded import SEARCH_ATTRIBUTES
+    from protocols.search_attributes import SEARCH_ATTRIBUTES
 
     extra: list[str] = []
     for name, kind in SEARCH_ATTRIBUTES.items():

@@ -24,7 +24,7 @@ from protocols.messages import (
     TimelineEvent,
 )
 from starter.audit.agency_log import agency_log, log_csv
-from starter.audit.casefile import CaseFile
+from starter.audit.audited_case import AuditedCase
 from starter.audit.history import iterate, read_history_file
 from starter.audit.rebuild import Rebuilder, rebuild
 from starter.audit.replay import describe_failure, replay_and_report
@@ -77,7 +77,7 @@ async def _settled(handle: WorkflowHandle) -> list[TimelineEvent]:
     raise AssertionError("the case never settled")
 
 
-async def _assert_rebuilt_equals_query(handle: WorkflowHandle) -> CaseFile:
+async def _assert_rebuilt_equals_query(handle: WorkflowHandle) -> AuditedCase:
     queried = await _settled(handle)
     state = await handle.query(DisagreementWorkflow.state)
     history = await handle.fetch_history()
@@ -270,7 +270,7 @@ def test_timeline_of_a_saved_history_file(cli_env, capsys, tmp_path) -> None:
 # -- 4. the monitoring report's figures on cases whose answers are known ---------------------------
 def _case(protocol: str, ref: str, raising: str, receiving: str, category: str, urgency: str,
           events: list[tuple[str, str, str, dict]], *, status: str = "open",
-          outcomes: tuple[tuple[str, bool, str], ...] = ()) -> CaseFile:
+          outcomes: tuple[tuple[str, bool, str], ...] = ()) -> AuditedCase:
     """A hand-built case: events are (London time, kind, stage, details incl. summary)."""
     inp = case_input(protocol, ref, urgency=urgency, category=category,
                      raising={"name": "R", "agency": raising},
@@ -290,11 +290,11 @@ def _case(protocol: str, ref: str, raising: str, receiving: str, category: str, 
         expected_next=[], holders={},
         outcomes=[Outcome(stage=s, resolved=r, at=at(w), by=Actor(name="Mo Manager"),
                           summary="x") for s, r, w in outcomes])
-    return CaseFile(workflow_id=state.workflow_id, input=inp, state=state, timeline=timeline,
+    return AuditedCase(workflow_id=state.workflow_id, input=inp, state=state, timeline=timeline,
                     running=status in ("open", "paused"))
 
 
-def _known_cases() -> list[CaseFile]:
+def _known_cases() -> list[AuditedCase]:
     moved = {"summary": "moved"}
     return [
         # A: a stage-1 deadline passed, resolved at stage 2 (Mon 09:00 → Fri 10:00: 4 WD, 4 days)

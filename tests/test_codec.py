@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
-    from starter.codec import (
+    from infra.codec import (
         ENCRYPTED_ENCODING,
         KEY_ID_METADATA,
         EncryptionCodec,

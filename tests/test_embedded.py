@@ -18,15 +18,9 @@ from temporalio.worker import Worker
 with workflow.unsafe.imports_passed_through():
     import aiosmtplib
 
-    from starter.embedded import (
-        SEARCH_ATTRIBUTES,
-        DevServer,
-        EmbeddedServiceError,
-        SmtpSink,
-        list_mail,
-        read_mail,
-        temporal_cli_path,
-    )
+    from infra.devserver import DevServer, EmbeddedServiceError, temporal_cli_path
+    from infra.mailsink import SmtpSink, list_mail, read_mail
+    from protocols.search_attributes import SEARCH_ATTRIBUTES
     from tests.conftest import free_port
 
 NAMESPACE = "resolutions-test"

@@ -23,9 +23,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from temporalio.client import Client
 
-from protocols.settings import Settings
+from infra.devserver import DevServer
+from infra.settings import Settings
 from starter.cases import raise_case
-from starter.embedded import DevServer
 from tests.conftest import (
     ROOT,
     TEST_KEY,

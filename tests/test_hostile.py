@@ -214,7 +214,7 @@ async def test_hostile_updates_leave_a_running_case_as_it_was(dev_env, settings,
 
 @pytest.fixture
 def settings_factory(tmp_path, mailbox):
-    from protocols.settings import Settings
+    from infra.settings import Settings
 
     def make() -> Settings:
         return Settings(data_dir=tmp_path, smtp_port=mailbox[1], task_queue=TASK_QUEUE)

@@ -26,10 +26,10 @@ from activities.notify import (
     resolve_addressees,
     subject_for,
 )
+from infra.links import Links, link_builder_from_settings
+from infra.settings import Settings
 from protocols.loader import load_protocol
 from protocols.messages import Child, NotificationRequest, Person
-from protocols.settings import Settings
-from starter.web.links import Links, link_builder_from_settings
 from tests.conftest import at, free_port, make_worker, skip_to
 from tests.mail_cases import (
     CHILD_BITS,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from temporalio.service import RPCError
 
+from infra.mailsink import SmtpSink
 from protocols.messages import ActionResult, CaseRecord
 from starter.cases import act, parse_action
-from starter.embedded import SmtpSink
 from starter.retention import purge
 from tests.conftest import case_input, make_worker, start_case, wait_for
 from workflows.disagreement import DisagreementWorkflow

@@ -16,11 +16,11 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from infra.links import Grant, Links, link_builder_from_settings
+from infra.settings import Settings
 from protocols.calendar import WorkingCalendar
 from protocols.messages import Person
-from protocols.settings import Settings
 from starter import cases
-from starter.web.links import Grant, Links, link_builder_from_settings
 from starter.web.server import start_web_server
 from tests.conftest import MailBox, case_input, free_port, start_case, wait_for
 from worker import build_worker

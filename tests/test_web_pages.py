@@ -37,13 +37,7 @@ from temporalio.client import Client, RPCError
 from temporalio.service import RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from protocols.messages import ActionResult, CaseState, Person, TimelineEvent
-from protocols.settings import Settings
-from starter import cases
-from starter.web.actions import ACTIONS
-from starter.web.app import GOVUK_DIST, create_app
-from starter.web.csrf import FIELD, SESSION_COOKIE
-from starter.web.links import (
+from infra.links import (
     Grant,
     LinkError,
     Links,
@@ -51,6 +45,12 @@ from starter.web.links import (
     link_secret,
     sign,
 )
+from infra.settings import Settings
+from protocols.messages import ActionResult, CaseState, Person, TimelineEvent
+from starter import cases
+from starter.web.actions import ACTIONS
+from starter.web.app import GOVUK_DIST, create_app
+from starter.web.csrf import FIELD, SESSION_COOKIE
 from starter.web.roles import ROLES_ENV, RolesError, load_roles
 from tests.conftest import case_input, make_worker, start_case, wait_for
 

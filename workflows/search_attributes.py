@@ -1,17 +1,23 @@
-"""Custom search attributes: what `resolutions list` filters on. Never personal data."""
+"""Typed keys for the custom search attributes, built from :mod:`protocols.search_attributes`."""
 
 from temporalio.common import SearchAttributeKey
 
-CASE_PROTOCOL = SearchAttributeKey.for_keyword("CaseProtocol")
-CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
-CASE_STATUS = SearchAttributeKey.for_keyword("CaseStatus")
-CASE_URGENCY = SearchAttributeKey.for_keyword("CaseUrgency")
-CASE_OVERDUE = SearchAttributeKey.for_bool("CaseOverdue")
-CASE_NEXT_DEADLINE = SearchAttributeKey.for_datetime("CaseNextDeadline")
-CASE_RAISING_AGENCY = SearchAttributeKey.for_keyword("CaseRaisingAgency")
-CASE_RECEIVING_AGENCY = SearchAttributeKey.for_keyword("CaseReceivingAgency")
+from protocols.search_attributes import SEARCH_ATTRIBUTES
 
-ALL_KEYS = [
-    CASE_PROTOCOL, CASE_STAGE, CASE_STATUS, CASE_URGENCY, CASE_OVERDUE, CASE_NEXT_DEADLINE,
-    CASE_RAISING_AGENCY, CASE_RECEIVING_AGENCY,
-]
+_FACTORIES = {
+    "Keyword": SearchAttributeKey.for_keyword,
+    "Bool": SearchAttributeKey.for_bool,
+    "Datetime": SearchAttributeKey.for_datetime,
+}
+_KEYS = {name: _FACTORIES[kind](name) for name, kind in SEARCH_ATTRIBUTES.items()}
+
+CASE_PROTOCOL = _KEYS["CaseProtocol"]
+CASE_STAGE = _KEYS["CaseStage"]
+CASE_STATUS = _KEYS["CaseStatus"]
+CASE_URGENCY = _KEYS["CaseUrgency"]
+CASE_OVERDUE = _KEYS["CaseOverdue"]
+CASE_NEXT_DEADLINE = _KEYS["CaseNextDeadline"]
+CASE_RAISING_AGENCY = _KEYS["CaseRaisingAgency"]
+CASE_RECEIVING_AGENCY = _KEYS["CaseReceivingAgency"]
+
+ALL_KEYS = list(_KEYS.values())

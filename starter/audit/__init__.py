@@ -2,7 +2,7 @@
 
 Design decision 8, "audit is replay": a case's Temporal history is the record. Everything here
 reads histories (from the server or from exported JSON files), decodes them with the same data
-converter and encryption codec the worker uses (:func:`starter.connection.build_converter`),
+converter and encryption codec the worker uses (:func:`infra.connection.build_converter`),
 and replays them against today's :class:`~workflows.disagreement.DisagreementWorkflow`.
 
 Modules: :mod:`.history` (reading, exporting, listing), :mod:`.replay` (compatibility checks),

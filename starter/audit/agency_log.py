@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from activities.forms import stage_rows
 from protocols.calendar import LONDON
-from starter.audit.casefile import CaseFile
-from starter.audit.tables import table
+from starter.audit.audited_case import AuditedCase
+from starter.cli.output import table
 
 CSV_HEADERS = ["case", "reference", "protocol", "agency side", "stage", "stage name",
                "start date", "raised by", "concern raised with", "how", "outcome"]
@@ -43,7 +43,7 @@ class LogRow(BaseModel):
                 self.outcome]
 
 
-def _side(case: CaseFile, agency: str) -> str | None:
+def _side(case: AuditedCase, agency: str) -> str | None:
     wanted = agency.strip().casefold()
     raising = case.input.case.raising.agency.strip().casefold() == wanted
     receiving = case.input.case.receiving.agency.strip().casefold() == wanted
@@ -61,7 +61,7 @@ def _in_range(moment: datetime | None, start: date | None, end: date | None) -> 
     return (start is None or day >= start) and (end is None or day <= end)
 
 
-def agency_log(cases: list[CaseFile], agency: str, start: date | None = None,
+def agency_log(cases: list[AuditedCase], agency: str, start: date | None = None,
                end: date | None = None) -> list[LogRow]:
     """The agency's log: stages that started between ``start`` and ``end`` (inclusive)."""
     rows: list[LogRow] = []

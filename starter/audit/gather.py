@@ -14,10 +14,10 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 
 from protocols.calendar import LONDON
-from starter.audit.casefile import CaseFile
+from starter.audit.audited_case import AuditedCase
 from starter.audit.history import count, list_histories, visibility_query
-from starter.audit.progress import Progress
 from starter.audit.rebuild import Rebuilder
+from starter.cli.output import Progress
 
 
 def started_between(start: date | None, end: date | None) -> tuple[datetime | None,
@@ -29,7 +29,7 @@ def started_between(start: date | None, end: date | None) -> tuple[datetime | No
 
 
 async def gather_cases(client: Client, converter: DataConverter, query: str,
-                       progress_label: str = "rebuilding") -> list[CaseFile]:
+                       progress_label: str = "rebuilding") -> list[AuditedCase]:
     """Every case the visibility query lists, rebuilt from its history."""
     total = await count(client, query)
     progress = Progress(total, label=progress_label) if total > 1 else None
@@ -38,7 +38,7 @@ async def gather_cases(client: Client, converter: DataConverter, query: str,
         async for history in list_histories(client, query):
             yield history
 
-    cases: list[CaseFile] = []
+    cases: list[AuditedCase] = []
     async for case in Rebuilder(converter).rebuild_many(feed()):
         cases.append(case)
         if progress:

@@ -36,7 +36,7 @@ from temporalio.worker import (
 )
 
 from protocols.messages import CaseInput, CaseRecord
-from starter.audit.casefile import CaseFile, Check
+from starter.audit.audited_case import AuditedCase, Check
 from starter.audit.facts import Facts, decode_facts
 from starter.audit.history import event_kind, event_time, started_input
 from starter.audit.replay import describe_failure, quiet_runtime
@@ -133,17 +133,17 @@ class Rebuilder:
         self.replayer = Replayer(workflows=list(workflows), data_converter=converter,
                                  interceptors=[self.capture], runtime=quiet_runtime())
 
-    async def rebuild(self, history: WorkflowHistory) -> CaseFile:
+    async def rebuild(self, history: WorkflowHistory) -> AuditedCase:
         [case] = [c async for c in self.rebuild_many(_one(history))]  # run to the end: the
         return case  # replayer's worker shuts down when its iterator is exhausted
 
     async def rebuild_many(self, histories: AsyncIterator[WorkflowHistory]
-                           ) -> AsyncIterator[CaseFile]:
+                           ) -> AsyncIterator[AuditedCase]:
         async with self.replayer.workflow_replay_iterator(histories) as results:
             async for result in results:
                 yield await self._case_file(result.history, result.replay_failure)
 
-    async def _case_file(self, history: WorkflowHistory, failure: Exception | None) -> CaseFile:
+    async def _case_file(self, history: WorkflowHistory, failure: Exception | None) -> AuditedCase:
         inp: CaseInput = await started_input(history, self.converter)
         at = event_time(history.events[-1])
         replayed = _replayed(self.capture.instances.pop(history.run_id, None), at)
@@ -176,7 +176,7 @@ class Rebuilder:
                              f" ({describe_failure(failure).text() if failure else 'no detail'})")
         checks += cross_checks(record, facts)
         status = _execution_status(history)
-        return CaseFile(
+        return AuditedCase(
             workflow_id=record.state.workflow_id, run_id=history.run_id, input=inp,
             state=record.state, timeline=record.timeline, running=status == "running",
             execution_status=status, source=source, checks=checks,  # type: ignore[arg-type]
@@ -187,6 +187,6 @@ async def _one(history: WorkflowHistory) -> AsyncIterator[WorkflowHistory]:
     yield history
 
 
-async def rebuild(history: WorkflowHistory, converter: DataConverter) -> CaseFile:
+async def rebuild(history: WorkflowHistory, converter: DataConverter) -> AuditedCase:
     """One case file from one history (see the module docstring for how)."""
     return await Rebuilder(converter).rebuild(history)

@@ -20,7 +20,7 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 
-from starter.audit.progress import Progress
+from starter.cli.output import Progress
 from workflows.disagreement import DisagreementWorkflow
 
 _MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')

@@ -1,6 +1,6 @@
 """The partnership's monitoring report, worked out from a list of case records.
 
-Pure arithmetic over :class:`CaseFile` objects (state + timeline + input), so it can be checked
+Pure arithmetic over :class:`AuditedCase` objects (state + timeline + input), so it can be checked
 on cases whose answers are known; :mod:`.gather` collects the records from Temporal.
 
 Definitions:
@@ -24,7 +24,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from protocols.calendar import LONDON, WorkingCalendar
-from starter.audit.casefile import CaseFile
+from starter.audit.audited_case import AuditedCase
 from starter.audit.story import bypass_rows, passed_deadlines, pause_spans
 
 RESULTS = ("resolved", "open", "withdrawn", "closed unresolved")
@@ -100,7 +100,7 @@ class Report(BaseModel):
     lines: list[CaseLine] = Field(default_factory=list)
 
 
-def result_of(case: CaseFile) -> str:
+def result_of(case: AuditedCase) -> str:
     state = case.state
     if any(o.resolved for o in state.outcomes):
         return "resolved"
@@ -111,7 +111,7 @@ def result_of(case: CaseFile) -> str:
     return "open"
 
 
-def _stage_label(case: CaseFile, stage_id: str, mixed: bool) -> str:
+def _stage_label(case: AuditedCase, stage_id: str, mixed: bool) -> str:
     try:
         name = case.input.protocol.stage(stage_id).name
     except KeyError:
@@ -119,13 +119,13 @@ def _stage_label(case: CaseFile, stage_id: str, mixed: bool) -> str:
     return f"{case.state.protocol} {stage_id}" if mixed else f"{stage_id} {name}".strip()
 
 
-def _highest(case: CaseFile) -> str:
+def _highest(case: AuditedCase) -> str:
     protocol = case.input.protocol
     visited = case.state.stages_visited or [case.state.stage]
     return max(visited, key=protocol.stage_index)
 
 
-def _breach_label(case: CaseFile, key: str, mixed: bool) -> str:
+def _breach_label(case: AuditedCase, key: str, mixed: bool) -> str:
     if key == "overall":
         return "overall limit"
     if key.startswith("duty/"):
@@ -141,7 +141,7 @@ def _ordered(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def build_report(cases: list[CaseFile], *, protocol: str | None = None,
+def build_report(cases: list[AuditedCase], *, protocol: str | None = None,
                  start: date | None = None, end: date | None = None,
                  calendar: WorkingCalendar | None = None) -> Report:
     """The monitoring report for cases raised between ``start`` and ``end`` (inclusive)."""

@@ -7,7 +7,8 @@ from html import escape
 
 from starter.audit.report import Report, Stats
 from starter.audit.svg import bar_chart
-from starter.audit.tables import html_table, page, table
+from starter.audit.tables import html_table, page
+from starter.cli.output import table
 from starter.timefmt import london
 
 

@@ -1,6 +1,6 @@
 """A case's story, read from its own record: stages, deadlines, who acted, what happened.
 
-Everything here is derived from a :class:`CaseFile` (state and timeline as the workflow wrote
+Everything here is derived from a :class:`AuditedCase` (state and timeline as the workflow wrote
 them, see :mod:`.rebuild`); nothing is re-decided. A *breach* is a deadline that passed before
 the outcome it asked for: the workflow writes a ``deadline_passed`` event exactly then.
 """
@@ -13,7 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, computed_field
 
 from protocols.messages import DeadlineState, Outcome, TimelineEvent
-from starter.audit.casefile import CaseFile, Check
+from starter.audit.audited_case import AuditedCase, Check
 from starter.audit.facts import Fact
 
 MOVES = ("stage_entered", "escalated")
@@ -174,7 +174,7 @@ def passed_deadlines(timeline: list[TimelineEvent]) -> dict[str, datetime]:
     return passed
 
 
-def build_story(case: CaseFile) -> Story:
+def build_story(case: AuditedCase) -> Story:
     state, timeline, inp = case.state, case.timeline, case.input
     protocol = inp.protocol
     passed = passed_deadlines(timeline)

@@ -7,7 +7,8 @@ from html import escape
 
 from starter.audit.story import DeadlineRow, Story
 from starter.audit.svg import Lane, Mark, time_chart
-from starter.audit.tables import html_table, page, table
+from starter.audit.tables import html_table, page
+from starter.cli.output import table
 from starter.timefmt import london
 
 

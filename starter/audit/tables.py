@@ -1,4 +1,5 @@
-"""Plain-text and HTML tables, and the standalone HTML page the audit commands write."""
+"""HTML tables and the standalone HTML page the audit commands write (text tables:
+:func:`starter.cli.output.table`)."""
 
 from __future__ import annotations
 
@@ -17,24 +18,6 @@ height:.8rem;margin-right:.3rem;vertical-align:middle}
 h3{font-size:1.05rem;margin:1.2rem 0 .2rem}
 @media print{body{margin:0}h2{break-after:avoid}}
 """
-
-
-def clip(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def table(headers: list[str], rows: list[list[str]], max_width: int = 70) -> str:
-    """A fixed-width text table; long cells are clipped (use --json for everything)."""
-    if not rows:
-        return "  (none)"
-    cells = [[clip(c, max_width) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    out = [line.rstrip(), "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-            for r in cells]
-    return "\n".join(out)
 
 
 def html_table(headers: list[str], rows: list[list[str]],

@@ -17,11 +17,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
-from protocols.settings import Settings
+from infra.links import Links, derive_key, link_secret
+from infra.settings import Settings
 from starter.web import routes_case, routes_list, routes_raise
 from starter.web.csrf import SESSION_COOKIE, Csrf
 from starter.web.deps import WebContext
-from starter.web.links import Links, derive_key, link_secret
 from starter.web.rendering import PageError, error_page
 
 log = logging.getLogger("resolutions.web")
@@ -76,8 +76,8 @@ def create_app(settings: Settings, client: Client, *, assets_dir: Path | None = 
 
 def _mount_codec_endpoint(app: FastAPI, settings: Settings, client: Client) -> None:
     """/codec: the Temporal Web UI decodes payloads here for someone holding the token."""
-    from starter.codec import EncryptionCodec
-    from starter.codec_server import allowed_origins, create_codec_app, endpoint_token
+    from infra.codec import EncryptionCodec, endpoint_token
+    from starter.codec_server import allowed_origins, create_codec_app
 
     codec = client.data_converter.payload_codec
     if isinstance(codec, EncryptionCodec):

@@ -13,12 +13,12 @@ from fastapi import Request
 from temporalio.client import Client, RPCError, WorkflowQueryFailedError
 from temporalio.service import RPCStatusCode
 
+from infra.links import Grant, LinkError, Links
+from infra.settings import Settings
 from protocols.loader import ProtocolError, load_protocol
 from protocols.schema import Protocol
-from protocols.settings import Settings
 from starter.errors import explain
 from starter.web.csrf import Csrf, CsrfError
-from starter.web.links import Grant, LinkError, Links
 from starter.web.rendering import PageError
 from starter.web.roles import Denied, RolesError, StandingRole, load_roles
 

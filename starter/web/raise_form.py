@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from infra.links import Grant
 from protocols.schema import Protocol
 from starter.web.forms import FormState, checked, read_date, read_moment, text
-from starter.web.links import Grant
 
 URGENCIES = ("standard", "urgent", "immediate-risk")
 PERSON_FIELDS = ("name", "role", "agency", "email", "phone")

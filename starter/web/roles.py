@@ -19,15 +19,14 @@ removing a line withdraws the access of every link already sent.
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.links import Grant
+from infra.settings import Settings, read_variable
 from protocols.loader import available_protocols
-from protocols.settings import Settings
-from starter.web.links import Grant
 
 ROLES_ENV = "RESOLUTIONS_ROLES"
 STANDING_ROLES = ("business_unit", "auditor")
@@ -81,7 +80,7 @@ def load_roles(settings: Settings) -> dict[str, StandingRole]:
             roles.update(_parse(tomllib.loads(path.read_text(encoding="utf-8")), str(path)))
         except tomllib.TOMLDecodeError as exc:
             raise RolesError(f"{path}: not valid TOML: {exc}") from exc
-    raw = os.environ.get(ROLES_ENV, "").strip()
+    raw = read_variable("roles").strip()
     if raw:
         try:
             roles.update(_parse(json.loads(raw), ROLES_ENV))

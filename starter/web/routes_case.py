@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import RPCError, WorkflowUpdateFailedError
 
 from activities.notify import due_text
+from infra.links import Grant
 from protocols.messages import CONTACT_METHODS, CaseState, DeadlineState
 from protocols.schema import Protocol
 from starter import cases
@@ -28,7 +29,6 @@ from starter.web.deps import (
     web,
 )
 from starter.web.forms import FormState, add_model_errors, read_form
-from starter.web.links import Grant
 from starter.web.rendering import PageError, render
 from starter.web.roles import Denied, check_case, still_holds
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import RPCError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from infra.links import Grant
 from protocols.loader import ProtocolError, available_protocols, load_protocol
 from protocols.messages import CaseState
 from protocols.schema import Protocol
@@ -19,7 +20,6 @@ from starter.web import raise_form
 from starter.web.csrf import FIELD, CsrfError
 from starter.web.deps import csrf_failed, denied, grant_for, log, web
 from starter.web.forms import FormState, add_model_errors, read_form
-from starter.web.links import Grant
 from starter.web.rendering import render
 from starter.web.roles import Denied, check_raise
 from starter.web.routes_case import set_flash

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 from temporalio.client import Client
 
-from protocols.settings import Settings
+from infra.settings import Settings
 from starter.web.app import create_app
 
 log = logging.getLogger("resolutions.web")

@@ -7,12 +7,12 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from protocols.settings import load_settings
+from infra.settings import load_settings
 from starter.timefmt import london
 
 
 def cmd_mail(args: argparse.Namespace) -> int:
-    from starter.embedded import list_mail, read_mail
+    from infra.mailsink import list_mail, read_mail
 
     settings = load_settings()
     if args.file:
@@ -41,7 +41,7 @@ def cmd_mail(args: argparse.Namespace) -> int:
 
 def cmd_form(args: argparse.Namespace) -> int:
     from activities.forms import FORM_KINDS, render_case_form
-    from starter.connection import connect
+    from infra.connection import connect
     from workflows.disagreement import DisagreementWorkflow
 
     if args.kind not in FORM_KINDS:

@@ -23,11 +23,12 @@ import binascii
 import dataclasses
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -35,6 +36,11 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
+
+from infra.secrets import create_secret, write_secret
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
 
 __all__ = [
     "ACTIVE_KEY_ENV",
@@ -47,7 +53,11 @@ __all__ = [
     "KeyRing",
     "MissingKeyError",
     "data_converter",
+    "endpoint_token",
+    "key_file_path",
+    "key_variables",
     "new_key_id",
+    "ui_endpoint",
 ]
 
 KEYS_ENV = "RESOLUTIONS_CODEC_KEYS"
@@ -103,22 +113,6 @@ def _decode_keys(raw: object, source: str) -> dict[str, bytes]:
     if not isinstance(raw, dict) or not raw:
         raise KeyConfigError(f"{source}: expected a non-empty JSON object of key id -> base64 key")
     return {str(key_id): _decode_key(str(key_id), value) for key_id, value in raw.items()}
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Atomically write ``text`` to ``path`` with mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +189,7 @@ class KeyRing:
 
     def save(self, path: Path) -> None:
         """Write this ring to ``path`` atomically, readable by the owner only (0600)."""
-        _write_private(Path(path), self.to_json())
+        write_secret(Path(path), self.to_json())
 
     def with_new_active_key(self, key_id: str | None = None) -> KeyRing:
         """Return a copy with a new random key added and made active."""
@@ -233,7 +227,11 @@ class KeyRing:
         explicitly configured key file that is missing is always an error, so a
         mis-mounted volume cannot silently replace the keys.
         """
-        env = os.environ if environ is None else environ
+        if environ is None:
+            from infra.settings import load_settings
+
+            environ = key_variables(load_settings())
+        env = environ
         keys_json = env.get(KEYS_ENV, "").strip()
         key_file = env.get(KEY_FILE_ENV, "").strip()
         if keys_json:
@@ -247,9 +245,15 @@ class KeyRing:
             return cls.load(path)
         if not create_if_missing:
             raise KeyConfigError(f"no encryption keys configured: {_CONFIG_HINT}, or create {path}")
-        ring = cls.generate()
-        ring.save(path)
-        return ring
+        # A worker and a command starting together agree on one key.
+        return cls.from_json(create_secret(path, lambda: cls.generate().to_json()),
+                             source=f"key file {path}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyRing:
+        """The keys the settings name (see :meth:`from_env`); made on first embedded run."""
+        return cls.from_env(settings.data_dir, create_if_missing=settings.embedded,
+                            environ=key_variables(settings))
 
     @classmethod
     def _from_env_json(cls, keys_json: str, active: str) -> KeyRing:
@@ -336,6 +340,31 @@ class EncryptionCodec(PayloadCodec):
             return Payload.FromString(plain)
         except DecodeError as exc:
             raise ValueError(f"decrypted payload (key {key_id!r}) is not a Payload") from exc
+
+
+def key_variables(settings: Settings) -> dict[str, str]:
+    """The key settings by their variable names, as :meth:`KeyRing.from_env` reads them."""
+    return {KEYS_ENV: settings.codec_keys, ACTIVE_KEY_ENV: settings.codec_active_key,
+            KEY_FILE_ENV: settings.codec_key_file}
+
+
+def key_file_path(settings: Settings) -> Path:
+    """The key file `resolutions keys rotate` changes: the configured one or the default."""
+    return Path(settings.codec_key_file or Path(settings.data_dir) / DEFAULT_KEY_FILE_NAME)
+
+
+# -- the codec endpoint's token ---------------------------------------------------------------
+def endpoint_token(settings: Settings) -> str:
+    """The codec endpoint's token: from settings, else generated once under the data dir."""
+    if settings.codec_endpoint_token:
+        return settings.codec_endpoint_token
+    path = Path(settings.data_dir) / "codec_token"
+    return create_secret(path, lambda: secrets.token_urlsafe(32)).strip()
+
+
+def ui_endpoint(settings: Settings) -> str:
+    """The URL to give the Temporal Web UI (its "codec endpoint" / data encoder setting)."""
+    return f"{settings.public_url.rstrip('/')}/codec/t/{endpoint_token(settings)}"
 
 
 def data_converter(codec: EncryptionCodec | None) -> DataConverter:

@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import json
 import math
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -31,8 +30,9 @@ from typing import Literal
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from infra.secrets import create_secret
+from infra.settings import Settings
 from protocols.messages import Actor, Person
-from protocols.settings import Settings
 
 AccessRole = Literal["practitioner", "manager", "business_unit", "auditor", "raiser"]
 ACCESS_ROLES: tuple[str, ...] = ("practitioner", "manager", "business_unit", "auditor", "raiser")
@@ -170,16 +170,7 @@ def link_secret(settings: Settings) -> bytes:
     if settings.link_secret:
         return settings.link_secret.encode("utf-8")
     path = Path(settings.data_dir) / "link_secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(secrets.token_urlsafe(48) + "\n")
-    text = path.read_text(encoding="ascii").strip()
+    text = create_secret(path, lambda: secrets.token_urlsafe(48) + "\n").strip()
     if len(text) < 32:
         raise ValueError(f"{path} holds no usable link secret; delete it to make a new one")
     return text.encode("ascii")

@@ -1,15 +1,39 @@
-"""The `resolutions` command line: one entry point, one clear line on error."""
+"""The `resolutions` command line: one entry point, one clear line on error.
+
+One module per group of commands, each with a ``register(sub)``: :mod:`.plan` (plan,
+protocols), :mod:`.cases` (raise, the manager actions, status, list, timeline), :mod:`.mail`
+(mail, form), :mod:`.audit` (audit …, report), :mod:`.admin` (worker, setup-cluster, keys,
+purge, hold) and :mod:`.web` (web, link); :mod:`.output` draws tables, colours and progress.
+Arguments are parsed before the Temporal SDK is imported, so help and mistakes come at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
+from infra.settings import SettingsError
 from protocols.loader import ProtocolError
-from protocols.settings import SettingsError
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def lazy(name: str) -> ModuleType:
+    """Module ``name``, imported on its first use: command modules name what their handlers
+    need (the Temporal SDK, the audit readers) without loading it while arguments are parsed."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
 
 
 def one_line(message: str) -> str:
@@ -26,7 +50,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from starter import plan_cmd, protocols_cmds
+    from starter.cli import plan
 
     parser = Parser(
         prog="resolutions",
@@ -34,38 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("plan", help="a protocol's timetable if every stage used its full time")
-    p.add_argument("--protocol", required=True, help="york, dudley, swindon, leeds or barnsley")
-    p.add_argument("--arose", help="when the concern arose (ISO 8601; London time if no offset)")
-    p.add_argument("--start-stage", help="stage to start at (e.g. 3 for an urgent York case)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=plan_cmd.cmd_plan)
-
-    p = sub.add_parser("protocols", help="list the protocols, or show one")
-    psub = p.add_subparsers(dest="action")
-    show = psub.add_parser("show", help="print one protocol's rules readably")
-    show.add_argument("name")
-    protocols_cmds.add_verify(psub)
-    p.set_defaults(handler=plan_cmd.cmd_protocols)
-
+    plan.register(sub)
     for register in _extra_commands():
         register(sub)
     return parser
 
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Command groups that live in their own modules (cases, mail, audit…)."""
-    registrars = []
-    for module_name in ("starter.case_cmds", "starter.mail_cmds", "starter.audit_cmds",
-                        "starter.admin_cmds", "starter.web.cli"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        registrars.append(module.register)
-    return registrars
+    """The other command groups, each in its own module."""
+    from starter.cli import admin, audit, cases, mail, web
+
+    return [cases.register, mail.register, audit.register, admin.register, web.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,15 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (ProtocolError, SettingsError, ValueError) as exc:
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        _error(str(exc))
         return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line for people, never a traceback
         from starter.errors import explain
 
-        print(f"error: {one_line(explain(exc))}", file=sys.stderr)
+        _error(explain(exc))
         return 1
+
+
+def _error(message: str) -> None:
+    from starter.cli.output import error
+
+    error(one_line(message))
 
 
 def run() -> None:

@@ -21,7 +21,7 @@ class Check(BaseModel):
     detail: str = ""
 
 
-class CaseFile(BaseModel):
+class AuditedCase(BaseModel):
     """A case's input, state and timeline, with where they came from.
 
     ``source`` says how the record was obtained: the result the workflow itself returned

@@ -1,7 +1,7 @@
 """`resolutions audit export | replay | timeline | log` and `resolutions report`.
 
 All of them read histories (decision 8, "audit is replay") and decode them with the same data
-converter and encryption codec as the worker (:func:`starter.connection.build_converter`).
+converter and encryption codec as the worker (:func:`infra.connection.build_converter`).
 """
 
 from __future__ import annotations
@@ -12,17 +12,24 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from temporalio.client import Client, WorkflowHistory
-from temporalio.converter import DataConverter
-
+from infra.settings import Settings, load_settings
 from protocols.loader import load_protocol
-from protocols.settings import Settings, load_settings
-from starter.audit import agency_log, history, report, report_render, story, story_render
-from starter.audit.gather import case_query, gather_cases
-from starter.audit.rebuild import Rebuilder
-from starter.audit.replay import replay_and_report
-from starter.connection import build_converter, connect
+from starter.cli import lazy
+
+if TYPE_CHECKING:
+    from temporalio.client import Client, WorkflowHistory
+    from temporalio.converter import DataConverter
+
+agency_log = lazy("starter.audit.agency_log")
+history = lazy("starter.audit.history")
+report = lazy("starter.audit.report")
+report_render = lazy("starter.audit.report_render")
+story = lazy("starter.audit.story")
+story_render = lazy("starter.audit.story_render")
+gather = lazy("starter.audit.gather")
+replay = lazy("starter.audit.replay")
 
 
 class _Context:
@@ -30,11 +37,15 @@ class _Context:
 
     def __init__(self) -> None:
         self.settings: Settings = load_settings()
+        from infra.connection import build_converter
+
         self.converter: DataConverter = build_converter(self.settings)
         self._client: Client | None = None
 
     async def client(self) -> Client:
         if self._client is None:
+            from infra.connection import connect
+
             self._client = await connect(self.settings, self.converter)
         return self._client
 
@@ -103,9 +114,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             client = await ctx.client()
             query = history.visibility_query(closed_only=True, extra=args.query)
             total = await history.count(client, query)
-            return await replay_and_report(history.list_histories(client, query),
+            return await replay.replay_and_report(history.list_histories(client, query),
                                            ctx.converter, total=total)
-        return await replay_and_report(_targets(ctx, args.targets), ctx.converter,
+        return await replay.replay_and_report(_targets(ctx, args.targets), ctx.converter,
                                        total=len(args.targets))
 
     return _run(go)
@@ -115,6 +126,8 @@ async def _targets(ctx: _Context, targets: list[str]) -> AsyncIterator[WorkflowH
     for target in targets:
         if history.looks_like_file(target):
             found = history.read_history_file(target)
+            from temporalio.client import WorkflowHistory
+
             yield WorkflowHistory(target, found.events)  # reported under the file's name
         else:
             yield await history.fetch(await ctx.client(), target)
@@ -126,6 +139,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
     async def go(ctx: _Context) -> int:
         found = await _history(ctx, args.target)
+        from starter.audit.rebuild import Rebuilder
+
         case = await Rebuilder(ctx.converter).rebuild(found)
         told = story.build_story(case)
         if args.html:
@@ -146,8 +161,8 @@ def cmd_log(args: argparse.Namespace) -> int:
         load_protocol(args.protocol)
 
     async def go(ctx: _Context) -> int:
-        query = case_query(start, end, raised_window=False)
-        cases = await gather_cases(await ctx.client(), ctx.converter, query)
+        query = gather.case_query(start, end, raised_window=False)
+        cases = await gather.gather_cases(await ctx.client(), ctx.converter, query)
         if args.protocol:
             cases = [c for c in cases if c.state.protocol == args.protocol]
         rows = agency_log.agency_log(cases, args.agency, start, end)
@@ -168,7 +183,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         load_protocol(args.protocol)
 
     async def go(ctx: _Context) -> int:
-        cases = await gather_cases(await ctx.client(), ctx.converter, case_query(start, end))
+        query = gather.case_query(start, end)
+        cases = await gather.gather_cases(await ctx.client(), ctx.converter, query)
         built = report.build_report(cases, protocol=args.protocol, start=start, end=end)
         if args.html:
             _write(args.html, report_render.render_html(built), "the report")

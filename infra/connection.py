@@ -15,13 +15,12 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
-from protocols.settings import Settings
-from starter.codec import EncryptionCodec, KeyRing, data_converter
+from infra.codec import EncryptionCodec, KeyRing, data_converter
+from infra.settings import Settings
 
 
 def build_codec(settings: Settings) -> EncryptionCodec:
-    keyring = KeyRing.from_env(settings.data_dir, create_if_missing=settings.embedded)
-    return EncryptionCodec(keyring)
+    return EncryptionCodec(KeyRing.from_settings(settings))
 
 
 def build_converter(settings: Settings) -> DataConverter:

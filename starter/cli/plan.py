@@ -5,12 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 
+from infra.settings import load_settings
 from protocols.calendar import WorkingCalendar
 from protocols.deadlines import plan
 from protocols.loader import available_protocols, load_protocol
 from protocols.schema import Protocol
-from protocols.settings import load_settings
 from starter.timefmt import london, parse_moment, utc_now
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from starter.cli import protocols
+
+    p = sub.add_parser("plan", help="a protocol's timetable if every stage used its full time")
+    p.add_argument("--protocol", required=True, help="york, dudley, swindon, leeds or barnsley")
+    p.add_argument("--arose", help="when the concern arose (ISO 8601; London time if no offset)")
+    p.add_argument("--start-stage", help="stage to start at (e.g. 3 for an urgent York case)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_plan)
+
+    p = sub.add_parser("protocols", help="list the protocols, or show one")
+    psub = p.add_subparsers(dest="action")
+    show = psub.add_parser("show", help="print one protocol's rules readably")
+    show.add_argument("name")
+    protocols.add_verify(psub)
+    p.set_defaults(handler=cmd_protocols)
 
 
 def calendar_from_settings() -> WorkingCalendar:

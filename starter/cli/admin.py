@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from protocols.settings import load_settings
+from infra.settings import load_settings
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import worker
+    """The one-machine stack (worker, embedded services, web forms): as `./dev start`."""
+    from starter import devstack
 
-    return worker.main(["--no-web"] if args.no_web else [])
+    return devstack.main(["--no-web"] if args.no_web else [])
 
 
 def cmd_setup_cluster(args: argparse.Namespace) -> int:
@@ -22,8 +23,8 @@ def cmd_setup_cluster(args: argparse.Namespace) -> int:
         ListSearchAttributesRequest,
     )
 
-    from starter.connection import connect
-    from starter.embedded import SEARCH_ATTRIBUTES
+    from infra.connection import connect
+    from protocols.search_attributes import SEARCH_ATTRIBUTES
 
     async def go() -> int:
         settings = load_settings()
@@ -48,13 +49,9 @@ def cmd_setup_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    import os
-    from pathlib import Path
+    from infra.codec import KeyRing, key_file_path
 
-    from starter.codec import KEY_FILE_ENV, KeyRing
-
-    settings = load_settings()
-    path = Path(os.environ.get(KEY_FILE_ENV) or settings.data_dir / "keys.json")
+    path = key_file_path(load_settings())
     ring = KeyRing.rotate(path)
     print(f"New active key {ring.active_key_id} in {path}; older keys still decrypt "
           f"({', '.join(k for k in ring.keys if k != ring.active_key_id) or 'none'}).")
@@ -62,7 +59,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from starter.connection import connect
+    from infra.connection import connect
+    from starter.cli.output import table
     from starter.retention import purge
     from starter.timefmt import parse_moment
 
@@ -71,10 +69,11 @@ def cmd_purge(args: argparse.Namespace) -> int:
         client = await connect(settings)
         as_of = parse_moment(args.as_of, "--as-of") if args.as_of else None
         decisions = await purge(client, settings, as_of=as_of, dry_run=args.dry_run)
-        for d in decisions:
-            extra = f", {d.mail_removed} e-mail(s) removed" if d.action == "purged" else ""
-            print(f"{d.workflow_id:<26} closed {d.closed_at[:10]}  {d.retention_class:<8} "
-                  f"{d.action}{extra}")
+        if decisions:
+            print(table(["case", "closed", "retention", "action"],
+                        [[d.workflow_id, d.closed_at[:10], d.retention_class,
+                          d.action + (f", {d.mail_removed} e-mail(s) removed"
+                                      if d.action == "purged" else "")] for d in decisions]))
         purged = sum(1 for d in decisions if d.action in ("purged", "would purge"))
         verb = "would be purged" if args.dry_run else "purged"
         print(f"{purged} of {len(decisions)} closed case(s) {verb}; record in "
@@ -85,9 +84,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
+    from infra.connection import connect
     from protocols.messages import Actor
     from starter.cases import act, parse_action
-    from starter.connection import connect
 
     message = parse_action("set_legal_hold", {"on": not args.lift, "reason": args.reason,
                                               "by": Actor(name=args.by).model_dump()})

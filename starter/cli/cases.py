@@ -11,15 +11,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from infra.settings import load_settings
 from protocols.messages import CONTACT_METHODS, ActionResult, Actor, CaseState
-from protocols.settings import load_settings
-from starter import cases
-from starter.connection import connect
+from starter.cli import lazy
+from starter.cli.output import table
 from starter.timefmt import london, parse_moment
+
+cases = lazy("starter.cases")
 
 
 def _run(coro_factory: Callable[[Any], Awaitable[int]]) -> int:
     async def go() -> int:
+        from infra.connection import connect
+
         client = await connect(load_settings())
         return await coro_factory(client)
 
@@ -268,11 +272,9 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
             return 0
-        for e in events:
-            if e.kind == "notification_sent" and not args.all:
-                continue
-            stage = f"[{e.stage}]" if e.stage else ""
-            print(f"{london(e.at)}  {stage:<7} {e.kind:<20} {e.actor:<18} {e.summary}")
+        shown = [e for e in events if args.all or e.kind != "notification_sent"]
+        print(table(["when (London)", "stage", "event", "by", "what"],
+                    [[london(e.at), e.stage, e.kind, e.actor, e.summary] for e in shown], 1000))
         return 0
 
     return _run(go)
@@ -292,11 +294,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not rows:
             print("No cases match.")
             return 0
-        print(f"{'case':<24} {'stage':<6} {'status':<9} {'next deadline':<22} {'overdue':<8}"
-              f" agencies")
-        for r in rows:
-            print(f"{r.workflow_id:<24} {r.stage:<6} {r.status:<9} {london(r.next_deadline):<22}"
-                  f" {'YES' if r.overdue else '':<8} {r.raising_agency} → {r.receiving_agency}")
+        print(table(["case", "stage", "status", "next deadline", "overdue", "agencies"],
+                    [[r.workflow_id, r.stage, r.status, london(r.next_deadline),
+                      "YES" if r.overdue else "", f"{r.raising_agency} → {r.receiving_agency}"]
+                     for r in rows]))
         return 0
 
     return _run(go)

@@ -14,7 +14,7 @@ from protocols.messages import DeadlineAnswer, DeadlineQuery, ShiftRequest
 from protocols.schema import Timescale
 
 
-class CalendarActivities:
+class DeadlineActivities:
     def __init__(self, calendar: WorkingCalendar, reminder_working_days_before: int = 1) -> None:
         self.calendar = calendar
         self.reminder_days = reminder_working_days_before

@@ -8,11 +8,10 @@ import signal
 
 from pydantic import ValidationError
 
+from infra.links import CASE_ROLES, Grant, Links, role_for_key
+from infra.settings import load_settings
 from protocols.loader import load_protocol
 from protocols.messages import Person
-from protocols.settings import load_settings
-from starter.cases import workflow_id_for
-from starter.web.links import CASE_ROLES, Grant, Links, role_for_key
 from starter.web.roles import ROLES_ENV, holds, load_roles
 
 
@@ -91,6 +90,8 @@ def grant_from_args(args: argparse.Namespace, links: Links) -> Grant:
         raise ValueError("give the person's name with --name (it is recorded on the case)")
     wid = args.case_id.strip().lower()
     protocol_id, _, reference = wid.partition("-")
+    from starter.cases import workflow_id_for
+
     if not reference or workflow_id_for(load_protocol(protocol_id).id, reference) != wid:
         raise ValueError(f"'{args.case_id}' is not a case id like york-2026-0042")
     return links.for_case(wid, person, args.role_key, role=args.role or
@@ -106,7 +107,7 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the forms alone (the worker runs elsewhere), until Ctrl-C."""
-    from starter.connection import connect
+    from infra.connection import connect
     from starter.web.server import start_web_server
 
     overrides = {"web_host": args.host, "web_port": args.port}

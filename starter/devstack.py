@@ -1,0 +1,55 @@
+"""The one-machine stack `./dev start` runs: dev server, mail sink, worker and web forms.
+
+    python -m starter.devstack [--no-web] [-v]      # or: resolutions worker, ./dev start
+
+It is ``worker.py`` (embedded services when no cluster is configured, then the worker) with the
+web forms served beside it from the same process and client. ``python worker.py`` is the worker
+alone; ``resolutions web`` serves the forms alone against a worker that runs elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+
+from temporalio.client import Client
+
+import worker
+from infra.settings import Settings, load_settings
+
+log = logging.getLogger("resolutions.devstack")
+
+
+async def start_web(settings: Settings, client: Client,
+                    stack: contextlib.AsyncExitStack) -> None:
+    """Serve the web forms (and the Web UI's codec endpoint) until the stack closes."""
+    if settings.web_port == 0:
+        return
+    from starter.web.server import start_web_server
+
+    stop_web = await start_web_server(settings, client)
+    stack.push_async_callback(stop_web)
+    log.info("Web forms on %s", settings.public_url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m starter.devstack",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-web", action="store_true", help="do not serve the web forms")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    if args.no_web:
+        settings = settings.model_copy(update={"web_port": 0})
+    return worker.run(settings, verbose=args.verbose, extras=[start_web])
+
+
+if __name__ == "__main__":
+    # Leave without interpreter finalisation, which the SDK's runtime threads can abort.
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
