@@ -7,45 +7,26 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
 
 from infra.settings import Settings
+from protocols import actions
+from protocols.actions import Refusal
 from protocols.loader import load_protocol
 from protocols.messages import (
     ActionResult,
     Actor,
-    AgreeTimescale,
-    Assign,
-    Bypass,
     CaseDetails,
     CaseInput,
     CaseState,
-    ConfirmInWriting,
-    LegalHold,
-    Pause,
-    RecordOutcome,
-    ReportImmediateRisk,
-    Resume,
     TimelineEvent,
     Urgency,
-    Withdraw,
 )
 from workflows import search_attributes as sa
-from workflows.disagreement import SIGNAL_NAMES, DisagreementWorkflow
-
-ACTIONS: dict[str, type[BaseModel]] = {
-    "record_outcome": RecordOutcome,
-    "bypass": Bypass,
-    "pause": Pause,
-    "resume": Resume,
-    "agree_timescale": AgreeTimescale,
-    "assign": Assign,
-    "confirm_in_writing": ConfirmInWriting,
-    "report_immediate_risk": ReportImmediateRisk,
-    "withdraw": Withdraw,
-    "set_legal_hold": LegalHold,
-}
+from workflows.disagreement import DisagreementWorkflow
+from workflows.validation import REJECTED
 
 FIELD_LABELS = {
     "issue": "the issue you are concerned about",
@@ -136,24 +117,50 @@ async def raise_case(client: Client, settings: Settings, inp: CaseInput) -> Work
     )
 
 
+def _action(name: str) -> actions.ActionSpec:
+    action = actions.find(name)
+    if action is None:
+        raise InvalidInput(f"there is no action '{name}'")
+    return action
+
+
 def parse_action(name: str, data: dict[str, Any]) -> BaseModel:
-    model = ACTIONS[name]
+    """The message of the action ``name`` (its id or an alias) from what a person gave."""
     try:
-        return model.model_validate(data)
+        return _action(name).model.model_validate(data)
     except ValidationError as exc:
         raise explain_validation(exc) from None
 
 
 async def act(client: Client, workflow_id: str, name: str, message: BaseModel,
               *, as_signal: bool = False) -> ActionResult | None:
-    """Send a manager action: an update (validated, answered) or a fire-and-forget signal."""
+    """Send an action (by its id or an alias) under its id: an update (validated, answered)
+    or a fire-and-forget signal."""
+    action = _action(name)
     handle = client.get_workflow_handle(workflow_id)
     if as_signal:
-        if name not in SIGNAL_NAMES:
-            raise InvalidInput(f"'{name}' can only be sent as an update")
-        await handle.signal(SIGNAL_NAMES[name], message.model_dump(mode="json"))
+        if not action.signal_names:
+            raise InvalidInput(f"'{action.id}' can only be sent as an update")
+        await handle.signal(actions.signal_name(action.id), message.model_dump(mode="json"))
         return None
-    return await handle.execute_update(name, message, result_type=ActionResult)
+    return await handle.execute_update(action.id, message, result_type=ActionResult)
+
+
+def refusal_of(exc: BaseException) -> Refusal | None:
+    """The workflow's refusal inside a failed update: its sentence and the field it concerns."""
+    if not isinstance(exc, WorkflowUpdateFailedError):
+        return None
+    cause = exc.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    if not isinstance(cause, ApplicationError) or cause.type != REJECTED:
+        return None
+    if cause.details and isinstance(cause.details[0], dict):
+        try:
+            return Refusal.model_validate(cause.details[0])
+        except ValidationError:
+            pass
+    return Refusal(message=cause.message)  # from a worker older than refusals with fields
 
 
 async def get_state(client: Client, workflow_id: str) -> CaseState:

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from temporalio.testing import WorkflowEnvironment
 
+from protocols.actions import ACTIONS, BY_ID, MANAGER_ACTIONS, signal_name
 from protocols.messages import Actor
-from starter.cases import ACTIONS, InvalidInput, build_case_input, parse_action
+from starter.cases import InvalidInput, build_case_input, parse_action
 from starter.cli import main
 from tests.conftest import (
     TASK_QUEUE,
@@ -24,7 +25,9 @@ from tests.conftest import (
     venv_binary,
     wait_for,
 )
-from workflows.disagreement import SIGNAL_NAMES, DisagreementWorkflow
+from workflows.disagreement import DisagreementWorkflow
+
+SIGNAL_NAMES = {a.id: signal_name(a.id) for a in MANAGER_ACTIONS}
 
 HOSTILE_TEXT = st.one_of(
     st.text(max_size=50),
@@ -41,11 +44,11 @@ JSONISH = st.recursive(SCALARS, lambda kids: st.one_of(
 
 
 def _payload(name: str) -> st.SearchStrategy[dict[str, Any]]:
-    fields = list(ACTIONS[name].model_fields)
+    fields = list(BY_ID[name].model.model_fields)
     return st.dictionaries(st.sampled_from([*fields, "extra", "by"]), JSONISH, max_size=6)
 
 
-@given(name=st.sampled_from(sorted(ACTIONS)), data=st.data())
+@given(name=st.sampled_from(sorted(BY_ID)), data=st.data())
 @settings(max_examples=300, deadline=None)
 def test_every_message_model_rejects_clearly(name: str, data) -> None:
     payload = data.draw(_payload(name))
@@ -177,8 +180,7 @@ async def _mailed(handle) -> bool:
     return any(e.kind == "notification_sent" for e in events)
 
 
-UPDATE_NAMES = ["record_outcome", "bypass", "pause", "resume", "agree_timescale", "assign",
-                "confirm_in_writing", "report_immediate_risk", "withdraw", "set_legal_hold"]
+UPDATE_NAMES = [name for action in ACTIONS for name in action.names]  # old names too
 HOSTILE_UPDATES = [None, 7, "x", [], {}, {"nonsense": True}, {"by": "<script>"},
                    {"stage": "1", "resolved": "maybe", "by": {"name": "A"}},
                    {"to_stage": "\x00", "reason": "x" * 6000, "by": {"name": "A"}},

@@ -3,8 +3,10 @@
 One generic workflow serves every partnership: the protocol is frozen into the input. The code
 enters stages, asks the calendar activity when things fall due, sleeps until the next instant or
 message, and does what the protocol says on expiry (escalate, or remind and keep waiting).
-Every manager action is an update with a validator, and is also accepted as a signal (an
-invalid signal is recorded as refused; it never harms the case).
+Every action in the table of :mod:`protocols.actions` is an update with a validator, and every
+manager action is also accepted as a signal (an invalid signal is recorded as refused; it never
+harms the case). The handlers are made from the table when the class is defined, under every
+name the action has had, so each saved history finds the names it recorded.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -20,6 +22,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from protocols.actions import ACTIONS, ActionSpec
     from protocols.messages import (
         ActionResult,
         AgreeTimescale,
@@ -50,8 +53,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import validation as check
     from workflows.book import CaseBook
 
-M = TypeVar("M", bound=BaseModel)
-
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
 CALENDAR_TIMEOUT = timedelta(seconds=10)
@@ -69,7 +70,46 @@ NOTIFY_GIVE_UP = timedelta(days=7)
 AWAITED_DUTIES = ("written_confirmation", "learning_dissemination")
 
 
+def _update_handler(action: ActionSpec, name: str) -> Callable[..., Any]:
+    async def update(self: DisagreementWorkflow, msg: Any) -> ActionResult:
+        return await self._apply_update(action, msg)
+
+    def validate(self: DisagreementWorkflow, msg: Any) -> None:
+        self._validate(action, msg)
+
+    # The message's model decides how the SDK decodes the update's argument.
+    update.__annotations__ = {"msg": action.model, "return": ActionResult}
+    validate.__annotations__ = {"msg": action.model, "return": None}
+    update.__name__ = update.__qualname__ = f"update_{name}"
+    handler = workflow.update(name=name)(update)
+    handler.validator(validate)  # type: ignore[attr-defined]
+    return handler
+
+
+def _signal_handler(action: ActionSpec, name: str) -> Callable[..., Any]:
+    async def signal(self: DisagreementWorkflow, raw: Any) -> None:
+        await self._apply_signal(action, raw)
+
+    signal.__annotations__ = {"raw": Any, "return": None}
+    signal.__name__ = signal.__qualname__ = f"signal_{name}"
+    return workflow.signal(name=name)(signal)
+
+
+def _with_actions(cls: type) -> type:
+    """Add an update (and, for a manager's action, a signal) per name of every action, as
+    methods of the class, so that they exist before the first message of a case arrives and
+    signals are handled in the order they came (registering them at run time would not)."""
+    for action in ACTIONS:
+        assert callable(getattr(cls, f"_do_{action.id}", None)), f"no _do_{action.id}"
+        for name in action.names:
+            setattr(cls, f"update_{name}", _update_handler(action, name))
+        for name in action.signal_names:
+            setattr(cls, f"signal_{name}", _signal_handler(action, name))
+    return cls
+
+
 @workflow.defn
+@_with_actions
 class DisagreementWorkflow:
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
@@ -299,7 +339,7 @@ class DisagreementWorkflow:
         self._upsert_progress()
 
     # -- actions ------------------------------------------------------------------------------
-    async def _do_outcome(self, msg: RecordOutcome, via: str) -> str:
+    async def _do_record_outcome(self, msg: RecordOutcome, via: str) -> str:
         book, now = self._book, workflow.now()
         stage = book.stage
         book.outcomes.append(Outcome(stage=msg.stage, resolved=msg.resolved, at=now, by=msg.by,
@@ -434,7 +474,7 @@ class DisagreementWorkflow:
             return d.agreed.kind == "hours"
         return d.timescale.endswith("hours")
 
-    async def _do_agree(self, msg: AgreeTimescale, via: str) -> str:
+    async def _do_agree_timescale(self, msg: AgreeTimescale, via: str) -> str:
         book, now = self._book, workflow.now()
         d = check.find_agreeable(book, msg.deadline)
         # An agreed timescale counts from the moment it is agreed ("within 24 hours" said now),
@@ -470,7 +510,7 @@ class DisagreementWorkflow:
                      reason=msg.reason)
         return f"{msg.person.label()} now holds the role {msg.role}."
 
-    async def _do_confirm(self, msg: ConfirmInWriting, via: str) -> str:
+    async def _do_confirm_in_writing(self, msg: ConfirmInWriting, via: str) -> str:
         book, now = self._book, workflow.now()
         awaited = book.awaited_duties()
         duty = next(d for d in awaited if not msg.duty or d.rule == msg.duty)
@@ -484,7 +524,7 @@ class DisagreementWorkflow:
             return "Confirmed in writing; the case is closed."
         return f"Recorded: {duty.what}."
 
-    async def _do_risk(self, msg: ReportImmediateRisk, via: str) -> str:
+    async def _do_report_immediate_risk(self, msg: ReportImmediateRisk, via: str) -> str:
         book = self._book
         book.immediate_risk = True
         self._alarm(msg.description, msg.by.name, via=via)
@@ -503,7 +543,7 @@ class DisagreementWorkflow:
         self._close(f"Withdrawn: {msg.reason}", status="withdrawn")
         return "The case is withdrawn and closed."
 
-    async def _do_legal_hold(self, msg: LegalHold, via: str) -> str:
+    async def _do_set_legal_hold(self, msg: LegalHold, via: str) -> str:
         book = self._book
         book.legal_hold = msg.on
         book.event(workflow.now(), "legal_hold",
@@ -606,24 +646,31 @@ class DisagreementWorkflow:
             sa.CASE_NEXT_DEADLINE.value_set(nxt) if nxt else sa.CASE_NEXT_DEADLINE.value_unset(),
         ])
 
-    # -- messages: generic plumbing -------------------------------------------------------------
-    async def _apply_update(self, msg: M, validate: Callable[[M], None],
-                            do: Callable[[M, str], Awaitable[str]]) -> ActionResult:
+    # -- messages: every action of protocols.actions, as an update and a signal ------------
+    def _validate(self, action: ActionSpec, msg: Any) -> None:
+        _well_formed(msg, action.model)
+        if self._opened:
+            check.CHECKS[action.id](self._book, msg, workflow.now())
+
+    def _doer(self, action: ActionSpec) -> Callable[[Any, str], Awaitable[str]]:
+        return getattr(self, f"_do_{action.id}")
+
+    async def _apply_update(self, action: ActionSpec, msg: Any) -> ActionResult:
         await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
-            validate(msg)  # again: the case may have moved on while this waited for the lock
-            text = await do(msg, "update")
+            # Again: the case may have moved on while this waited for the lock.
+            self._validate(action, msg)
+            text = await self._doer(action)(msg, "update")
         self._wake = True
         return ActionResult(message=text, state=self._book.snapshot(workflow.now()))
 
-    async def _apply_signal(self, name: str, raw: Any, model: type[M],
-                            validate: Callable[[M], None],
-                            do: Callable[[M, str], Awaitable[str]]) -> None:
+    async def _apply_signal(self, action: ActionSpec, raw: Any) -> None:
         await workflow.wait_condition(lambda: self._opened)
+        name = action.id
         async with self._lock:
             now = workflow.now()
             try:
-                msg = model.model_validate(raw)
+                msg = action.model.model_validate(raw)
             except ValidationError as err:
                 problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                                      for e in err.errors()[:5])
@@ -631,11 +678,11 @@ class DisagreementWorkflow:
                                  via="signal")
                 return
             try:
-                validate(msg)
+                self._validate(action, msg)
                 # Some refusals need an activity's answer first (an agreed timescale checked
                 # against the protocol's maximum); they are refused the same way, before the
                 # handler has changed anything. Raised out of a signal, they would fail the case.
-                await do(msg, "signal")
+                await self._doer(action)(msg, "signal")
             except ApplicationError as err:
                 if err.type != check.REJECTED:
                     raise
@@ -644,147 +691,6 @@ class DisagreementWorkflow:
                                  actor=actor, via="signal")
                 return
         self._wake = True
-
-    # -- updates (with validators) and the same actions as signals ----------------------------
-    @workflow.update
-    async def record_outcome(self, msg: RecordOutcome) -> ActionResult:
-        return await self._apply_update(msg, self._v_outcome, self._do_outcome)
-
-    @record_outcome.validator
-    def _v_outcome(self, msg: RecordOutcome) -> None:
-        _well_formed(msg, RecordOutcome)
-        if self._opened:
-            check.check_outcome(self._book, msg)
-
-    @workflow.signal(name="record_outcome_signal")
-    async def record_outcome_signal(self, raw: Any) -> None:
-        await self._apply_signal("record_outcome", raw, RecordOutcome, self._v_outcome,
-                                 self._do_outcome)
-
-    @workflow.update
-    async def bypass(self, msg: Bypass) -> ActionResult:
-        return await self._apply_update(msg, self._v_bypass, self._do_bypass)
-
-    @bypass.validator
-    def _v_bypass(self, msg: Bypass) -> None:
-        _well_formed(msg, Bypass)
-        if self._opened:
-            check.check_bypass(self._book, msg)
-
-    @workflow.signal(name="bypass_signal")
-    async def bypass_signal(self, raw: Any) -> None:
-        await self._apply_signal("bypass", raw, Bypass, self._v_bypass, self._do_bypass)
-
-    @workflow.update
-    async def pause(self, msg: Pause) -> ActionResult:
-        return await self._apply_update(msg, self._v_pause, self._do_pause)
-
-    @pause.validator
-    def _v_pause(self, msg: Pause) -> None:
-        _well_formed(msg, Pause)
-        if self._opened:
-            check.check_pause(self._book, msg)
-
-    @workflow.signal(name="pause_signal")
-    async def pause_signal(self, raw: Any) -> None:
-        await self._apply_signal("pause", raw, Pause, self._v_pause, self._do_pause)
-
-    @workflow.update
-    async def resume(self, msg: Resume) -> ActionResult:
-        return await self._apply_update(msg, self._v_resume, self._do_resume)
-
-    @resume.validator
-    def _v_resume(self, msg: Resume) -> None:
-        _well_formed(msg, Resume)
-        if self._opened:
-            check.check_resume(self._book, msg)
-
-    @workflow.signal(name="resume_signal")
-    async def resume_signal(self, raw: Any) -> None:
-        await self._apply_signal("resume", raw, Resume, self._v_resume, self._do_resume)
-
-    @workflow.update
-    async def agree_timescale(self, msg: AgreeTimescale) -> ActionResult:
-        return await self._apply_update(msg, self._v_agree, self._do_agree)
-
-    @agree_timescale.validator
-    def _v_agree(self, msg: AgreeTimescale) -> None:
-        _well_formed(msg, AgreeTimescale)
-        if self._opened:
-            check.check_agree_timescale(self._book, msg, workflow.now())
-
-    @workflow.signal(name="agree_timescale_signal")
-    async def agree_timescale_signal(self, raw: Any) -> None:
-        await self._apply_signal("agree_timescale", raw, AgreeTimescale, self._v_agree,
-                                 self._do_agree)
-
-    @workflow.update
-    async def assign(self, msg: Assign) -> ActionResult:
-        return await self._apply_update(msg, self._v_assign, self._do_assign)
-
-    @assign.validator
-    def _v_assign(self, msg: Assign) -> None:
-        _well_formed(msg, Assign)
-        if self._opened:
-            check.check_assign(self._book, msg)
-
-    @workflow.signal(name="assign_signal")
-    async def assign_signal(self, raw: Any) -> None:
-        await self._apply_signal("assign", raw, Assign, self._v_assign, self._do_assign)
-
-    @workflow.update
-    async def confirm_in_writing(self, msg: ConfirmInWriting) -> ActionResult:
-        return await self._apply_update(msg, self._v_confirm, self._do_confirm)
-
-    @confirm_in_writing.validator
-    def _v_confirm(self, msg: ConfirmInWriting) -> None:
-        _well_formed(msg, ConfirmInWriting)
-        if self._opened:
-            check.check_confirm(self._book, msg)
-
-    @workflow.signal(name="confirm_in_writing_signal")
-    async def confirm_in_writing_signal(self, raw: Any) -> None:
-        await self._apply_signal("confirm_in_writing", raw, ConfirmInWriting, self._v_confirm,
-                                 self._do_confirm)
-
-    @workflow.update
-    async def report_immediate_risk(self, msg: ReportImmediateRisk) -> ActionResult:
-        return await self._apply_update(msg, self._v_risk, self._do_risk)
-
-    @report_immediate_risk.validator
-    def _v_risk(self, msg: ReportImmediateRisk) -> None:
-        _well_formed(msg, ReportImmediateRisk)
-        if self._opened:
-            check.check_risk(self._book, msg)
-
-    @workflow.signal(name="report_immediate_risk_signal")
-    async def report_immediate_risk_signal(self, raw: Any) -> None:
-        await self._apply_signal("report_immediate_risk", raw, ReportImmediateRisk,
-                                 self._v_risk, self._do_risk)
-
-    @workflow.update
-    async def withdraw(self, msg: Withdraw) -> ActionResult:
-        return await self._apply_update(msg, self._v_withdraw, self._do_withdraw)
-
-    @withdraw.validator
-    def _v_withdraw(self, msg: Withdraw) -> None:
-        _well_formed(msg, Withdraw)
-        if self._opened:
-            check.check_withdraw(self._book, msg)
-
-    @workflow.signal(name="withdraw_signal")
-    async def withdraw_signal(self, raw: Any) -> None:
-        await self._apply_signal("withdraw", raw, Withdraw, self._v_withdraw, self._do_withdraw)
-
-    @workflow.update
-    async def set_legal_hold(self, msg: LegalHold) -> ActionResult:
-        return await self._apply_update(msg, self._v_hold, self._do_legal_hold)
-
-    @set_legal_hold.validator
-    def _v_hold(self, msg: LegalHold) -> None:
-        _well_formed(msg, LegalHold)
-        if self._opened:
-            check.check_legal_hold(self._book, msg)
 
     # -- queries ------------------------------------------------------------------------------
     @workflow.query
@@ -806,16 +712,3 @@ def _well_formed(msg: object, model: type[BaseModel]) -> None:
     client other than ours): its handler would fail the workflow task and stall the case."""
     if not isinstance(msg, model):
         check.reject(f"The message is malformed: expected {model.__name__}.")
-
-
-SIGNAL_NAMES = {
-    "record_outcome": "record_outcome_signal",
-    "bypass": "bypass_signal",
-    "pause": "pause_signal",
-    "resume": "resume_signal",
-    "agree_timescale": "agree_timescale_signal",
-    "assign": "assign_signal",
-    "confirm_in_writing": "confirm_in_writing_signal",
-    "report_immediate_risk": "report_immediate_risk_signal",
-    "withdraw": "withdraw_signal",
-}

@@ -1,16 +1,20 @@
 """What the protocol forbids, checked before any message is recorded.
 
 Each check raises :class:`temporalio.exceptions.ApplicationError` of type ``Rejected`` with a
-sentence a manager understands; the update is then refused and nothing is written.
+sentence a manager understands and, as its details, a :class:`protocols.actions.Refusal` naming
+the message field it concerns; the update is then refused and nothing is written. ``CHECKS``
+holds one check per action id of :mod:`protocols.actions`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from temporalio.exceptions import ApplicationError
 
+from protocols.actions import ACTIONS, Refusal
 from protocols.messages import (
     AgreeTimescale,
     Assign,
@@ -28,8 +32,10 @@ from workflows.book import CaseBook
 REJECTED = "Rejected"
 
 
-def reject(message: str) -> NoReturn:
-    raise ApplicationError(message, type=REJECTED, non_retryable=True)
+def reject(message: str, field: str | None = None) -> NoReturn:
+    """Refuse the action: ``field`` is the message field the refusal concerns (None: all)."""
+    raise ApplicationError(message, Refusal(message=message, field=field).model_dump(),
+                           type=REJECTED, non_retryable=True)
 
 
 def _must_be_open(book: CaseBook, *, allow_paused: bool = False,
@@ -44,11 +50,11 @@ def _must_be_open(book: CaseBook, *, allow_paused: bool = False,
                "be recorded.")
 
 
-def _stage_exists(book: CaseBook, stage_id: str) -> None:
+def _stage_exists(book: CaseBook, stage_id: str, field: str = "stage") -> None:
     ids = [s.id for s in book.protocol.stages]
     if stage_id not in ids:
         reject(f"There is no stage '{stage_id}' in the {book.protocol.short_name} protocol "
-               f"(stages: {', '.join(ids)}).")
+               f"(stages: {', '.join(ids)}).", field)
 
 
 def check_outcome(book: CaseBook, msg: RecordOutcome) -> None:
@@ -57,7 +63,7 @@ def check_outcome(book: CaseBook, msg: RecordOutcome) -> None:
     if msg.stage != book.stage_id:
         reject(f"Stage {msg.stage} is not the current stage: the case is at stage "
                f"{book.stage_id} ({book.stage.name}). Record the outcome for stage "
-               f"{book.stage_id}.")
+               f"{book.stage_id}.", "stage")
 
 
 def check_bypass(book: CaseBook, msg: Bypass) -> None:
@@ -66,20 +72,20 @@ def check_bypass(book: CaseBook, msg: Bypass) -> None:
     if not rule.allowed:
         reject(f"The {book.protocol.short_name} protocol does not allow stages to be bypassed "
                f"({rule.source}). Agree a shorter timescale instead.")
-    _stage_exists(book, msg.to_stage)
+    _stage_exists(book, msg.to_stage, "to_stage")
     here, there = book.protocol.stage_index(book.stage_id), book.protocol.stage_index(msg.to_stage)
     if there <= here:
         reject(f"A bypass can only move the case forward: stage {msg.to_stage} is not after the "
-               f"current stage {book.stage_id}.")
+               f"current stage {book.stage_id}.", "to_stage")
     if rule.urgent_only and not msg.urgent:
         reject(f"The {book.protocol.short_name} protocol allows skipping stages only when the "
-               f"matter is urgent ({rule.source}). Say that it is urgent, and why.")
+               f"matter is urgent ({rule.source}). Say that it is urgent, and why.", "urgent")
     missing = [g for g in rule.requires_agreement_of
                if g not in {a.strip().lower() for a in msg.agreement_of}]
     if missing or (rule.requires_agreement_of and not msg.agreed_by):
         needed = " and ".join(rule.requires_agreement_of)
         reject(f"A bypass needs the agreement of the {needed} involved ({rule.source}); "
-               f"record who agreed.")
+               f"record who agreed.", "agreed_by")
 
 
 def check_pause(book: CaseBook, msg: Pause) -> None:
@@ -97,32 +103,34 @@ def check_agree_timescale(book: CaseBook, msg: AgreeTimescale, now: datetime) ->
     _stage_exists(book, msg.stage)
     if msg.stage != book.stage_id:
         reject(f"Timescales can be agreed for the current stage only (stage {book.stage_id}), "
-               f"not stage {msg.stage}.")
+               f"not stage {msg.stage}.", "stage")
     deadline = find_agreeable(book, msg.deadline)
     rule = book.protocol.stage(msg.stage)
     timescale = next(d.timescale for d in rule.deadlines if d.id == deadline.rule)
     agreed = msg.timescale
     if agreed.kind in ("working_days", "hours") and agreed.amount is None:
-        reject(f"Say how many {agreed.kind.replace('_', ' ')} were agreed.")
+        reject(f"Say how many {agreed.kind.replace('_', ' ')} were agreed.", "timescale.amount")
     if agreed.kind == "until":
         if agreed.until is None:
-            reject("Give the agreed date and time.")
+            reject("Give the agreed date and time.", "timescale.until")
         if agreed.until.tzinfo is None:
-            reject("The agreed date needs a time zone.")
+            reject("The agreed date needs a time zone.", "timescale.until")
         if agreed.until <= now:
-            reject("The agreed date is in the past.")
+            reject("The agreed date is in the past.", "timescale.until")
         if deadline.latest_allowed is not None and agreed.until > deadline.latest_allowed:
             reject(f"The protocol allows at most {timescale.max_working_days} working days for "
                    f"this stage ({deadline.source}); the latest date is "
-                   f"{deadline.latest_allowed.isoformat()}.")
+                   f"{deadline.latest_allowed.isoformat()}.", "timescale.until")
     if (agreed.kind == "working_days" and timescale.max_working_days is not None
             and (agreed.amount or 0) > timescale.max_working_days):
         reject(f"The protocol allows at most {timescale.max_working_days} working days for this "
-               f"stage ({deadline.source}); {agreed.amount} were asked for.")
+               f"stage ({deadline.source}); {agreed.amount} were asked for.",
+               "timescale.amount")
     if deadline.agreed is not None and not msg.reason:
-        reject("Changing an agreed timescale is an extension: say why, and who agreed it.")
+        reject("Changing an agreed timescale is an extension: say why, and who agreed it.",
+               "reason")
     if deadline.agreed is not None and not msg.agreed_by:
-        reject("Record who agreed the extension.")
+        reject("Record who agreed the extension.", "agreed_by")
 
 
 def find_agreeable(book: CaseBook, rule_id: str):
@@ -155,9 +163,10 @@ def check_assign(book: CaseBook, msg: Assign) -> None:
     _must_be_open(book, allow_paused=True, allow_resolved=True)
     keys = role_keys(book)
     if msg.role not in keys:
-        reject(f"'{msg.role}' is not a role in this case; use one of: {', '.join(keys)}.")
+        reject(f"'{msg.role}' is not a role in this case; use one of: {', '.join(keys)}.",
+               "role")
     if not msg.person.name:
-        reject("Give the name of the person taking over the role.")
+        reject("Give the name of the person taking over the role.", "person.name")
 
 
 def check_confirm(book: CaseBook, msg: ConfirmInWriting) -> None:
@@ -167,7 +176,8 @@ def check_confirm(book: CaseBook, msg: ConfirmInWriting) -> None:
         reject("No written confirmation is awaited on this case: it is due once an outcome "
                "has been recorded as resolved.")
     if msg.duty and msg.duty not in {d.rule for d in awaited}:
-        reject(f"'{msg.duty}' is not awaited; awaited: {', '.join(d.rule for d in awaited)}.")
+        reject(f"'{msg.duty}' is not awaited; awaited: {', '.join(d.rule for d in awaited)}.",
+               "duty")
 
 
 def check_risk(book: CaseBook, msg: ReportImmediateRisk) -> None:
@@ -181,3 +191,22 @@ def check_withdraw(book: CaseBook, msg: Withdraw) -> None:
 def check_legal_hold(book: CaseBook, msg: LegalHold) -> None:
     if book.legal_hold == msg.on:
         reject(f"The case is already {'on' if msg.on else 'off'} legal hold.")
+
+
+Check = Callable[[CaseBook, Any, datetime], None]
+
+# One check per action id; the workflow runs it in the action's validator and again, under its
+# lock, just before the action is done (the case may have moved on meanwhile).
+CHECKS: dict[str, Check] = {
+    "record_outcome": lambda book, msg, now: check_outcome(book, msg),
+    "bypass": lambda book, msg, now: check_bypass(book, msg),
+    "pause": lambda book, msg, now: check_pause(book, msg),
+    "resume": lambda book, msg, now: check_resume(book, msg),
+    "agree_timescale": check_agree_timescale,
+    "assign": lambda book, msg, now: check_assign(book, msg),
+    "confirm_in_writing": lambda book, msg, now: check_confirm(book, msg),
+    "report_immediate_risk": lambda book, msg, now: check_risk(book, msg),
+    "withdraw": lambda book, msg, now: check_withdraw(book, msg),
+    "set_legal_hold": lambda book, msg, now: check_legal_hold(book, msg),
+}
+assert set(CHECKS) == {a.id for a in ACTIONS}, "every action needs its check"

@@ -1,5 +1,7 @@
-"""`resolutions raise | outcome | bypass | pause | resume | agree-timescale | assign | confirm |
-risk | withdraw | status | list | timeline`: people's commands on cases."""
+"""`resolutions raise | status | list | timeline` and one command per manager action of
+:mod:`protocols.actions` (`record-outcome`, `bypass`, `pause`, `resume`, `agree-timescale`,
+`assign`, `confirm-in-writing`, `report-immediate-risk`, `withdraw`), each spelled from the
+action's id and answering to its old names too (`outcome`, `confirm`, `risk`, …)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.settings import load_settings
+from protocols.actions import MANAGER_ACTIONS
 from protocols.messages import CONTACT_METHODS, ActionResult, Actor, CaseState
 from starter.cli import lazy
 from starter.cli.output import table
@@ -219,6 +222,83 @@ def _assign(args) -> dict[str, Any]:
     return {"role": args.role, "person": person, "reason": args.reason or ""}
 
 
+def _outcome_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stage", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--resolved", dest="resolved", action="store_true")
+    g.add_argument("--not-resolved", dest="resolved", action="store_false")
+    p.add_argument("--summary", required=True)
+    p.add_argument("--agreed-actions")
+    p.add_argument("--outstanding", help="how outstanding matters will be pursued")
+    p.add_argument("--learning", action="append", help="a learning point (repeatable)")
+    p.add_argument("--policy-issue", action="store_true",
+                   help="the discussion raised significant policy issues")
+    p.add_argument("--contact-method", choices=list(CONTACT_METHODS),
+                   help="how the two sides spoke at this stage")
+
+
+def _bypass_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--to-stage", required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--urgent", action="store_true", help="the matter is urgent")
+    p.add_argument("--agreed-by", action="append", help="name of someone who agreed")
+    p.add_argument("--agreement-of", action="append", choices=["professionals", "managers"])
+
+
+def _reason_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reason", required=True)
+
+
+def _resume_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--note", default="")
+
+
+def _agree_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stage", required=True)
+    p.add_argument("--deadline", help="which deadline (default: the stage's main one)")
+    p.add_argument("--working-days", type=int)
+    p.add_argument("--hours", type=int)
+    p.add_argument("--until", help="an agreed date and time (ISO 8601)")
+    p.add_argument("--same-working-day", dest="same_day", action="store_true")
+    p.add_argument("--reason")
+    p.add_argument("--agreed-by", action="append")
+
+
+def _assign_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--role", required=True, help="raising, receiving, or e.g. 2.receiving")
+    p.add_argument("--name", required=True)
+    p.add_argument("--email")
+    p.add_argument("--role-title")
+    p.add_argument("--agency")
+    p.add_argument("--phone")
+    p.add_argument("--reason")
+
+
+def _confirm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--duty", default="")
+    p.add_argument("--summary", default="")
+
+
+def _risk_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--description", required=True)
+
+
+Builder = Callable[[argparse.Namespace], dict[str, Any]]
+# Each manager action's own arguments, and how they become its message.
+ACTION_ARGUMENTS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Builder]] = {
+    "record_outcome": (_outcome_args, _outcome),
+    "bypass": (_bypass_args, _bypass),
+    "pause": (_reason_args, lambda a: {"reason": a.reason}),
+    "resume": (_resume_args, lambda a: {"note": a.note}),
+    "agree_timescale": (_agree_args, _agree),
+    "assign": (_assign_args, _assign),
+    "confirm_in_writing": (_confirm_args, lambda a: {"duty": a.duty, "summary": a.summary}),
+    "report_immediate_risk": (_risk_args, lambda a: {"description": a.description}),
+    "withdraw": (_reason_args, lambda a: {"reason": a.reason}),
+}
+assert set(ACTION_ARGUMENTS) == {a.id for a in MANAGER_ACTIONS}, "a command per manager action"
+
+
 # -- reading -----------------------------------------------------------------------------------
 def _print_state(state: CaseState, brief: bool = False) -> None:
     print(f"Case {state.workflow_id} ({state.partnership})")
@@ -329,81 +409,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", help="your name, if not the raising practitioner")
     p.set_defaults(handler=cmd_raise)
 
-    p = sub.add_parser("outcome", help="record a stage's outcome")
-    _add_common(p)
-    p.add_argument("--stage", required=True)
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--resolved", dest="resolved", action="store_true")
-    g.add_argument("--not-resolved", dest="resolved", action="store_false")
-    p.add_argument("--summary", required=True)
-    p.add_argument("--agreed-actions")
-    p.add_argument("--outstanding", help="how outstanding matters will be pursued")
-    p.add_argument("--learning", action="append", help="a learning point (repeatable)")
-    p.add_argument("--policy-issue", action="store_true",
-                   help="the discussion raised significant policy issues")
-    p.add_argument("--contact-method", choices=list(CONTACT_METHODS),
-                   help="how the two sides spoke at this stage")
-    p.set_defaults(handler=_action("record_outcome", _outcome))
-
-    p = sub.add_parser("bypass", help="move the case forward past stages")
-    _add_common(p)
-    p.add_argument("--to-stage", required=True)
-    p.add_argument("--reason", required=True)
-    p.add_argument("--urgent", action="store_true", help="the matter is urgent")
-    p.add_argument("--agreed-by", action="append", help="name of someone who agreed")
-    p.add_argument("--agreement-of", action="append", choices=["professionals", "managers"])
-    p.set_defaults(handler=_action("bypass", _bypass))
-
-    p = sub.add_parser("pause", help="pause the case (its clocks stop)")
-    _add_common(p)
-    p.add_argument("--reason", required=True)
-    p.set_defaults(handler=_action("pause", lambda a: {"reason": a.reason}))
-
-    p = sub.add_parser("resume", help="resume a paused case")
-    _add_common(p)
-    p.add_argument("--note", default="")
-    p.set_defaults(handler=_action("resume", lambda a: {"note": a.note}))
-
-    p = sub.add_parser("agree-timescale", help="agree or extend a stage's timescale")
-    _add_common(p)
-    p.add_argument("--stage", required=True)
-    p.add_argument("--deadline", help="which deadline (default: the stage's main one)")
-    p.add_argument("--working-days", type=int)
-    p.add_argument("--hours", type=int)
-    p.add_argument("--until", help="an agreed date and time (ISO 8601)")
-    p.add_argument("--same-working-day", dest="same_day", action="store_true")
-    p.add_argument("--reason")
-    p.add_argument("--agreed-by", action="append")
-    p.set_defaults(handler=_action("agree_timescale", _agree))
-
-    p = sub.add_parser("assign", help="hand a role to someone (e.g. cover for sickness)")
-    _add_common(p)
-    p.add_argument("--role", required=True, help="raising, receiving, or e.g. 2.receiving")
-    p.add_argument("--name", required=True)
-    p.add_argument("--email")
-    p.add_argument("--role-title")
-    p.add_argument("--agency")
-    p.add_argument("--phone")
-    p.add_argument("--reason")
-    p.set_defaults(handler=_action("assign", _assign))
-
-    p = sub.add_parser("confirm", help="record written confirmation of the outcome")
-    _add_common(p)
-    p.add_argument("--duty", default="")
-    p.add_argument("--summary", default="")
-    p.set_defaults(handler=_action("confirm_in_writing",
-                                   lambda a: {"duty": a.duty, "summary": a.summary}))
-
-    p = sub.add_parser("risk", help="report immediate risk of significant harm")
-    _add_common(p)
-    p.add_argument("--description", required=True)
-    p.set_defaults(handler=_action("report_immediate_risk",
-                                   lambda a: {"description": a.description}))
-
-    p = sub.add_parser("withdraw", help="withdraw the disagreement")
-    _add_common(p)
-    p.add_argument("--reason", required=True)
-    p.set_defaults(handler=_action("withdraw", lambda a: {"reason": a.reason}))
+    for action in MANAGER_ACTIONS:
+        add_arguments, build = ACTION_ARGUMENTS[action.id]
+        p = sub.add_parser(action.spelling, aliases=list(action.alias_spellings),
+                           help=action.label[0].lower() + action.label[1:])
+        _add_common(p)
+        add_arguments(p)
+        p.set_defaults(handler=_action(action.id, build))
 
     p = sub.add_parser("status", help="a case's stage, deadlines and who acts next")
     p.add_argument("case_id", metavar="ID")

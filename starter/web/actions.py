@@ -1,8 +1,9 @@
-"""The nine case actions as forms: reading what was typed, and placing the workflow's rejection.
+"""The manager actions of :mod:`protocols.actions` as forms: reading what was typed, and
+placing the workflow's refusal.
 
-Each form becomes one workflow update through :func:`starter.cases.act`. A validator's
-rejection is a sentence; :func:`rejection_field` decides which field it concerns so the page
-can show it there.
+Each form is at ``…/cases/<case>/<the action's id, spelled with dashes>`` (old names too) and
+becomes one workflow update through :func:`starter.cases.act`. A refusal names the message
+field it concerns; :meth:`Action.field_for` turns that into the form field it is shown at.
 """
 
 from __future__ import annotations
@@ -11,23 +12,41 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from protocols import actions
+from protocols.actions import ActionSpec, Refusal
 from protocols.messages import CONTACT_METHODS
-from starter.web.forms import LABELS, FormState, checked, lines, read_moment, text
+from starter.web.forms import LABELS, FormState, checked, form_key, lines, read_moment, text
 
 Builder = Callable[[dict[str, Any], FormState], dict[str, Any]]
-Placer = Callable[[str, dict[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
 class Action:
-    name: str  # the update name in starter.cases.ACTIONS
-    slug: str  # the URL part
-    title: str
+    spec: ActionSpec
     button: str
     build: Builder
-    place: Placer
     fields: tuple[str, ...]  # in page order, for the error summary
     required: tuple[str, ...] = ()  # texts that must not be blank (spaces count as blank)
+    warning: bool = False  # a red button: the action cannot be undone
+
+    @property
+    def name(self) -> str:
+        return self.spec.id
+
+    @property
+    def slug(self) -> str:
+        return self.spec.spelling
+
+    @property
+    def title(self) -> str:
+        return self.spec.label
+
+    def field_for(self, refusal: Refusal) -> str | None:
+        """The form field a refusal is shown at; None (the top of the form) for a refusal of
+        the whole action, or of a field the action's table entry does not name."""
+        if refusal.field is None or refusal.field not in self.spec.refusal_fields:
+            return None
+        return form_key(refusal.field)  # as a model's own errors: "timescale.amount" → "amount"
 
     def read(self, values: dict[str, Any], state: FormState) -> dict[str, Any]:
         """The update's data (without ``by``); problems go into ``state``."""
@@ -119,62 +138,38 @@ def _withdraw(v: dict[str, Any], state: FormState) -> dict[str, Any]:
     return {"reason": text(v, "reason")}
 
 
-def _by_words(*rules: tuple[str, str | None]) -> Placer:
-    """Place a rejection by the first phrase it contains; None = about the whole form."""
-
-    def place(message: str, values: dict[str, Any]) -> str | None:
-        lowered = message.lower()
-        for phrase, name in rules:
-            if phrase in lowered:
-                return name
-        return None
-
-    return place
+def _action(action_id: str, button: str, build: Builder, fields: tuple[str, ...],
+            required: tuple[str, ...] = (), **more: Any) -> Action:
+    return Action(actions.BY_ID[action_id], button, build, fields, required, **more)
 
 
-def _place_agree(message: str, values: dict[str, Any]) -> str | None:
-    lowered = message.lower()
-    if "at most" in lowered or "maximum" in lowered:
-        return "until" if text(values, "kind") == "until" else "amount"
-    return _by_words(("no timescale to agree", None), ("current stage only", "stage"),
-                     ("no stage", "stage"), ("how many", "amount"), ("agreed date", "until"),
-                     ("time zone", "until"), ("in the past", "until"),
-                     ("extension: say why", "reason"), ("who agreed", "agreed_by"))(
-        message, values)
-
-
-ACTIONS: dict[str, Action] = {a.slug: a for a in (
-    Action("record_outcome", "outcome", "Record the outcome of a stage", "Record the outcome",
-           _outcome, _by_words(("paused", None), ("not the current stage", "stage"),
-                               ("no stage", "stage")),
-           ("stage", "resolved", "summary", "agreed_actions", "outstanding_matters",
-            "learning_points", "policy_issue", "contact_method"), ("summary",)),
-    Action("bypass", "bypass", "Move the case on to a later stage (bypass)", "Move the case on",
-           _bypass, _by_words(("does not allow", None), ("paused", None),
-                              ("not after the current stage", "to_stage"),
-                              ("no stage", "to_stage"), ("urgent", "urgent"),
-                              ("agreement of", "agreed_by")),
-           ("to_stage", "reason", "urgent", "agreed_by", "agreement_of"), ("reason",)),
-    Action("pause", "pause", "Pause the case", "Pause the case", _pause,
-           _by_words(), ("reason",), ("reason",)),
-    Action("resume", "resume", "Resume the case", "Resume the case", _resume,
-           _by_words(), ("note",)),
-    Action("agree_timescale", "timescale", "Agree or extend a timescale",
-           "Record the agreed timescale", _agree, _place_agree,
-           ("stage", "deadline", "kind", "amount", "until", "reason", "agreed_by")),
-    Action("assign", "hand-over", "Hand a role to someone else", "Hand over the role",
-           _assign, _by_words(("is not a role", "role"), ("name of the person", "person.name")),
-           ("role", "person.name", "person.role", "person.agency", "person.email",
-            "person.phone", "reason")),
-    Action("confirm_in_writing", "confirm", "Confirm the outcome in writing",
-           "Record the written confirmation", _confirm,
-           _by_words(("is not awaited", "duty")), ("duty", "summary")),
-    Action("report_immediate_risk", "immediate-risk", "Report immediate risk to the child",
-           "Send the immediate risk alarm", _risk, _by_words(), ("description",),
-           ("description",)),
-    Action("withdraw", "withdraw", "Withdraw the disagreement", "Withdraw and close the case",
-           _withdraw, _by_words(), ("reason",), ("reason",)),
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    _action("record_outcome", "Record the outcome", _outcome,
+            ("stage", "resolved", "summary", "agreed_actions", "outstanding_matters",
+             "learning_points", "policy_issue", "contact_method"), ("summary",)),
+    _action("bypass", "Move the case on", _bypass,
+            ("to_stage", "reason", "urgent", "agreed_by", "agreement_of"), ("reason",)),
+    _action("pause", "Pause the case", _pause, ("reason",), ("reason",)),
+    _action("resume", "Resume the case", _resume, ("note",)),
+    _action("agree_timescale", "Record the agreed timescale", _agree,
+            ("stage", "deadline", "kind", "amount", "until", "reason", "agreed_by")),
+    _action("assign", "Hand over the role", _assign,
+            ("role", "person.name", "person.role", "person.agency", "person.email",
+             "person.phone", "reason")),
+    _action("confirm_in_writing", "Record the written confirmation", _confirm,
+            ("duty", "summary")),
+    _action("report_immediate_risk", "Send the immediate risk alarm", _risk, ("description",),
+            ("description",), warning=True),
+    _action("withdraw", "Withdraw and close the case", _withdraw, ("reason",), ("reason",),
+            warning=True),
 )}
+assert set(ACTIONS) == {a.id for a in actions.MANAGER_ACTIONS}, "a form per manager action"
+
+
+def by_slug(slug: str) -> Action | None:
+    """The form a URL names: the action's id with dashes, or one of its old names."""
+    spec = actions.find(slug) if "_" not in slug else None
+    return ACTIONS.get(spec.id) if spec is not None else None
 
 
 def ordered(state: FormState, action: Action) -> FormState:

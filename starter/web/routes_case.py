@@ -16,7 +16,7 @@ from protocols.schema import Protocol
 from starter import cases
 from starter.errors import explain
 from starter.web import flash as flashes
-from starter.web.actions import ACTIONS, Action, ordered
+from starter.web.actions import ACTIONS, Action, by_slug, ordered
 from starter.web.csrf import FIELD, CsrfError
 from starter.web.deps import (
     check_workflow_id,
@@ -84,20 +84,20 @@ def awaited_duties(state: CaseState) -> list[DeadlineState]:
 
 def available_actions(state: CaseState, protocol: Protocol | None) -> list[tuple[str, str]]:
     """The actions that make sense now (the workflow's validators still have the last word)."""
-    slugs: list[str] = []
+    ids: list[str] = []
     if state.status == "open":
-        slugs = ["outcome"]
+        ids = ["record_outcome"]
         if agreeable(state, protocol):
-            slugs.append("timescale")
+            ids.append("agree_timescale")
         if protocol is None or protocol.bypass.allowed:
-            slugs.append("bypass")
-        slugs += ["pause", "hand-over", "immediate-risk", "withdraw"]
+            ids.append("bypass")
+        ids += ["pause", "assign", "report_immediate_risk", "withdraw"]
     elif state.status == "paused":
-        slugs = ["resume", "hand-over", "immediate-risk", "withdraw"]
+        ids = ["resume", "assign", "report_immediate_risk", "withdraw"]
     elif state.status == "resolved":
-        slugs = (["confirm"] if awaited_duties(state) else []) + [
-            "hand-over", "immediate-risk", "withdraw"]
-    return [(slug, ACTIONS[slug].title) for slug in slugs]
+        ids = (["confirm_in_writing"] if awaited_duties(state) else []) + [
+            "assign", "report_immediate_risk", "withdraw"]
+    return [(ACTIONS[i].slug, ACTIONS[i].title) for i in ids]
 
 
 @router.get("/t/{token}/cases/{workflow_id}", response_class=HTMLResponse)
@@ -137,7 +137,7 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
 
 # -- action forms ---------------------------------------------------------------------------------
 def _action(slug: str) -> Action:
-    action = ACTIONS.get(slug)
+    action = by_slug(slug)
     if action is None:
         raise PageError(404, "Page not found", "There is no such form for a case.")
     return action
@@ -174,9 +174,9 @@ def _form_context(state: CaseState, protocol: Protocol | None) -> dict[str, Any]
 
 
 def _defaults(action: Action, state: CaseState) -> dict[str, Any]:
-    if action.slug in ("outcome", "timescale"):
+    if action.name in ("record_outcome", "agree_timescale"):
         return {"stage": state.stage}
-    if action.slug == "confirm":
+    if action.name == "confirm_in_writing":
         duties = awaited_duties(state)
         return {"duty": duties[0].rule} if len(duties) == 1 else {}
     return {}
@@ -231,8 +231,11 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
             cases.act(web(request).client, workflow_id, action.name, message),
             timeout=UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as exc:
-        text = explain(exc)
-        form.add(action.place(text, values), text)
+        refusal = cases.refusal_of(exc)
+        if refusal is None:
+            form.add(None, explain(exc))
+        else:
+            form.add(action.field_for(refusal), refusal.message)
     except RPCError as exc:
         form.add(None, explain(exc)[:1].upper() + explain(exc)[1:])
     except TimeoutError:
