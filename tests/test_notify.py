@@ -6,13 +6,16 @@ Requests are built from the real protocol files and cases driven through the rea
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -548,11 +551,65 @@ async def test_same_event_key_same_message_id(inbox: tuple[Inbox, int]) -> None:
                                for r in (req, req, other)]
     assert first.message_id == again.message_id != different.message_id
     assert re.fullmatch(r"<[0-9a-f]{32}@professional-resolutions>", first.message_id)
-    # The retried event is recognised by its sent-log entry and not delivered again.
+    # Run afresh (no earlier attempt's progress), the same event goes out again under the same
+    # Message-ID, so a mail client shows one message.
     ids = [m["Message-ID"] for m in box.messages]
-    assert ids == [first.message_id, different.message_id]
+    assert ids == [first.message_id, first.message_id, different.message_id]
     refs = {m["References"] for m in box.messages}
     assert len(refs) == 1  # one thread per case
+
+
+class DropsBeforeReply(Inbox):
+    """A relay that files the Nth message and then loses the connection before its 250 reaches
+    the sender: the one window SMTP cannot close (the sender cannot know it was accepted)."""
+
+    def __init__(self, drop_at: int) -> None:
+        super().__init__()
+        self.drop_at = drop_at
+
+    async def handle_DATA(self, server: Any, session: object, envelope: Envelope) -> str:
+        self.attempts += 1
+        self.envelopes.append(envelope)
+        if self.attempts == self.drop_at:
+            server.transport.abort()
+        return "250 Message accepted for delivery"
+
+
+async def test_message_resent_after_a_lost_reply_has_the_same_message_id() -> None:
+    box = DropsBeforeReply(drop_at=2)
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        case = swindon().enter("1", ldn(2026, 3, 2))
+        case.outcome(False, "Line manager agrees.", LINE_MANAGER_A, ldn(2026, 3, 3),
+                     next_stage="2")
+        req = case.stage_request()
+
+        def link(workflow_id: str, person: Person, role: str) -> str:
+            return f"https://pr.example/c/{workflow_id}?for={person.email}"
+
+        acts = NotificationActivities(settings_for(controller.port), link_builder=link)
+        first = ActivityEnvironment()
+        beats: list[tuple[Any, ...]] = []
+        first.on_heartbeat = lambda *details: beats.append(details)
+        with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+            await first.run(acts.send_notification, req)
+        # Temporal hands the next attempt the last heartbeat details the server recorded.
+        retry = ActivityEnvironment()
+        retry.info = dataclasses.replace(retry.info, attempt=2,
+                                         heartbeat_details=list(beats[-1]))
+        result = await retry.run(acts.send_notification, req)
+    finally:
+        controller.stop()
+    copies = Counter(rcpt for e in box.envelopes for rcpt in e.rcpt_tos)
+    lost_reply = box.envelopes[1].rcpt_tos
+    assert sorted(copies) == sorted([RAISING.email, RECEIVING.email, SSP])
+    # The first recipient was recorded and is not sent again; the one whose 250 was lost is.
+    assert {r: n for r, n in copies.items() if n > 1} == {lost_reply[0]: 2}
+    twice = [m for m, e in zip(box.messages, box.envelopes, strict=True)
+             if e.rcpt_tos == lost_reply]
+    assert [m["Message-ID"] for m in twice] == [result.message_id] * 2
+    assert twice[0]["References"] == twice[1]["References"]
 
 
 async def test_retry_after_temporary_refusals_delivers_once(inbox: tuple[Inbox, int]) -> None:
