@@ -24,9 +24,13 @@ from collections.abc import Iterable
 
 from temporalio import activity
 from temporalio.client import AsyncActivityCancelledError, AsyncActivityHandle
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 BEAT_EVERY = 2.0  # seconds; a fifth of the workflow's 10 s heartbeat timeout
+# Errors meaning "the server did not answer" rather than "the server refused": the SDK client
+# already retried them for about 10 s; a record is retried until the server is back (the SDK
+# cancels the attempt at its start-to-close timeout if it never comes back).
+PATIENT = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 
 def recipient_key(message_id: str, address: str) -> str:
@@ -67,10 +71,17 @@ class SendProgress:
             self.check()
             snapshot = sorted(self.done)
             activity.heartbeat(snapshot)  # the SDK's own beats carry the same details
-            if self._handle is not None:
+            while self._handle is not None:
                 try:
                     await self._handle.heartbeat(snapshot)
-                except (RPCError, AsyncActivityCancelledError) as err:
+                    break
+                except RPCError as err:
+                    if err.status in PATIENT:  # the server is away, so it cannot time us out:
+                        await asyncio.sleep(1.0)  # wait for it rather than re-send later
+                        continue
+                    self._lost = err
+                    raise AttemptSuperseded(f"e-mail attempt no longer current: {err}") from err
+                except AsyncActivityCancelledError as err:
                     self._lost = err
                     raise AttemptSuperseded(f"e-mail attempt no longer current: {err}") from err
             return time.time()
