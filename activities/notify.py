@@ -42,6 +42,7 @@ from activities.forms import (
     steps_taken,
 )
 from activities.ics import CalendarEvent, deadline_uid, render_calendar
+from activities.progress import SendProgress
 from infra.settings import Settings
 from protocols.loader import ProtocolError, load_protocol
 from protocols.messages import (
@@ -56,7 +57,6 @@ from protocols.schema import Duty, Protocol, Stage
 LinkBuilder = Callable[[str, Person, str], str]
 MAIL_DOMAIN = "professional-resolutions"
 SMTP_TIMEOUT = 30.0
-HEARTBEAT_EVERY = 2.0  # seconds; well inside the workflow's heartbeat timeout
 DUTY_EVENTS = ("learning_referral", "learning_dissemination", "debrief", "feedback", "record",
                "written_confirmation")
 
@@ -516,13 +516,15 @@ class NotificationActivities:
     @activity.defn(name="send_notification")
     async def send_notification(self, req: NotificationRequest) -> NotificationResult:
         """Resolve, render and send one event's e-mail; SMTP errors raise so Temporal retries."""
-        beating = asyncio.create_task(_heartbeat_until_cancelled())
+        progress = SendProgress()
+        beating = asyncio.create_task(progress.beat_until_cancelled())
         try:
-            return await self._send_notification(req)
+            return await self._send_notification(req, progress)
         finally:
             beating.cancel()
 
-    async def _send_notification(self, req: NotificationRequest) -> NotificationResult:
+    async def _send_notification(self, req: NotificationRequest,
+                                 progress: SendProgress) -> NotificationResult:
         req = await self.with_protocol(req)
         mid = message_id(req.workflow_id, req.event_key)
         subject = subject_for(req)
@@ -532,7 +534,7 @@ class NotificationActivities:
                                     req.event, mid, len(people.missing))
             return NotificationResult(message_id=mid, missing=people.missing, subject=subject)
         batches = await asyncio.to_thread(self._compose, req, people, subject)
-        await self._deliver(batches)
+        await self._deliver(batches, progress)
         activity.logger.info("notification %s sent: message %s, %d recipient(s), %d missing",
                              req.event, mid, len(people.everyone), len(people.missing))
         return NotificationResult(message_id=mid, sent_to=[r.address for r in people.everyone],
@@ -556,7 +558,8 @@ class NotificationActivities:
             batches.append((message, [r.address for r in members]))
         return batches
 
-    async def _deliver(self, batches: list[tuple[Message, list[str]]]) -> None:
+    async def _deliver(self, batches: list[tuple[Message, list[str]]],
+                       progress: SendProgress) -> None:
         s = self.settings
         sender = parseaddr(s.mail_from)[1] or s.mail_from
         smtp = aiosmtplib.SMTP(
@@ -564,43 +567,26 @@ class NotificationActivities:
             start_tls=False if s.smtp_tls else s.smtp_starttls,
             username=s.smtp_username or None, password=s.smtp_password or None,
             timeout=SMTP_TIMEOUT)
-        pending = [(m, r) for m, r in batches if not self._already_sent(m, r)]
+        # A retry (after a refusal, or a worker that died mid-send) sends only to the recipients
+        # no earlier attempt handed to the relay: see activities/progress.py.
+        pending = [(m, left) for m, r in batches
+                   if (left := progress.pending(str(m["Message-ID"]), r))]
         if not pending:
             return
         async with smtp:
-            for message, recipients in pending:
+            for n, (message, recipients) in enumerate(pending, start=1):
+                progress.check()
                 refused, _ = await smtp.send_message(message, sender=sender,
                                                      recipients=recipients)
+                progress.accepted(str(message["Message-ID"]),
+                                  [r for r in recipients if r not in refused])
                 if refused:
+                    await progress.record()
                     codes = sorted({str(r.code) for r in refused.values()})
                     raise aiosmtplib.SMTPResponseException(
                         int(codes[0]), f"{len(refused)} of {len(recipients)} recipient(s) "
                                        f"refused (codes {', '.join(codes)})")
-                self._mark_sent(message, recipients)
-
-    # A retried activity (say, after the worker was killed between the SMTP send and reporting
-    # success) must not send the same batch twice. The sent-log lives under the data dir, so it
-    # protects one host; across hosts the stable Message-ID lets mail systems collapse copies.
-    def _sent_marker(self, message: Message, recipients: list[str]) -> Path:
-        key = hashlib.sha256(
-            (str(message["Message-ID"]) + "|" + ",".join(sorted(recipients))).encode()
-        ).hexdigest()[:40]
-        return Path(self.settings.data_dir) / "sent" / key
-
-    def _already_sent(self, message: Message, recipients: list[str]) -> bool:
-        return self._sent_marker(message, recipients).exists()
-
-    def _mark_sent(self, message: Message, recipients: list[str]) -> None:
-        marker = self._sent_marker(message, recipients)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
-
-
-async def _heartbeat_until_cancelled() -> None:
-    """Tell Temporal this attempt is alive, so a killed worker's attempt is retried quickly.
-
-    The first beat waits one interval: most e-mails are sent well within it, so they cost no
-    heartbeat call at all (Temporal counts the heartbeat timeout from the attempt's start)."""
-    while True:
-        await asyncio.sleep(HEARTBEAT_EVERY)
-        activity.heartbeat()
+                if n < len(pending):  # the last batch is recorded by the activity's completion
+                    at = await progress.record()
+                    activity.logger.debug("e-mail %s: %d recipient(s) recorded as sent at %.6f",
+                                          message["Message-ID"], len(progress.done), at)

@@ -3,18 +3,23 @@ Message-IDs, personal links, and no personal data where it must not be.
 
 Cases run on the time-skipping server with the real worker and a real aiosmtpd server; the
 messages are read back off the wire. Dates are worked out by hand for 2030 (BST from 31 March).
-A few activity-level tests (retries, the sent-log) and the pure rendering helpers take a plain
-request built from a case book.
+A few activity-level tests (retries, progress across attempts) and the pure rendering
+helpers take a plain request built from a case book.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import email
 import logging
 import re
+from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import aiosmtplib
 import pytest
+from aiosmtpd.controller import Controller
 from temporalio.testing import ActivityEnvironment
 
 from activities.ics import CalendarEvent, escape_text, fold, render_calendar
@@ -430,7 +435,7 @@ async def test_personal_links_go_only_to_their_owner(skipping_env, settings, mai
     assert len({m["Message-ID"] for m in entered}) == 1
 
 
-# -- the activity on its own: retries, the sent-log, every template -------------------------------
+# -- the activity on its own: retries, progress across attempts, every template ----------
 def plain_request(protocol: str, event: str, to: list[str], *, child: Child | None = None,
                   **extra: str) -> NotificationRequest:
     """A request built from a fresh case book (no workflow), for the activity's own rules."""
@@ -448,7 +453,7 @@ def acts(port: int, tmp_path) -> NotificationActivities:
                                            public_url="https://pr.example"))
 
 
-async def test_same_event_key_is_sent_once(mailbox, tmp_path) -> None:
+async def test_same_event_key_same_message_id(mailbox, tmp_path) -> None:
     box, port = mailbox
     mail, env = acts(port, tmp_path), ActivityEnvironment()
     req = plain_request("leeds", "paused", ["raising", "receiving"], reason="Sickness")
@@ -456,8 +461,57 @@ async def test_same_event_key_is_sent_once(mailbox, tmp_path) -> None:
     first, again, different = [await env.run(mail.send_notification, r)
                                for r in (req, req, other)]
     assert first.message_id == again.message_id != different.message_id
-    # The retried event is recognised by its sent-log entry and not delivered again.
-    assert [m["Message-ID"] for m in box.messages] == [first.message_id, different.message_id]
+    # Run afresh (no earlier attempt's progress), the same event goes out again under the same
+    # Message-ID, so a mail client shows one message.
+    assert [m["Message-ID"] for m in box.messages] == [first.message_id, first.message_id,
+                                                       different.message_id]
+
+
+class DropsBeforeReply:
+    """A relay that files the Nth message and then loses the connection before its 250 reaches
+    the sender: the one window SMTP cannot close (the sender cannot know it was accepted)."""
+
+    def __init__(self, drop_at: int) -> None:
+        self.drop_at = drop_at
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: object, envelope: Any) -> str:  # noqa: N802
+        self.envelopes.append(envelope)
+        if len(self.envelopes) == self.drop_at:
+            server.transport.abort()
+        return "250 Message accepted for delivery"
+
+
+async def test_message_resent_after_a_lost_reply_has_the_same_message_id(tmp_path) -> None:
+    box = DropsBeforeReply(drop_at=2)
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        req = plain_request("leeds", "reminder", ["raising", "receiving"])
+        mail = NotificationActivities(
+            Settings(smtp_port=controller.port, data_dir=tmp_path,
+                     public_url="https://pr.example"),
+            link_builder=lambda wid, person, role: f"https://pr.example/c/{wid}?for={person.email}")
+        first = ActivityEnvironment()
+        beats: list[tuple[Any, ...]] = []
+        first.on_heartbeat = lambda *details: beats.append(details)
+        with pytest.raises(aiosmtplib.SMTPServerDisconnected):
+            await first.run(mail.send_notification, req)
+        # Temporal hands the next attempt the last heartbeat details the server recorded.
+        retry = ActivityEnvironment()
+        retry.info = dataclasses.replace(retry.info, attempt=2,
+                                         heartbeat_details=list(beats[-1]))
+        result = await retry.run(mail.send_notification, req)
+    finally:
+        controller.stop()
+    copies = Counter(rcpt for e in box.envelopes for rcpt in e.rcpt_tos)
+    lost_reply = box.envelopes[1].rcpt_tos
+    assert sorted(copies) == sorted(emails(RAISING_PLAIN, RECEIVING_PLAIN))
+    # The first recipient was recorded and is not sent again; the one whose 250 was lost is.
+    assert {r: n for r, n in copies.items() if n > 1} == {lost_reply[0]: 2}
+    twice = [e for e in box.envelopes if e.rcpt_tos == lost_reply]
+    ids = [email.message_from_bytes(e.content)["Message-ID"] for e in twice]
+    assert ids == [result.message_id] * 2
 
 
 async def test_retry_after_temporary_refusals_delivers_once(mailbox, tmp_path) -> None:
