@@ -34,7 +34,7 @@ from tests.conftest import ROOT, free_port, stop_worker_process
 # A working day lasts this long: a protocol's "5 working days" is 10 s of real time.
 DAY_SECONDS = 2.0
 # How often a journey asks `resolutions status --json` while it waits for the clock.
-POLL_SECONDS = 0.6
+POLL_SECONDS = 1.0
 JOURNEY_TIMEOUT = 240.0
 # Commands running at once across a module's journeys: more only thrash two cores.
 COMMANDS_AT_ONCE = 3
@@ -165,8 +165,13 @@ class Journey:
         return (await self.run("status", case_id, "--json")).json()
 
     async def until(self, case_id: str, ready: Callable[[dict[str, Any]], bool], what: str,
-                    timeout: float = 60) -> dict[str, Any]:
-        """Poll `resolutions status --json` until ``ready(state)``: waiting on the case."""
+                    timeout: float = 60, *, mail: tuple[str, str] | None = None
+                    ) -> dict[str, Any]:
+        """Poll `resolutions status --json` until ``ready(state)``: waiting on the case. With
+        ``mail`` (event, address), first wait for that e-mail, which the case sends once the
+        change is recorded: reading the sink's index costs nothing, a status command does."""
+        if mail is not None:
+            await self.mail(case_id, *mail, timeout=timeout)
         deadline = time.monotonic() + timeout
         while True:
             state = await self.status(case_id)
@@ -175,10 +180,12 @@ class Journey:
             assert time.monotonic() < deadline, f"{case_id}: never {what}; last: {state}"
             await asyncio.sleep(POLL_SECONDS)
 
-    async def at_stage(self, case_id: str, stage: str, timeout: float = 60) -> dict[str, Any]:
+    async def at_stage(self, case_id: str, stage: str, told: str,
+                       timeout: float = 60) -> dict[str, Any]:
+        """Wait for the case to enter ``stage``, whose holder ``told`` gets an e-mail."""
         return await self.until(case_id, lambda s: s["stage"] == stage
                                 and s["stages_visited"][-1:] == [stage],
-                                f"at stage {stage}", timeout)
+                                f"at stage {stage}", timeout, mail=("stage_entered", told))
 
     async def mail(self, case_id: str, event: str, address: str,
                    timeout: float = 60) -> dict[str, Any]:

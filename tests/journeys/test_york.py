@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.journeys.harness import Did, Expected, Journey, journey, now
+from tests.journeys import web
+from tests.journeys.harness import Did, Expected, Journey, journey
 from tests.journeys.records import check_records
 
 
@@ -49,10 +50,9 @@ async def test_york_stage_two_runs_out_of_time(j: Journey) -> None:
     assert "is now due" in agreed.out, agreed.out
 
     # Nobody records an outcome: the agreed day passes and the case moves on by itself.
-    state = await j.at_stage(cid, "3", timeout=30)
+    state = await j.at_stage(cid, "3", told="hana@fulford.example", timeout=30)
     resolve = next(d for d in state["deadlines"] if d["key"] == "2/resolve")
     assert resolve["status"] == "breached" and resolve["agreed"]["amount"] == 1, resolve
-    await j.mail(cid, "stage_entered", "hana@fulford.example")
 
     three = await j.run("outcome", cid, "--stage", "3", "--resolved",
                         "--summary", "Assessment reopened with a joint visit",
@@ -89,60 +89,44 @@ async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
     roles over on the web; Stage 3 sits until the system nudges; the senior manager's mailed
     link records no agreement, so it goes to the CYSCP Chair with the written account, and
     the Chair's stage ends unresolved: the case closes unresolved at the final stage."""
-    cid = "york-2026-7102"
-    link = (await j.run("link", "--raiser", "--name", "Ria Raiser", "--email",
-                        "ria@yorkhigh.example", "--title", "Designated safeguarding lead",
-                        "--agency", "York High School", "--protocol", "york")).out.strip()
     page = await j.page()
-    await page.goto(link)
-    await expect(page.locator("h1")).to_have_text("Raise a professional disagreement")
-    await page.get_by_label("Urgent: the situation needs a quick resolution").check()
-    await page.fill("#reference", "2026-7102")
-    await page.fill("#issue", "Strategy discussion declined after a disclosure")
-    await page.fill("#risk_to_child", "Harm at home may continue tonight")
-    await page.fill("#nature", "Whether a strategy discussion is needed")
-    await page.fill("#aim", "A strategy discussion this week")
-    await page.fill("#receiving-name", "Ray Receiver")
-    await page.fill("#receiving-agency", "York Duty Team")
-    await page.fill("#receiving-email", "ray@duty.york.example")
-    await page.fill("#child-name", "Test Child Yorktwo")
-    t0 = now()
-    await page.get_by_role("button", name="Raise the disagreement").click()
-    await expect(page.locator("h1")).to_have_text(f"Case {cid}")
-    t1 = now()
+    cid, raised = await web.raise_on_web(
+        j, page, protocol="york", urgency="Urgent: the situation needs a quick resolution",
+        raiser=("Ria Raiser", "ria@yorkhigh.example", "Designated safeguarding lead",
+                "York High School"),
+        fields={"reference": "2026-7102",
+                "issue": "Strategy discussion declined after a disclosure",
+                "risk_to_child": "Harm at home may continue tonight",
+                "nature": "Whether a strategy discussion is needed",
+                "aim": "A strategy discussion this week", "receiving-name": "Ray Receiver",
+                "receiving-agency": "York Duty Team", "receiving-email": "ray@duty.york.example",
+                "child-name": "Test Child Yorktwo"})
+    assert cid == "york-2026-7102"
     await expect(page.locator("#current-stage")).to_contain_text("Stage 3")
 
     # The raiser names the senior managers by handing their roles over.
-    for role, name, email in (("3.raising", "Hal Headteacher", "hal@yorkhigh.example"),
-                              ("3.receiving", "Stu Senior", "stu@duty.york.example")):
-        await page.get_by_role("link", name="Hand a role to someone else").click()
-        await page.select_option("#role", role)
-        await page.fill("#person-name", name)
-        await page.fill("#person-email", email)
-        await page.get_by_role("button", name="Hand over the role").click()
-        await expect(page.locator(".govuk-notification-banner--success")).to_contain_text(
-            f"{name} now holds the role {role}")
+    await web.hand_over(page, "3.raising", "Hal Headteacher", "hal@yorkhigh.example")
+    await web.hand_over(page, "3.receiving", "Stu Senior", "stu@duty.york.example")
 
     # Nobody acts: York's "as soon as possible" earns a reminder on its own.
     await j.until(cid, lambda s: any(d["key"] == "3/conversation" and d["nudges"] >= 1
-                                     for d in s["deadlines"]), "nudged", timeout=30)
+                                     for d in s["deadlines"]), "nudged", timeout=30,
+                  mail=("nudge", "stu@duty.york.example"))
 
     stu = await j.page()
     await stu.goto(await j.mailed_link(cid, "role_assigned", "stu@duty.york.example"))
     await expect(stu.locator("#link-holder")).to_contain_text("Stu Senior")
-    three = await _web_outcome(stu, "Stage 3: Senior manager to senior manager conversation",
-                               False, "Senior managers could not agree")
-    await expect(stu.locator(".govuk-notification-banner--success")).to_contain_text(
-        "moved to stage 4")
+    three = await web.outcome(stu, "Stage 3: Senior manager to senior manager conversation",
+                              False, "Senior managers could not agree", contact="Video call",
+                              expect_text="moved to stage 4")
     # The CYSCP Business Unit gets the written account of the dispute.
     account = await j.mail(cid, "stage_entered", "CYSCP@york.gov.uk")
     shown = (await j.run("mail", account["file_name"])).out
     assert "york-written-account-2026-7102.html" in shown, shown
 
-    four = await _web_outcome(stu, "Stage 4: Support from the CYSCP to resolve the matter",
-                              False, "The Chair's recommendations were not accepted")
-    await expect(stu.locator(".govuk-notification-banner--success")).to_contain_text(
-        "Not resolved at the final stage")
+    four = await web.outcome(stu, "Stage 4: Support from the CYSCP to resolve the matter",
+                             False, "The Chair's recommendations were not accepted",
+                             expect_text="Not resolved at the final stage")
     await expect(stu.locator("#read-only")).to_contain_text("This case is closed")
     state = await j.status(cid)
     assert state["status"] == "closed" and state["holders"]["3.receiving"]["name"] == "Stu Senior"
@@ -152,20 +136,5 @@ async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
         receiving_agency="York Duty Team", child="Test Child Yorktwo", urgency="urgent",
         stages=["3", "4"], status="closed", result="closed unresolved",
         outcomes=[three, four], nudged=True, names=["Ria Raiser", "Stu Senior"],
-        forms=["york_written_account"], raised=(t0, t1)))
+        forms=["york_written_account"], raised=(raised.t0, raised.t1)))
 
-
-async def _web_outcome(page, stage_label: str, resolved: bool, summary: str) -> Did:
-    """Record a stage's outcome on the case page's form, as the link's holder."""
-    by = (await page.locator("#link-holder strong").inner_text()).strip()
-    await page.get_by_role("link", name="Record the outcome of a stage").click()
-    await page.get_by_label(stage_label).check()
-    await page.get_by_label("Yes, it was resolved" if resolved else "No, it was not resolved"
-                            ).check()
-    await page.fill("#summary", summary)
-    t0 = now()
-    await page.get_by_role("button", name="Record the outcome").click()
-    await expect(page.locator(".govuk-notification-banner--success")).to_be_visible()
-    t1 = now()
-    stage = stage_label.split(":", 1)[0].removeprefix("Stage ")
-    return Did(stage, resolved, by, summary, t0, t1)
