@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from tests.journeys.harness import Did, Expected, Journey
 
 LONDON = ZoneInfo("Europe/London")
+# Swindon's Appendix 1 is the referral to the Partnership: its table covers Stages 1-4.
+FORM_STAGES = {"swindon_appendix_1": {"1", "2", "3", "4"}}
 
 
 def _at(text: str) -> datetime:
@@ -93,7 +95,8 @@ async def check_records(j: Journey, exp: Expected) -> None:
         assert exp.child in form, f"{kind}: the child is named on the partnership's form"
         assert exp.raising_agency in form and exp.receiving_agency in form, kind
         for did in exp.outcomes:
-            assert did.summary in form, f"{kind}: outcome '{did.summary}' missing"
+            if did.stage in FORM_STAGES.get(kind, {did.stage}):
+                assert did.summary in form, f"{kind}: outcome '{did.summary}' missing"
         assert any(d in form for d in _days(exp.raised[0] if exp.raised else window[0],
                                              window[1], "%d/%m/%Y")
                    | _days(window[0], window[1], "%d %b %Y")), f"{kind}: no date of the case"
