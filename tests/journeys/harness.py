@@ -36,8 +36,11 @@ DAY_SECONDS = 2.0
 # How often a journey asks `resolutions status --json` while it waits for the clock.
 POLL_SECONDS = 1.0
 JOURNEY_TIMEOUT = 240.0
-# Commands running at once across a module's journeys: more only thrash two cores.
+# Commands running at once across a module's journeys (more only thrash two cores), and how
+# many of those may be the checks after a case closed: the others stay free for people acting
+# on an open case, whose clock is running.
 COMMANDS_AT_ONCE = 3
+CHECKS_AT_ONCE = 2
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
@@ -103,6 +106,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     try:
         yield Site(env, base / "data", env["RESOLUTIONS_PUBLIC_URL"], log)
     finally:
+        if os.environ.get("JOURNEY_TRACE"):
+            print(subprocess.run(["ps", "-o", "pid,time,args", "--ppid", str(proc.pid), "-p",
+                                  str(proc.pid), "-p", str(os.getpid())],
+                                 capture_output=True, text=True).stdout, file=sys.stderr)
         stop_worker_process(proc)
 
 
@@ -126,11 +133,17 @@ class Journey:
     """What one person at a keyboard (or several) can do: run commands, read mail, browse."""
 
     def __init__(self, name: str, site: Site, tmp: Path,
-                 browser: Callable[[], Awaitable[Browser]], slots: asyncio.Semaphore) -> None:
+                 browser: Callable[[], Awaitable[Browser]],
+                 slots: tuple[asyncio.Semaphore, asyncio.Semaphore]) -> None:
         self.name, self.site, self.tmp = name, site, tmp
-        self._browser, self._slots = browser, slots
+        self._browser, (self._slots, self._check_slots) = browser, slots
         self._contexts: list[BrowserContext] = []
         self.started = now()
+
+    async def check(self, *args: str) -> Ran:
+        """A command reading a closed case's record: it waits behind people's actions."""
+        async with self._check_slots:
+            return await self.run(*args)
 
     async def run(self, *args: str, ok: bool = True, timeout: float = 90) -> Ran:
         """`resolutions ARGS` in its own process; with ``ok``, it must exit 0."""
@@ -144,6 +157,10 @@ class Journey:
             except TimeoutError:
                 proc.kill()
                 raise AssertionError(f"`resolutions {' '.join(args)}` did not finish") from None
+            except asyncio.CancelledError:
+                proc.kill()
+                await proc.wait()
+                raise
             ran = Ran(args, proc.returncode or 0, out.decode(), err.decode(), t0, now())
         if os.environ.get("JOURNEY_TRACE"):  # JOURNEY_TRACE=1 pytest -s: where time goes
             began, took = (t0 - self.started).total_seconds(), (ran.t1 - t0).total_seconds()
@@ -226,16 +243,17 @@ Body = Callable[[Journey], Awaitable[None]]
 
 
 def journey(body: Body) -> Callable[..., None]:
-    """Make ``async def test_x(j: Journey)`` a test whose journey runs alongside the module's
-    other journeys; the test passes when its own journey did."""
+    """Make ``async def test_x(j: Journey)`` a test whose journey runs alongside the other
+    journeys; the test passes when its own journey did."""
+    key = f"{body.__module__}::{body.__name__}"
 
     def test(journeys: Runner) -> None:
-        journeys.result(body.__name__)
+        journeys.result(key)
 
     test.__name__ = test.__qualname__ = body.__name__
     test.__doc__ = body.__doc__
     test.__module__ = body.__module__
-    test.journey_body = body  # type: ignore[attr-defined]
+    test.journey = (key, body)  # type: ignore[attr-defined]
     return test
 
 
@@ -251,7 +269,7 @@ class Runner:
         self._pw: Any = None
         self._browser: Browser | None = None
         self._lock: asyncio.Lock | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self._slots: tuple[asyncio.Semaphore, asyncio.Semaphore] | None = None
 
     async def browser(self) -> Browser:
         if self._lock is None:
@@ -263,12 +281,16 @@ class Runner:
                                                                args=CHROMIUM_ARGS)
         return self._browser
 
-    def start(self, name: str, body: Body) -> None:
+    def start(self, key: str, body: Body) -> None:
+        if key in self.futures:
+            return
+        name = body.__name__
         tmp = self.tmp_factory.mktemp(name)
 
         async def go() -> float:
             if self._slots is None:  # made on the loop that uses it
-                self._slots = asyncio.Semaphore(COMMANDS_AT_ONCE)
+                self._slots = (asyncio.Semaphore(COMMANDS_AT_ONCE),
+                               asyncio.Semaphore(CHECKS_AT_ONCE))
             j = Journey(name, self.site, tmp, self.browser, self._slots)
             try:
                 await asyncio.wait_for(body(j), JOURNEY_TIMEOUT)
@@ -276,38 +298,48 @@ class Runner:
                 await j.close()
             return (now() - j.started).total_seconds()
 
-        self.futures[name] = asyncio.run_coroutine_threadsafe(go(), self.loop)
+        self.futures[key] = asyncio.run_coroutine_threadsafe(go(), self.loop)
 
-    def result(self, name: str) -> float:
-        return self.futures[name].result(timeout=JOURNEY_TIMEOUT + 30)
+    def result(self, key: str) -> float:
+        return self.futures[key].result(timeout=JOURNEY_TIMEOUT + 30)
 
     def close(self) -> None:
         async def shut() -> None:
+            here = asyncio.current_task()
+            pending = [t for t in asyncio.all_tasks() if t is not here]
+            for task in pending:  # journeys left running (a run stopped early): stop them
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             if self._browser is not None:
                 await self._browser.close()
             if self._pw is not None:
                 await self._pw.stop()
 
-        for f in self.futures.values():
-            f.cancel()
-        asyncio.run_coroutine_threadsafe(shut(), self.loop).result(timeout=30)
+        asyncio.run_coroutine_threadsafe(shut(), self.loop).result(timeout=60)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()
 
 
-@pytest.fixture(scope="module")
-def journeys(request: pytest.FixtureRequest, site: Site,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+@pytest.fixture(scope="session")
+def runner(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
     runner = Runner(site, tmp_path_factory)
-    for item in request.session.items:
-        body = getattr(getattr(item, "function", None), "journey_body", None)
-        if body is not None and item.module is request.module:
-            runner.start(body.__name__, body)
     try:
         yield runner
     finally:
         runner.close()
+
+
+@pytest.fixture(scope="module")
+def journeys(request: pytest.FixtureRequest, runner: Runner) -> Runner:
+    """Start this module's selected journeys together. (Starting every module's at once
+    starves them on two cores: a case's clock then runs out while its people wait their turn.)
+    """
+    for item in request.session.items:
+        found = getattr(getattr(item, "function", None), "journey", None)
+        if found is not None and item.module is request.module:
+            runner.start(*found)
+    return runner
 
 
 @dataclass

@@ -45,7 +45,7 @@ async def check_records(j: Journey, exp: Expected) -> None:
     export = j.tmp / f"{cid}.json"
     html_timeline, html_report = j.tmp / "timeline.html", j.tmp / "report.html"
 
-    ran = await j.run("audit", "export", cid, "--out", str(export))
+    ran = await j.check("audit", "export", cid, "--out", str(export))
     assert f"of {cid}" in ran.out and "encrypted" in ran.out, ran.out
     exported = export.read_text(encoding="utf-8")
     assert json.loads(exported)["events"], "an export holds the history's events"
@@ -56,16 +56,16 @@ async def check_records(j: Journey, exp: Expected) -> None:
     # The rest reads the same history in several ways; they may run side by side.
     replay, text, story_ran, _, log_csv, log_text, report_json, report_text, *forms = (
         await asyncio.gather(
-            j.run("audit", "replay", cid, str(export)),
-            j.run("audit", "timeline", str(export)),
-            j.run("audit", "timeline", cid, "--json"),
-            j.run("audit", "timeline", cid, "--html", str(html_timeline)),
-            j.run("audit", "log", "--agency", exp.raising_agency, "--protocol", exp.protocol,
+            j.check("audit", "replay", cid, str(export)),
+            j.check("audit", "timeline", str(export)),
+            j.check("audit", "timeline", cid, "--json"),
+            j.check("audit", "timeline", cid, "--html", str(html_timeline)),
+            j.check("audit", "log", "--agency", exp.raising_agency, "--protocol", exp.protocol,
                   "--csv"),
-            j.run("audit", "log", "--agency", exp.receiving_agency, "--protocol", exp.protocol),
-            j.run("report", "--protocol", exp.protocol, "--json", "--html", str(html_report)),
-            j.run("report", "--protocol", exp.protocol),
-            *(j.run("form", cid, "--kind", kind, "--out", str(j.tmp / f"{kind}.html"))
+            j.check("audit", "log", "--agency", exp.receiving_agency, "--protocol", exp.protocol),
+            j.check("report", "--protocol", exp.protocol, "--json", "--html", str(html_report)),
+            j.check("report", "--protocol", exp.protocol),
+            *(j.check("form", cid, "--kind", kind, "--out", str(j.tmp / f"{kind}.html"))
               for kind in exp.forms)))
 
     # Replay: today's code walks both the live history and the exported file.
