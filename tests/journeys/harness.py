@@ -197,6 +197,20 @@ class Journey:
             assert time.monotonic() < deadline, f"{case_id}: never {what}; last: {state}"
             await asyncio.sleep(POLL_SECONDS)
 
+    async def until_listed(self, case_id: str, status: str,
+                           timeout: float = 30) -> dict[str, Any]:
+        """Poll `resolutions list --all --json` until the case is listed with ``status`` (the
+        list reads search attributes, which the server indexes a moment after a change)."""
+        protocol = case_id.split("-", 1)[0]
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = (await self.run("list", "--all", "--protocol", protocol, "--json")).json()
+            row = next((r for r in rows if r["workflow_id"] == case_id), None)
+            if row is not None and row["status"] == status:
+                return row
+            assert time.monotonic() < deadline, f"{case_id} never listed as {status}: {row}"
+            await asyncio.sleep(POLL_SECONDS)
+
     async def at_stage(self, case_id: str, stage: str, told: str,
                        timeout: float = 60) -> dict[str, Any]:
         """Wait for the case to enter ``stage``, whose holder ``told`` gets an e-mail."""

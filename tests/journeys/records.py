@@ -45,6 +45,15 @@ async def check_records(j: Journey, exp: Expected) -> None:
     export = j.tmp / f"{cid}.json"
     html_timeline, html_report = j.tmp / "timeline.html", j.tmp / "report.html"
 
+    # Every e-mail of the case went through the sink: subjects carry the reference, never a
+    # name; each message is filed for one recipient with their own link.
+    mail = [json.loads(line) for line in (j.site.data_dir / "mail" / "index.jsonl").read_text(
+        encoding="utf-8").splitlines()]
+    mine = [m for m in mail if m["case"] == cid]
+    assert mine and all(cid.split("-", 1)[1] in m["subject"] for m in mine)
+    assert not [m for m in mine if exp.child in m["subject"] or any(
+        n in m["subject"] for n in exp.names)], "a name in an e-mail subject"
+
     ran = await j.check("audit", "export", cid, "--out", str(export))
     assert f"of {cid}" in ran.out and "encrypted" in ran.out, ran.out
     exported = export.read_text(encoding="utf-8")
@@ -147,9 +156,12 @@ def _check_story(story: dict, exp: Expected, window: tuple[datetime, datetime]) 
     assert [(b["from_stage"], b["to_stage"]) for b in story["bypasses"]] == exp.bypasses
     assert len(story["pauses"]) == exp.pauses
     assert all(p["resumed_at"] for p in story["pauses"])
-    agreed = {e["summary"] for e in story["extensions"]}
-    assert len(agreed) >= len(exp.agreed), story["extensions"]
+    agreed = [e["details"]["deadline"] for e in story["timeline"]
+              if e["kind"] in ("timescale_agreed", "timescale_extended")]
+    assert agreed == exp.agreed, agreed
+    assert len(story["extensions"]) == len(exp.agreed)
     kinds = [e["kind"] for e in story["timeline"]]
+    assert "rejected" not in kinds, "a refused action left a mark on the case"
     if exp.nudged:
         assert "nudge" in kinds or "reminder" in kinds, kinds
     if exp.immediate_risk:
@@ -157,7 +169,7 @@ def _check_story(story: dict, exp: Expected, window: tuple[datetime, datetime]) 
     confirmed = [e["details"].get("duty") for e in story["timeline"]
                  if e["kind"] == "confirmed_in_writing"]
     assert confirmed == exp.confirmed, confirmed
-    assert kinds[-1] == "closed" or "closed" in kinds, kinds
+    assert "closed" in kinds and (exp.status != "withdrawn" or "withdrawn" in kinds), kinds
     actors = {e["actor"] for e in story["timeline"]}
     for name in exp.names:
         assert name in actors or name in json.dumps(story), f"{name} missing from the story"
@@ -193,7 +205,7 @@ def _check_log(log: str, story: dict, exp: Expected) -> None:
 def _check_report(report: dict, text: str, story: dict, exp: Expected) -> None:
     line = next(x for x in report["lines"] if x["workflow_id"] == exp.case_id)
     assert line["result"] == exp.result, line
-    assert line["highest_stage"] == exp.stages[-1] or line["highest_stage"] in exp.stages
+    assert line["highest_stage"] == exp.stages[-1], line
     assert line["urgency"] == exp.urgency
     assert line["raising_agency"] == exp.raising_agency
     assert line["breaches"] == len(story["breaches"]) >= len(exp.breached), line

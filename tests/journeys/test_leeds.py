@@ -70,6 +70,8 @@ async def test_leeds_halted_then_stage_two_runs_out(j: Journey) -> None:
     done = await j.run("confirm", cid, "--summary", "Both agencies wrote to each other",
                        "--by", "Ian Service")
     assert "the case is closed" in done.out, done.out
+    listed = await j.until_listed(cid, "closed")
+    assert listed["stage"] == "3a" and listed["raising_agency"] == "Leeds Youth Service"
 
     await check_records(j, Expected(
         case_id=cid, protocol="leeds", raising_agency="Leeds Youth Service",

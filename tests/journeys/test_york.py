@@ -69,6 +69,8 @@ async def test_york_stage_two_runs_out_of_time(j: Journey) -> None:
     assert "the case is closed" in done.out, done.out
     await j.refused("outcome", cid, "--stage", "3", "--resolved", "--summary", "again",
                     "--by", "Sol Service", says="nothing more can be recorded")
+    listing = (await j.run("mail", "--case", cid)).out
+    assert "[CYSCP] Case 2026-7101" in listing and "Yorkone" not in listing, listing
 
     await check_records(j, Expected(
         case_id=cid, protocol="york", raising_agency="Fulford Primary School",
