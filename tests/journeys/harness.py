@@ -100,7 +100,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "RESOLUTIONS_SETTINGS_FILE": str(base / "none.toml"),
         "RESOLUTIONS_TEST_DAY_SECONDS": str(DAY_SECONDS),
         "RESOLUTIONS_PARTNERSHIP_ADDRESSES": json.dumps(PARTNERSHIPS),
+        # Each command is a new Python process: let it reuse compiled modules (kept out of
+        # the source tree) rather than compile the project again every time.
+        "PYTHONPYCACHEPREFIX": str(base / "pycache"),
     })
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     log = base / "worker.log"
     proc = start_web_worker(env, log)
     try:
