@@ -288,6 +288,7 @@ class Runner:
         self._browser: Browser | None = None
         self._lock: asyncio.Lock | None = None
         self._slots: tuple[asyncio.Semaphore, asyncio.Semaphore] | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
 
     async def browser(self) -> Browser:
         if self._lock is None:
@@ -309,6 +310,7 @@ class Runner:
             if self._slots is None:  # made on the loop that uses it
                 self._slots = (asyncio.Semaphore(COMMANDS_AT_ONCE),
                                asyncio.Semaphore(CHECKS_AT_ONCE))
+            self._tasks.append(asyncio.current_task())  # type: ignore[arg-type]
             j = Journey(name, self.site, tmp, self.browser, self._slots)
             try:
                 await asyncio.wait_for(body(j), JOURNEY_TIMEOUT)
@@ -323,11 +325,9 @@ class Runner:
 
     def close(self) -> None:
         async def shut() -> None:
-            here = asyncio.current_task()
-            pending = [t for t in asyncio.all_tasks() if t is not here]
-            for task in pending:  # journeys left running (a run stopped early): stop them
+            for task in self._tasks:  # journeys left running (a run stopped early): stop them
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             if self._browser is not None:
                 await self._browser.close()
             if self._pw is not None:
