@@ -49,10 +49,13 @@ async def gather_cases(client: Client, converter: DataConverter, query: str,
 
 
 def case_query(start: date | None = None, end: date | None = None, *,
-               raised_window: bool = True) -> str:
+               raised_window: bool = True, protocol: str | None = None) -> str:
     """Cases started in the window (``raised_window``) or before its end, with a day's margin
-    each side: the exact cut is made on the record's own ``raised`` time afterwards."""
+    each side: the exact cut is made on the record's own ``raised`` time afterwards. With a
+    ``protocol`` (a loaded protocol's id), only its cases are listed (their workflow ids start
+    with it), so a partnership's report does not rebuild every other partnership's cases."""
     lo, hi = started_between(start, end)
     margin = timedelta(days=1)
     return visibility_query(started_from=lo - margin if lo and raised_window else None,
-                            started_before=hi + margin if hi else None)
+                            started_before=hi + margin if hi else None,
+                            extra=f"WorkflowId STARTS_WITH '{protocol}-'" if protocol else None)

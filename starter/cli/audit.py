@@ -70,12 +70,13 @@ def _period(args: argparse.Namespace) -> tuple[date | None, date | None]:
     return start, end
 
 
-def _write(path: str, text: str, what: str) -> None:
+def _write(path: str, text: str, what: str, *, quiet_stdout: bool = False) -> None:
+    """Write ``text`` to ``path`` and say so; on stderr when stdout carries JSON."""
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"cannot write {path}: {exc.strerror}") from None
-    print(f"Wrote {what} to {path}")
+    print(f"Wrote {what} to {path}", file=sys.stderr if quiet_stdout else sys.stdout)
 
 
 async def _history(ctx: _Context, target: str) -> WorkflowHistory:
@@ -157,11 +158,10 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 # -- log ---------------------------------------------------------------------------------------
 def cmd_log(args: argparse.Namespace) -> int:
     start, end = _period(args)
-    if args.protocol:
-        load_protocol(args.protocol)
+    protocol = load_protocol(args.protocol).id if args.protocol else None
 
     async def go(ctx: _Context) -> int:
-        query = gather.case_query(start, end, raised_window=False)
+        query = gather.case_query(start, end, raised_window=False, protocol=protocol)
         cases = await gather.gather_cases(await ctx.client(), ctx.converter, query)
         if args.protocol:
             cases = [c for c in cases if c.state.protocol == args.protocol]
@@ -179,15 +179,15 @@ def cmd_log(args: argparse.Namespace) -> int:
 # -- report ------------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
     start, end = _period(args)
-    if args.protocol:
-        load_protocol(args.protocol)
+    protocol = load_protocol(args.protocol).id if args.protocol else None
 
     async def go(ctx: _Context) -> int:
-        query = gather.case_query(start, end)
+        query = gather.case_query(start, end, protocol=protocol)
         cases = await gather.gather_cases(await ctx.client(), ctx.converter, query)
         built = report.build_report(cases, protocol=args.protocol, start=start, end=end)
         if args.html:
-            _write(args.html, report_render.render_html(built), "the report")
+            _write(args.html, report_render.render_html(built), "the report",
+                   quiet_stdout=args.json)
         if args.json:
             sys.stdout.write(report_render.render_json(built))
         elif not args.html:

@@ -53,6 +53,10 @@ def cmd_form(args: argparse.Namespace) -> int:
         inp = await handle.query(DisagreementWorkflow.case_input)
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)
+        kinds = sorted({f.kind for stage in inp.protocol.stages for f in stage.forms})
+        if args.kind not in kinds:
+            raise ValueError(f"the {inp.protocol.short_name} protocol has no form "
+                             f"'{args.kind}'; its forms: {', '.join(kinds) or 'none'}")
         return render_case_form(args.kind, protocol=inp.protocol, case=inp.case, state=state,
                                 timeline=timeline)
 
