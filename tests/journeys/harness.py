@@ -74,8 +74,8 @@ def start_web_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     """The worker with its web forms (`python -m starter.devstack`, what `./dev start` runs);
     returns once ready."""
     log = open(log_path, "w")  # noqa: SIM115 - the child process writes to it
-    proc = subprocess.Popen([sys.executable, "-m", "starter.devstack"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "starter.devstack"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
     while "Ready." not in log_path.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
