@@ -184,12 +184,20 @@ async def test_forms_escape_what_people_typed_and_print(skipping_env, settings, 
                                                         tmp_path) -> None:
     env = skipping_env
     hostile = Child(name="<b>Amelia</b>", address="1 <img src=x onerror=alert(1)> Street")
+    # Each form is printed for a case of its own partnership (a form of another partnership's
+    # protocol is refused: see test_a_form_of_another_protocol_is_refused).
+    protocol_of = {"swindon_appendix_1": "swindon", "leeds_appendix_3": "leeds",
+                   "york_written_account": "york"}
+    assert set(protocol_of) == set(FORM_KINDS)
+    pages: dict[str, str] = {}
     async with make_worker(env.client, settings):
-        case = await raise_case(env, "swindon", "2030-03-04 09:00", child=hostile,
-                                issue="<script>alert('x')</script>", aim="a & b")
-        await outcome(env, case, "2030-03-05 09:00", "1", RAISING, "<script>steal()</script>")
-        await skip_to(env, at("2030-03-05 09:05"))
-        pages = {kind: await form_via_cli(env, case.id, kind, tmp_path) for kind in FORM_KINDS}
+        for n, (kind, protocol) in enumerate(sorted(protocol_of.items()), start=1):
+            case = await raise_case(env, protocol, "2030-03-04 09:00", child=hostile,
+                                    reference=f"2030-000{n}",
+                                    issue="<script>alert('x')</script>", aim="a & b")
+            await outcome(env, case, "2030-03-05 09:00", "1", RAISING,
+                          "<script>steal()</script>")
+            pages[kind] = await form_via_cli(env, case.id, kind, tmp_path)
     for kind, page in pages.items():
         assert "<script>" not in page, kind
         assert "<b>Amelia</b>" not in page
@@ -201,6 +209,17 @@ async def test_forms_escape_what_people_typed_and_print(skipping_env, settings, 
         assert page.startswith("<!DOCTYPE html>")
         assert "@media print" in page and "@page { size: A4" in page
         assert 'class="no-print' in page
+
+
+async def test_a_form_of_another_protocol_is_refused(skipping_env, settings, mailbox,
+                                                    tmp_path) -> None:
+    env = skipping_env
+    async with make_worker(env.client, settings):
+        case = await raise_case(env, "dudley", "2030-03-04 09:00")
+        code, out, err = await run_cli(env, "form", case.id, "--kind", "swindon_appendix_1",
+                                       tmp_path=tmp_path)
+    assert code == 1
+    assert "has no form 'swindon_appendix_1'" in err and "Traceback" not in out + err
 
 
 async def test_unknown_form_kind_is_refused(skipping_env, tmp_path) -> None:
