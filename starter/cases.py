@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -176,6 +178,12 @@ async def raise_case(client: Client, settings: Settings, inp: CaseInput) -> Work
             SearchAttributePair(sa.CASE_RAISING_AGENCY, inp.case.raising.agency[:100]),
             SearchAttributePair(sa.CASE_RECEIVING_AGENCY, inp.case.receiving.agency[:100]),
         ])
+    purged = _purged_on(settings, wid)
+    if purged:
+        message = (f"A case with reference {inp.case.reference} already existed for "
+                   f"{inp.protocol.short_name} ({wid}, purged {purged[:10]}); give this "
+                   f"disagreement its own reference")
+        raise CaseExists(message, {"reference": message})
     try:
         # A reference names one case for good: never started again, even once closed.
         return await client.start_workflow(
@@ -187,6 +195,24 @@ async def raise_case(client: Client, settings: Settings, inp: CaseInput) -> Work
                    f"{inp.protocol.short_name} ({wid}); give this disagreement its own "
                    f"reference")
         raise CaseExists(message, {"reference": message}) from None
+
+
+def _purged_on(settings: Settings, workflow_id: str) -> str:
+    """When the purge log under the data dir says this case was purged ('' if it does not):
+    a purged case's reference stays taken, as Temporal itself no longer remembers it."""
+    path = Path(settings.data_dir) / "purge-log.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("workflow_id") == workflow_id:
+            return str(entry.get("purged_at", ""))
+    return ""
 
 
 def parse_action(name: str, data: dict[str, Any]) -> BaseModel:
