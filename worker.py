@@ -10,8 +10,10 @@ cluster's task queue; any number of workers may share it. Ctrl-C stops cleanly.
 
 The web forms are the people's side, not the worker's: ``./dev start`` (``python -m
 starter.devstack``, ``resolutions worker``) runs this worker with the web forms beside it, and
-``resolutions web`` serves them on their own. ``--no-web`` is accepted for old scripts and also
-leaves the Temporal Web UI without the codec endpoint the web app serves.
+``resolutions web`` serves them on their own. ``--no-web`` is accepted for old scripts and changes
+nothing.
+
+Everything it and the dev server it starts write is owner-only (umask 077, data dir 0700).
 
 Imports only workflows/, activities/, infra/ and protocols/ (an import-linter contract).
 """
@@ -28,8 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.deadlines import DeadlineActivities
+from infra.secrets import owner_only_from_now
 from infra.settings import Settings, load_settings
 from protocols.calendar import CompressedCalendar, WorkingCalendar
 from workflows.disagreement import DisagreementWorkflow
@@ -66,6 +70,11 @@ def build_worker(
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
+        # The address check (protocols.addresses) runs as messages are read inside the
+        # sandbox; its library is pure and deterministic, so it is shared, not re-imported.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "email_validator", "idna")),
     )
 
 
@@ -76,13 +85,12 @@ Extra = Callable[[Settings, Client, contextlib.AsyncExitStack], Awaitable[None]]
 
 async def start_embedded(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     """The embedded dev server and SMTP sink, stopped when ``stack`` closes."""
-    from infra.codec import ui_endpoint
     from infra.devserver import DevServer
     from infra.mailsink import SmtpSink
+    from infra.secrets import make_private
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # local state: owner only
-    codec_url = ui_endpoint(settings) if settings.web_port else None
-    server = DevServer.from_settings(settings, ui_codec_endpoint=codec_url)
+    make_private(settings.data_dir)  # local state: owner only, even if made wider before
+    server = DevServer.from_settings(settings)
     await server.start()
     stack.push_async_callback(server.stop)
     log.info("Temporal dev server on %s (web UI %s), database %s",
@@ -123,6 +131,7 @@ def run(settings: Settings, *, verbose: bool = False, extras: Sequence[Extra] = 
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
+    owner_only_from_now()  # mail, sent-log, dev server database: never readable by others
 
     async def runner() -> None:
         stop = asyncio.Event()
@@ -142,8 +151,8 @@ def run(settings: Settings, *, verbose: bool = False, extras: Sequence[Extra] = 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-web", action="store_true",
-                        help="no codec endpoint for the Temporal Web UI (this worker never "
-                             "serves the web forms: ./dev start does)")
+                        help="accepted for old scripts (this worker never serves the web "
+                             "forms: ./dev start does)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     settings = load_settings()

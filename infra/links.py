@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from infra.secrets import create_secret
-from infra.settings import Settings
+from infra.settings import MIN_SECRET_BYTES, SHORT_SECRET, Settings
 from protocols.messages import Actor, Person
 
 AccessRole = Literal["practitioner", "manager", "business_unit", "auditor", "raiser"]
@@ -57,6 +57,10 @@ class Grant:
     role: str  # an AccessRole
     role_key: str = ""  # the role in the case: "raising", "2.receiving", "contact:…"
     workflow_id: str = ""  # the one case the link opens ("" = not bound to a case)
+    # The case's first run id: a reference is never reused for another case, but should a
+    # workflow id ever be started afresh (say, after a purge), this link still opens only
+    # the case it was sent for. "" on links made before runs were bound.
+    run_id: str = ""
     protocol: str = ""  # the partnership a list or raising link is for ("" = any)
     title: str = ""  # job title, e.g. "Line manager"
     agency: str = ""
@@ -79,7 +83,7 @@ class Grant:
 
 
 _KEYS = {"name": "n", "email": "e", "role": "r", "role_key": "k", "workflow_id": "w",
-         "protocol": "p", "title": "t", "agency": "a", "expires": "x"}
+         "run_id": "u", "protocol": "p", "title": "t", "agency": "a", "expires": "x"}
 
 
 def _b64(data: bytes) -> str:
@@ -168,10 +172,13 @@ def verify(key: bytes, token: str, now: float | None = None) -> Grant:
 def link_secret(settings: Settings) -> bytes:
     """``settings.link_secret``, or a secret generated once into ``<data_dir>/link_secret``."""
     if settings.link_secret:
-        return settings.link_secret.encode("utf-8")
+        secret = settings.link_secret.encode("utf-8")
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"RESOLUTIONS_LINK_SECRET {SHORT_SECRET}")
+        return secret
     path = Path(settings.data_dir) / "link_secret"
     text = create_secret(path, lambda: secrets.token_urlsafe(48) + "\n").strip()
-    if len(text) < 32:
+    if len(text) < MIN_SECRET_BYTES:
         raise ValueError(f"{path} holds no usable link secret; delete it to make a new one")
     return text.encode("ascii")
 
@@ -202,10 +209,10 @@ class Links:
         return unseal(self.seal_key, token)
 
     def for_case(self, workflow_id: str, person: Person, role_key: str,
-                 role: str | None = None, days: int | None = None) -> Grant:
+                 role: str | None = None, days: int | None = None, run_id: str = "") -> Grant:
         return Grant(name=person.name or person.email or "Unnamed", email=person.email,
                      role=role or role_for_key(role_key), role_key=role_key,
-                     workflow_id=workflow_id,
+                     workflow_id=workflow_id, run_id=run_id,
                      title=person.role, agency=person.agency, expires=self.expiry(days))
 
 
@@ -223,6 +230,21 @@ def link_builder_from_settings(settings: Settings) -> Callable[[str, Person, str
     links = Links(settings)
 
     def build(workflow_id: str, person: Person, role_key: str) -> str:
-        return links.url(links.for_case(workflow_id, person, role_key))
+        return links.url(links.for_case(workflow_id, person, role_key,
+                                        run_id=_sending_run(workflow_id)))
 
     return build
+
+
+def _sending_run(workflow_id: str) -> str:
+    """The run of the case whose e-mail is being sent (inside the notification activity).
+
+    The workflow never continues as new, so the run that sends is the case's first run.
+    Outside an activity (or for another workflow id) there is none to bind: ''.
+    """
+    from temporalio import activity
+
+    if not activity.in_activity():
+        return ""
+    info = activity.info()
+    return info.workflow_run_id or "" if info.workflow_id == workflow_id else ""

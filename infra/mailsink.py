@@ -1,5 +1,7 @@
 """A local SMTP server for the embedded setup: files every message under ``data_dir/mail``.
 
+It listens on loopback only, and every file it writes (``.eml`` and the index) is 0600.
+
 :class:`SmtpSink` receives mail instead of delivering it (nothing leaves the machine);
 :func:`list_mail` and :func:`read_mail` read the store back for `resolutions mail`.
 """
@@ -24,6 +26,8 @@ from aiosmtpd.controller import Controller
 from pydantic import BaseModel, ValidationError
 
 from infra.devserver import EmbeddedServiceError
+from infra.secrets import open_private
+from infra.smtp import is_loopback
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -80,13 +84,15 @@ class _FilingHandler:
         digest = hashlib.sha256((message_id or "").encode() or content).hexdigest()[:10]
         stem = f"{received:%Y%m%dT%H%M%S%fZ}-{digest}"
         with self._lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             path = self.directory / f"{stem}.eml"
             counter = 1
             while path.exists():
                 path = self.directory / f"{stem}-{counter}.eml"
                 counter += 1
-            path.write_bytes(content)
+            # Mail holds names and live personal links: owner only from the first byte.
+            with open_private(path, "wb") as out:
+                out.write(content)
             record = MailRecord(
                 received=received,
                 mail_from=mail_from,
@@ -97,7 +103,7 @@ class _FilingHandler:
                 case=_header(headers, "X-Resolutions-Case"),
                 event=_header(headers, "X-Resolutions-Event"),
             )
-            with open(self.directory / _INDEX, "a", encoding="utf-8") as index:
+            with open_private(self.directory / _INDEX, "a") as index:
                 index.write(record.model_dump_json() + "\n")
         return record
 
@@ -144,7 +150,12 @@ class SmtpSink:
         """Start listening; raise :class:`EmbeddedServiceError` if the port is taken."""
         if self._controller is not None:
             return
-        self.mail_dir.mkdir(parents=True, exist_ok=True)
+        if not is_loopback(self.host):
+            raise EmbeddedServiceError(
+                f"the SMTP sink listens on this machine's loopback only, not {self.host}: set "
+                f"RESOLUTIONS_SMTP_HOST=127.0.0.1 (or turn the sink off with "
+                f"RESOLUTIONS_RUN_SMTP_SINK=false to use a real mail server)")
+        self.mail_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         controller = Controller(_FilingHandler(self.mail_dir), hostname=self.host, port=self.port)
         try:
             controller.start()

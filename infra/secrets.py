@@ -7,6 +7,7 @@ moved into place in one step, so no reader ever sees it half-written or with wid
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -58,3 +59,37 @@ def create_secret(path: Path, make: Callable[[], str]) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return text
+
+
+# -- the data dir: owner only -----------------------------------------------------------------
+PRIVATE_UMASK = 0o077
+
+
+def owner_only_from_now() -> int:
+    """Make every file and directory this process (and any process it starts) creates from
+    now on readable by its owner only (umask 077); the previous umask."""
+    return os.umask(PRIVATE_UMASK)
+
+
+def make_private(directory: Path) -> None:
+    """``directory`` 0700 and everything under it owner-only (directories 0700, files 0600):
+    repairs a data dir made by an earlier version, or by hand, with wider rights."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)
+    for root, dirs, files in os.walk(directory):
+        for name in dirs:
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(path, 0o600)
+
+
+def open_private(path: Path, mode: str = "ab"):  # noqa: ANN201 - a file object, text or binary
+    """Open ``path`` for writing, creating it 0600 (whatever the umask) if it is new."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    return os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"}))

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from datetime import time
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -32,6 +34,11 @@ from pydantic_settings import SettingsError as _SourceError
 ENV_PREFIX = "RESOLUTIONS_"
 SETTINGS_FILE_ENV = ENV_PREFIX + "SETTINGS_FILE"
 DEFAULT_SETTINGS_FILE = "resolutions.toml"
+
+
+MIN_SECRET_BYTES = 32
+SHORT_SECRET = (f"is too short: a secret needs at least {MIN_SECRET_BYTES} random bytes; "
+                "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
 
 
 class SettingsError(ValueError):
@@ -72,11 +79,20 @@ class Settings(BaseSettings):
     # Mail.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
-    smtp_starttls: bool = False
-    smtp_tls: bool = False
+    # STARTTLS: "auto" uses it whenever the server offers it, and insists on it (with the
+    # certificate checked) for any server not on this machine's loopback; "required" always
+    # insists; "off" never asks (refused for a server off loopback unless plain SMTP is
+    # allowed below). true/false are read as required/off. See infra.smtp.
+    smtp_starttls: Literal["auto", "required", "off"] = "auto"
+    smtp_tls: bool = False  # implicit TLS (port 465), certificate checked
+    smtp_ca_file: str = ""  # CA bundle for the mail server's certificate (else the system's)
+    # The only way to send mail unencrypted to a server off loopback: say so explicitly.
+    smtp_allow_plaintext: bool = False
     smtp_username: str = ""
     smtp_password: str = Field(default="", repr=False)
-    mail_from: str = "Professional Resolutions <resolutions@localhost>"
+    # localhost.localdomain, not localhost: an address must have a dot after the @ to pass
+    # the one address check (protocols.addresses); set your own for a real relay.
+    mail_from: str = "Professional Resolutions <resolutions@localhost.localdomain>"
     # Per-deployment override of a partnership's address: {"swindon": "ssp@example.org"}.
     partnership_addresses: dict[str, str] = Field(default_factory=dict)
     run_smtp_sink: bool = True  # embedded mode only: run a local SMTP sink filing mail in data_dir
@@ -106,6 +122,64 @@ class Settings(BaseSettings):
     # Standing roles (auditors, business units) as JSON, beside <data_dir>/roles.toml; read
     # afresh on every request (read_variable), so a withdrawn role takes effect at once.
     roles: str = ""
+    # What a case reference may look like (a Python regular expression matched in full,
+    # ignoring case); empty = the default: letters, digits and dashes, at most 20, never more
+    # than 4 letters in a row (2026-0042, CSC-123456), so that a name cannot be a reference.
+    reference_pattern: str = ""
+
+    @field_validator("smtp_starttls", mode="before")
+    @classmethod
+    def _starttls_words(cls, value: object) -> object:
+        words = {"true": "required", "1": "required", "yes": "required",
+                 "false": "off", "0": "off", "no": "off"}
+        if isinstance(value, bool):
+            return "required" if value else "off"
+        return words.get(str(value).strip().lower(), str(value).strip().lower())
+
+    @field_validator("link_secret", "codec_endpoint_token")
+    @classmethod
+    def _long_secret(cls, value: str) -> str:
+        if value and len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ValueError(SHORT_SECRET)
+        return value
+
+    @field_validator("reference_pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"is not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        from protocols.addresses import check_address
+
+        check_address(parseaddr(value)[1] or value)
+        return value
+
+    @field_validator("partnership_addresses")
+    @classmethod
+    def _partnership_addresses(cls, value: dict[str, str]) -> dict[str, str]:
+        from protocols.addresses import check_address
+
+        for key, address in value.items():
+            try:
+                check_address(address)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _mail_encrypted(self) -> Settings:
+        from infra.smtp import plaintext_refusal
+
+        problem = plaintext_refusal(self)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @property
     def embedded(self) -> bool:
@@ -194,7 +268,8 @@ def load_settings(**overrides: Any) -> Settings:
         raise (cause if isinstance(cause, SettingsError) else SettingsError(str(exc))) from exc
     except ValidationError as exc:
         problems = "; ".join(
-            f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            (f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: " if err["loc"]
+             else "") + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from exc

@@ -11,8 +11,17 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
+from protocols.addresses import check_address
 from protocols.deadlines import AgreedTimescale
 from protocols.schema import Protocol
 
@@ -49,8 +58,21 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check_email(value: str) -> str:
-    if value and not re.fullmatch(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+", value):
+# Validation context for what people type (the CLI, the web forms, case files): addresses get
+# the full check. Messages read back from a case's history are validated without it and keep
+# the older, looser check they were accepted under, so a running case never fails to load.
+FROM_PEOPLE = {"from_people": True}
+_LEGACY_ADDRESS = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
+
+
+def _check_email(value: str, info: ValidationInfo) -> str:
+    """Empty (no address given) or one address: from people, a safe one
+    (:func:`protocols.addresses.check_address`); from a stored case, the check it passed then."""
+    if not value:
+        return value
+    if info.context and info.context.get("from_people"):
+        return check_address(value)
+    if not _LEGACY_ADDRESS.fullmatch(value):
         raise ValueError(f"'{value}' is not an e-mail address")
     return value
 
@@ -64,7 +86,7 @@ class Person(Message):
     email: Email = ""
     phone: Line = ""
 
-    _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
+    _email = field_validator("email")(classmethod(lambda cls, v, info: _check_email(v, info)))
 
     def label(self) -> str:
         bits = [b for b in (self.name, self.role, self.agency) if b]
@@ -79,7 +101,7 @@ class Actor(Message):
     agency: Line = ""
     email: Email = ""
 
-    _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
+    _email = field_validator("email")(classmethod(lambda cls, v, info: _check_email(v, info)))
 
 
 class Child(Message):

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from infra.settings import Settings
+from infra.settings import Settings, load_settings
 from protocols import actions
 from protocols.actions import Refusal
 from protocols.loader import load_protocol
 from protocols.messages import (
+    FROM_PEOPLE,
     ActionResult,
     Actor,
     CaseDetails,
@@ -58,17 +62,61 @@ def explain_validation(exc: ValidationError, prefix: str = "") -> InvalidInput:
 
 def workflow_id_for(protocol: str, reference: str) -> str:
     """Workflow ids come from the protocol and case reference only, never from names."""
-    return f"{protocol}-{reference}".lower()
+    return normalise_id(f"{protocol}-{reference}")
+
+
+def normalise_id(workflow_id: str) -> str:
+    """A case id as it is stored: references are matched without regard to letter case, so
+    ``York-2026-0042`` and ``york-2026-0042`` name one case. Every lookup goes through this."""
+    return workflow_id.strip().lower()
+
+
+class CaseExists(InvalidInput):
+    """A case with this reference already exists (open or closed) under the protocol."""
+
+
+# Letters, digits and dashes; at most 20; never five letters in a row (a name, not a number).
+DEFAULT_REFERENCE = re.compile(r"(?!.*[a-z]{5})[a-z0-9][a-z0-9-]{0,19}", re.IGNORECASE)
+
+
+def check_reference(reference: str, settings: Settings) -> None:
+    """Refuse a reference the deployment's pattern does not allow, saying why.
+
+    A reference ends up in the workflow id, URLs, e-mail subjects and Temporal's (unencrypted)
+    visibility store, so it must be a case number, never a child's name.
+    """
+    why = "it goes into web addresses and e-mail subjects, so it must be a number, never a name"
+    if settings.reference_pattern:
+        if not re.fullmatch(settings.reference_pattern, reference, re.IGNORECASE):
+            raise InvalidInput(
+                f"The case reference '{reference}' is not in the form this service uses "
+                f"(RESOLUTIONS_REFERENCE_PATTERN); {why}", {"reference": "not in the form "
+                f"this service uses for case references; {why}"})
+        return
+    problem = ""
+    if re.search(r"[a-z]{5}", reference, re.IGNORECASE):
+        problem = "has more than 4 letters in a row, which looks like a name"
+    elif len(reference) > 20:
+        problem = f"is {len(reference)} characters long; the most is 20"
+    elif not DEFAULT_REFERENCE.fullmatch(reference):
+        problem = "may hold only letters, digits and dashes"
+    if problem:
+        message = f"{problem}; use a case number such as 2026-0042 or CSC-123456 ({why})"
+        raise InvalidInput(f"The case reference '{reference}' {message}",
+                           {"reference": f"The case reference {message}"})
 
 
 def build_case_input(
     protocol_name: str, details: dict[str, Any], urgency: Urgency, actor: Actor,
-    *, search_attributes: bool = True,
+    *, search_attributes: bool = True, settings: Settings | None = None,
 ) -> CaseInput:
     """Validate everything a raising form or command gave; clear errors per field."""
     protocol = load_protocol(protocol_name)
+    reference = details.get("reference")
+    if isinstance(reference, str) and reference.strip():
+        check_reference(reference.strip(), settings or load_settings())
     try:
-        case = CaseDetails.model_validate(details)
+        case = CaseDetails.model_validate(details, context=FROM_PEOPLE)
     except ValidationError as exc:
         raise explain_validation(exc) from None
     missing: dict[str, str] = {}
@@ -111,10 +159,41 @@ async def raise_case(client: Client, settings: Settings, inp: CaseInput) -> Work
             SearchAttributePair(sa.CASE_RAISING_AGENCY, inp.case.raising.agency[:100]),
             SearchAttributePair(sa.CASE_RECEIVING_AGENCY, inp.case.receiving.agency[:100]),
         ])
-    return await client.start_workflow(
-        DisagreementWorkflow.run, inp, id=wid, task_queue=settings.task_queue,
-        search_attributes=attrs,
-    )
+    purged = _purged_on(settings, wid)
+    if purged:
+        message = (f"A case with reference {inp.case.reference} already existed for "
+                   f"{inp.protocol.short_name} ({wid}, purged {purged[:10]}); give this "
+                   f"disagreement its own reference")
+        raise CaseExists(message, {"reference": message})
+    try:
+        # A reference names one case for good: never started again, even once closed.
+        return await client.start_workflow(
+            DisagreementWorkflow.run, inp, id=wid, task_queue=settings.task_queue,
+            search_attributes=attrs, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        message = (f"A case with reference {inp.case.reference} already exists for "
+                   f"{inp.protocol.short_name} ({wid}); give this disagreement its own "
+                   f"reference")
+        raise CaseExists(message, {"reference": message}) from None
+
+
+def _purged_on(settings: Settings, workflow_id: str) -> str:
+    """When the purge log under the data dir says this case was purged ('' if it does not):
+    a purged case's reference stays taken, as Temporal itself no longer remembers it."""
+    path = Path(settings.data_dir) / "purge-log.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("workflow_id") == workflow_id:
+            return str(entry.get("purged_at", ""))
+    return ""
 
 
 def _action(name: str) -> actions.ActionSpec:
@@ -127,17 +206,24 @@ def _action(name: str) -> actions.ActionSpec:
 def parse_action(name: str, data: dict[str, Any]) -> BaseModel:
     """The message of the action ``name`` (its id or an alias) from what a person gave."""
     try:
-        return _action(name).model.model_validate(data)
+        return _action(name).model.model_validate(data, context=FROM_PEOPLE)
     except ValidationError as exc:
         raise explain_validation(exc) from None
 
 
+def case_handle(client: Client, workflow_id: str, run_id: str = "") -> WorkflowHandle:
+    """The case named by ``workflow_id`` (any letter case); with ``run_id`` (a personal
+    link's binding), that run only: a link never reaches another case of the same id."""
+    return client.get_workflow_handle(normalise_id(workflow_id), run_id=run_id or None,
+                                      first_execution_run_id=run_id or None)
+
+
 async def act(client: Client, workflow_id: str, name: str, message: BaseModel,
-              *, as_signal: bool = False) -> ActionResult | None:
+              *, as_signal: bool = False, run_id: str = "") -> ActionResult | None:
     """Send an action (by its id or an alias) under its id: an update (validated, answered)
-    or a fire-and-forget signal."""
+    or a fire-and-forget signal; with ``run_id``, to that run of the case only."""
     action = _action(name)
-    handle = client.get_workflow_handle(workflow_id)
+    handle = case_handle(client, workflow_id, run_id)
     if as_signal:
         if not action.signal_names:
             raise InvalidInput(f"'{action.id}' can only be sent as an update")
@@ -163,14 +249,13 @@ def refusal_of(exc: BaseException) -> Refusal | None:
     return Refusal(message=cause.message)  # from a worker older than refusals with fields
 
 
-async def get_state(client: Client, workflow_id: str) -> CaseState:
-    handle = client.get_workflow_handle(workflow_id)
-    return await handle.query(DisagreementWorkflow.state)
+async def get_state(client: Client, workflow_id: str, run_id: str = "") -> CaseState:
+    return await case_handle(client, workflow_id, run_id).query(DisagreementWorkflow.state)
 
 
-async def get_timeline(client: Client, workflow_id: str) -> list[TimelineEvent]:
-    handle = client.get_workflow_handle(workflow_id)
-    return await handle.query(DisagreementWorkflow.timeline)
+async def get_timeline(client: Client, workflow_id: str,
+                       run_id: str = "") -> list[TimelineEvent]:
+    return await case_handle(client, workflow_id, run_id).query(DisagreementWorkflow.timeline)
 
 
 @dataclass

@@ -150,7 +150,7 @@ def mailbox() -> Iterator[tuple[MailBox, int]]:
 @pytest.fixture
 def settings(tmp_path: Path, mailbox: tuple[MailBox, int]) -> Settings:
     return Settings(data_dir=tmp_path, smtp_port=mailbox[1], task_queue=TASK_QUEUE,
-                    link_secret="test-secret", public_url="http://127.0.0.1:9")
+                    link_secret="test-secret-of-at-least-thirty-two-bytes", public_url="http://127.0.0.1:9")
 
 
 # -- Temporal --------------------------------------------------------------------------------

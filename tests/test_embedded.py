@@ -96,7 +96,7 @@ async def test_dev_server_reports_port_in_use(tmp_path: Path) -> None:
 async def test_smtp_sink_files_messages(tmp_path: Path) -> None:
     port = free_port()
     message = EmailMessage()
-    message["From"] = "resolutions@localhost"
+    message["From"] = "resolutions@localhost.localdomain"
     message["To"] = "alice@example.org, bob@example.org"
     message["Subject"] = "Professional disagreement: stage 2 – response due"
     message["Message-ID"] = "<case-123/stage-2@localhost>"
@@ -113,7 +113,7 @@ async def test_smtp_sink_files_messages(tmp_path: Path) -> None:
     record = records[0]
     assert record.subject == "Professional disagreement: stage 2 – response due"
     assert record.to == ["alice@example.org", "bob@example.org"]
-    assert record.mail_from == "resolutions@localhost"
+    assert record.mail_from == "resolutions@localhost.localdomain"
     assert record.message_id == "<case-123/stage-2@localhost>"
     assert records[0].file_name != records[1].file_name
     assert (tmp_path / "mail" / record.file_name).is_file()

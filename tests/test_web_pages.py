@@ -122,7 +122,7 @@ class Site:
 @pytest.fixture
 def web_settings(tmp_path: Path) -> Settings:
     """For the checks of links and roles alone (no app, no Temporal)."""
-    return Settings(data_dir=tmp_path, link_secret="fast-test-secret",
+    return Settings(data_dir=tmp_path, link_secret="fast-test-secret-of-at-least-thirty-two-bytes",
                     public_url="http://testserver")
 
 
@@ -163,7 +163,8 @@ def test_link_round_trip_tamper_and_expiry(web_settings: Settings) -> None:
         with pytest.raises(LinkError) as err:
             links.read(bad)
         assert err.value.kind == "invalid"
-    other = Links(web_settings.model_copy(update={"link_secret": "another-secret"}))
+    other = Links(web_settings.model_copy(
+        update={"link_secret": "another-secret-of-at-least-thirty-two-bytes"}))
     with pytest.raises(LinkError):
         other.read(token)
     old = Grant(name="A", email="a@b.example", role="manager", workflow_id=WID,

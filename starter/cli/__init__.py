@@ -101,6 +101,9 @@ def run() -> None:
     process (SIGABRT) after the command has already succeeded or printed its error."""
     import os
 
+    from infra.secrets import owner_only_from_now
+
+    owner_only_from_now()  # purge log, exported histories, printed forms: owner only
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()

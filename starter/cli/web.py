@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from infra.links import CASE_ROLES, Grant, Links, role_for_key
 from infra.settings import load_settings
 from protocols.loader import load_protocol
-from protocols.messages import Person
+from protocols.messages import FROM_PEOPLE, Person
 from starter.web.roles import ROLES_ENV, holds, load_roles
 
 
@@ -56,8 +56,9 @@ def grant_from_args(args: argparse.Namespace, links: Links) -> Grant:
     if args.days is not None and not 1 <= args.days <= 366:
         raise ValueError("--days must be between 1 and 366")
     try:
-        person = Person(name=args.name or "", email=args.email, role=args.title,
-                        agency=args.agency)
+        person = Person.model_validate(
+            {"name": args.name or "", "email": args.email, "role": args.title,
+             "agency": args.agency}, context=FROM_PEOPLE)
     except ValidationError as exc:
         names = {"name": "--name", "email": "--email", "role": "--title", "agency": "--agency"}
         raise ValueError("; ".join(

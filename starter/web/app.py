@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from infra.links import Links, derive_key, link_secret
@@ -37,6 +38,62 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
+
+
+HSTS = "max-age=31536000; includeSubDomains"  # a year: once https, always https
+MAX_BODY_BYTES = 1_000_000  # a form is a few kilobytes; nothing we take is near a megabyte
+
+
+class _TooLarge(Exception):
+    """The request body passed the limit while it was being read."""
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is refused with a 413 page as it
+    arrives (by its Content-Length, or once the bytes streamed pass it), never kept."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen, started = 0, False
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, sending)
+        except* _TooLarge:  # alone, or grouped by a middleware's task group
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = error_page(request, 413, "What you sent is too large",
+                              f"This service takes at most {self.limit // 1_000_000} MB from "
+                              "one page, and nothing was recorded from this one. Go back, "
+                              "shorten what you wrote, and send it again.")
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
 
 
 class GovukAssets(StaticFiles):
@@ -70,6 +127,7 @@ def create_app(settings: Settings, client: Client, *, assets_dir: Path | None = 
         app.include_router(router)
     _mount_codec_endpoint(app, settings, client)
     _add_session_middleware(app)
+    app.add_middleware(BodyLimit)  # outermost of ours: before anything reads the body
     _add_error_pages(app)
     return app
 
@@ -99,6 +157,8 @@ def _add_session_middleware(app: FastAPI) -> None:
             response.set_cookie(SESSION_COOKIE, ctx.csrf.cookie_value(sid), httponly=True,
                                 samesite="lax", secure=ctx.secure_cookies, path="/")
         response.headers.update(SECURITY_HEADERS)
+        if ctx.secure_cookies:  # the public URL is https: browsers must never fall back
+            response.headers["Strict-Transport-Security"] = HSTS
         if not is_asset:
             response.headers["Cache-Control"] = "no-store"
         return response

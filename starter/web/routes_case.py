@@ -36,6 +36,12 @@ router = APIRouter()
 UPDATE_TIMEOUT = 30.0
 
 
+def _run(request: Request) -> str:
+    """The case run the link is bound to ('' for list links and links made before binding):
+    every read and action goes to that run only, so an old link never opens another case."""
+    return request.state.grant.run_id
+
+
 def _authorise(request: Request, grant: Grant, workflow_id: str, *, act: bool) -> None:
     needs_roles = not grant.workflow_id
     try:
@@ -106,8 +112,8 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     check_workflow_id(workflow_id)
     _authorise(request, grant, workflow_id, act=False)
     client = web(request).client
-    state = await temporal(cases.get_state(client, workflow_id))
-    timeline = await temporal(cases.get_timeline(client, workflow_id))
+    state = await temporal(cases.get_state(client, workflow_id, _run(request)))
+    timeline = await temporal(cases.get_timeline(client, workflow_id, _run(request)))
     protocol = protocol_or_none(state.protocol)
     stage = None
     if protocol is not None and state.stages_visited:
@@ -184,7 +190,7 @@ def _defaults(action: Action, state: CaseState) -> dict[str, Any]:
 
 async def _show_form(request: Request, token: str, workflow_id: str, action: Action,
                      form: FormState | None, status: int = 200) -> Response:
-    state = await temporal(cases.get_state(web(request).client, workflow_id))
+    state = await temporal(cases.get_state(web(request).client, workflow_id, _run(request)))
     _still_holds(request, state)
     protocol = protocol_or_none(state.protocol)
     if form is None:
@@ -209,7 +215,8 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     check_workflow_id(workflow_id)
     action = _action(slug)
     _authorise(request, grant, workflow_id, act=True)
-    _still_holds(request, await temporal(cases.get_state(web(request).client, workflow_id)))
+    _still_holds(request, await temporal(cases.get_state(web(request).client, workflow_id,
+                                                         _run(request))))
     values = read_form(await request.form(max_files=0, max_fields=200))
     try:
         web(request).csrf.check(request.state.cookie_sid, values.pop(FIELD, None))
@@ -228,7 +235,8 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     result = None
     try:
         result = await asyncio.wait_for(
-            cases.act(web(request).client, workflow_id, action.name, message),
+            cases.act(web(request).client, workflow_id, action.name, message,
+                      run_id=_run(request)),
             timeout=UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as exc:
         refusal = cases.refusal_of(exc)

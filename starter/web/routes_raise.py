@@ -8,7 +8,6 @@ import dataclasses
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import RPCError
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from infra.links import Grant
 from protocols.loader import ProtocolError, available_protocols, load_protocol
@@ -92,7 +91,8 @@ async def raise_submit(request: Request, token: str) -> Response:
     data, urgency = raise_form.case_data(values, form)
     inp = None
     try:
-        inp = cases.build_case_input(protocol.id, data, urgency, grant.actor())  # type: ignore[arg-type]
+        inp = cases.build_case_input(protocol.id, data, urgency, grant.actor(),  # type: ignore[arg-type]
+                                     settings=web(request).settings)
     except cases.InvalidInput as exc:
         add_model_errors(form, exc.fields)
     if form.has_errors or inp is None:
@@ -100,9 +100,8 @@ async def raise_submit(request: Request, token: str) -> Response:
     client = web(request).client
     try:
         handle = await cases.raise_case(client, web(request).settings, inp)
-    except WorkflowAlreadyStartedError:
-        form.add("reference", f"A case with the reference {inp.case.reference} already exists "
-                              f"under the {protocol.short_name} protocol")
+    except cases.CaseExists as exc:
+        form.add("reference", str(exc))
     except RPCError as exc:
         log.warning("raising a case failed: %s", explain(exc))
         form.add(None, "The case could not be started: the case records cannot be reached. "
@@ -112,6 +111,8 @@ async def raise_submit(request: Request, token: str) -> Response:
     state = await _first_stage(client, handle.id)
     personal = dataclasses.replace(grant, role="practitioner", role_key="raising",
                                    workflow_id=handle.id, protocol="",
+                                   run_id=handle.first_execution_run_id or handle.result_run_id
+                                   or "",
                                    expires=web(request).links.expiry())
     new_token = web(request).links.token(personal)
     response = RedirectResponse(f"/t/{new_token}/cases/{handle.id}", status_code=303)
