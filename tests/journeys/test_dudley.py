@@ -62,8 +62,8 @@ async def test_dudley_school_case_agreed_halted_extended_resolved(j: Journey) ->
                       "--learning", "School referrals need a named early help lead",
                       "--contact-method", "meeting", "--by", "Max Manager")
     assert "Still due" in two.out, two.out
-    # The policy gap goes to the DSCB Chair, copied to the raiser.
-    await j.mail(cid, "learning_referral", "chair@dscb.example")
+    # The written duties are confirmed at once: left alone, an undated duty is nudged a few
+    # times on this compressed calendar and then lapses, closing the case.
     await j.refused("confirm", cid, "--duty", "debrief", "--by", "Max Manager",
                     says="'debrief' is not awaited")
     await j.run("confirm", cid, "--duty", "written_outcome", "--summary",
@@ -71,6 +71,8 @@ async def test_dudley_school_case_agreed_halted_extended_resolved(j: Journey) ->
     done = await j.run("confirm", cid, "--duty", "written_confirmation", "--summary",
                        "Both agencies signed the plan", "--by", "Hattie Head")
     assert "the case is closed" in done.out, done.out
+    # The policy gap goes to the DSCB Chair, copied to the raiser.
+    await j.mail(cid, "learning_referral", "chair@dscb.example")
     await j.refused("form", cid, "--kind", "swindon_appendix_1", says="has no form")
 
     await check_records(j, Expected(
