@@ -184,12 +184,19 @@ async def test_forms_escape_what_people_typed_and_print(skipping_env, settings, 
                                                         tmp_path) -> None:
     env = skipping_env
     hostile = Child(name="<b>Amelia</b>", address="1 <img src=x onerror=alert(1)> Street")
+    # Each form from a case of the protocol that names it (the command refuses any other).
+    owners = {"swindon_appendix_1": "swindon", "leeds_appendix_3": "leeds",
+              "york_written_account": "york"}
+    assert set(owners) == set(FORM_KINDS)
+    pages = {}
     async with make_worker(env.client, settings):
-        case = await raise_case(env, "swindon", "2030-03-04 09:00", child=hostile,
-                                issue="<script>alert('x')</script>", aim="a & b")
-        await outcome(env, case, "2030-03-05 09:00", "1", RAISING, "<script>steal()</script>")
-        await skip_to(env, at("2030-03-05 09:05"))
-        pages = {kind: await form_via_cli(env, case.id, kind, tmp_path) for kind in FORM_KINDS}
+        for n, (kind, protocol) in enumerate(owners.items()):
+            case = await raise_case(env, protocol, f"2030-03-0{4 + 2 * n} 09:00", child=hostile,
+                                    issue="<script>alert('x')</script>", aim="a & b")
+            await outcome(env, case, f"2030-03-0{5 + 2 * n} 09:00", "1", RAISING,
+                          "<script>steal()</script>")
+            await skip_to(env, at(f"2030-03-0{5 + 2 * n} 09:05"))
+            pages[kind] = await form_via_cli(env, case.id, kind, tmp_path)
     for kind, page in pages.items():
         assert "<script>" not in page, kind
         assert "<b>Amelia</b>" not in page
