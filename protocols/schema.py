@@ -155,16 +155,29 @@ def implied_held_by(title: str) -> HeldBy:
     return "practitioner" if practitioners else "manager"
 
 
-class Role(Strict):
-    title: str
-    examples: list[str] = Field(default_factory=list)
+class Held(Strict):
+    """A role in a case, and who holds it."""
+
     held_by: HeldBy | None = Field(default=None, description="Who holds the role; empty only "
                                    "in protocols frozen before it was recorded")
 
     @property
+    def role_name(self) -> str:
+        raise NotImplementedError
+
+    @property
     def holder_kind(self) -> HeldBy:
         """Who holds the role (for a protocol frozen without ``held_by``, what it implied)."""
-        return self.held_by or implied_held_by(self.title)
+        return self.held_by or implied_held_by(self.role_name)
+
+
+class Role(Held):
+    title: str
+    examples: list[str] = Field(default_factory=list)
+
+    @property
+    def role_name(self) -> str:
+        return self.title
 
 
 class Duty(Sourced):
@@ -252,20 +265,17 @@ class CopyRule(Sourced):
         return self
 
 
-class RoutingVariant(Sourced):
+class RoutingVariant(Sourced, Held):
     """A different role handles some stages in a named situation (a school, self-employed…)."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     when: str
     stages: list[str]
     role: str
-    held_by: HeldBy | None = Field(default=None, description="Who holds the role; empty only "
-                                   "in protocols frozen before it was recorded")
 
     @property
-    def holder_kind(self) -> HeldBy:
-        """Who holds the role (for a protocol frozen without ``held_by``, what it implied)."""
-        return self.held_by or implied_held_by(self.role)
+    def role_name(self) -> str:
+        return self.role
 
 
 class ImmediateRisk(Sourced):
