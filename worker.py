@@ -50,7 +50,7 @@ def build_worker(
     task_queue: str | None = None,
 ) -> Worker:
     """The worker for our task queue, with every activity the workflow calls."""
-    from activities.notify import NotificationActivities
+    from activities.mail import NotificationActivities
 
     if calendar is None and settings.test_day_seconds:
         log.warning("TEST CALENDAR: a working day lasts %ss; not for real cases",

@@ -216,13 +216,24 @@ class Links:
                      title=person.role, agency=person.agency, expires=self.expiry(days))
 
 
-def role_for_key(role_key: str) -> str:
-    """The access role an e-mail recipient gets from the case role it is addressed as."""
+def role_for_key(role_key: str, held_by: str | None = None) -> str:
+    """The access role an e-mail recipient gets from the case role it is addressed as.
+
+    ``held_by`` is who holds the stage's role by the protocol
+    (:func:`protocols.caserecord.held_by`): the practitioners get practitioner access, every
+    other holder manager access. Without it, the rule links followed before roles said who
+    holds them: every stage "1" role is a practitioner's. The two differ for Swindon only
+    (stage 1's receiving role is the professional's own line manager; stage 2 is held by the
+    practitioners); callers pass no ``held_by`` yet, so links keep today's access until the
+    protocols' fidelity review decides.
+    """
     if role_key.startswith("contact:"):
         return "business_unit"  # the partnership's own address: read-only, this case only
-    if role_key in ("raising", "receiving") or role_key.startswith("1."):
+    if role_key in ("raising", "receiving"):
         return "practitioner"
-    return "manager"
+    if held_by is not None:
+        return "practitioner" if held_by == "practitioner" else "manager"
+    return "practitioner" if role_key.startswith("1.") else "manager"
 
 
 def link_builder_from_settings(settings: Settings) -> Callable[[str, Person, str], str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import get_args
 
 from pydantic import ValidationError
 
-from protocols.schema import Protocol
+from protocols.schema import HeldBy, Protocol
 
 PROTOCOL_DIR = Path(__file__).parent / "files"
 
@@ -56,7 +57,25 @@ def load_protocol_file(path: Path) -> Protocol:
             problems.append(f"{where}: {message}")
         raise ProtocolError(f"{path}: " + "; ".join(problems)) from exc
     _check_citation(path, protocol)
+    _check_stated(path, protocol)
     return protocol
+
+
+def _check_stated(path: Path, protocol: Protocol) -> None:
+    """A protocol file says who holds each role and whether each duty keeps a case open (only
+    protocols frozen into older cases leave them out, and they are not files)."""
+    missing = [f"stages (id \"{s.id}\").{side}.held_by" for s in protocol.stages
+               for side, role in (("raising", s.raising), ("receiving", s.receiving))
+               if role.held_by is None]
+    missing += [f"routing_variants (id \"{v.id}\").held_by" for v in protocol.routing_variants
+                if v.held_by is None]
+    duties = [*protocol.post_resolution, *(d for s in protocol.stages for d in s.on_resolution)]
+    missing += [f"duty \"{d.id}\".awaited" for d in duties if d.awaited is None]
+    if missing:
+        raise ProtocolError(
+            f"{path}: {'; '.join(missing)}: required (held_by: who holds the role, one of "
+            f"{', '.join(get_args(HeldBy))}; awaited: true where the case stays open until "
+            "the duty is done)")
 
 
 def _check_citation(path: Path, protocol: Protocol) -> None:
@@ -74,7 +93,14 @@ def _check_citation(path: Path, protocol: Protocol) -> None:
 
 
 def available_protocols(directory: Path = PROTOCOL_DIR) -> list[str]:
+    """The protocol ids there are files for (``barnsley``, ``dudley``, …), sorted."""
     return sorted(p.stem for p in directory.glob("*.toml"))
+
+
+def protocol_choices(directory: Path = PROTOCOL_DIR) -> str:
+    """'barnsley, dudley, leeds, swindon or york': the ids, for help and error messages."""
+    ids = available_protocols(directory)
+    return ", ".join(ids[:-1]) + f" or {ids[-1]}" if len(ids) > 1 else "".join(ids)
 
 
 @lru_cache(maxsize=32)

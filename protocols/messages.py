@@ -19,11 +19,12 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from protocols.addresses import check_address
 from protocols.deadlines import AgreedTimescale
-from protocols.schema import Protocol
+from protocols.schema import Protocol, TimescaleKind
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -239,6 +240,25 @@ DeadlineStatus = Literal["pending", "awaiting_agreement", "met", "expired", "bre
                          "cancelled", "lapsed"]
 
 
+def kind_from_description(description: str) -> TimescaleKind:
+    """The kind of timescale a deadline recorded before it carried one, read (once, here) from
+    the words ``Timescale.describe()`` gave it ("5 working days", "48 hours", …)."""
+    text = description.strip()
+    if text.startswith("agreed per case"):
+        return "agreed"
+    if text == "as soon as possible":
+        return "asap"
+    if text == "same working day":
+        return "same_working_day"
+    if re.fullmatch(r"\d+ working days?", text):
+        return "working_days"
+    if text.endswith("hours"):
+        return "hours"
+    if re.fullmatch(r"\d+ months?", text):
+        return "calendar_months"
+    return "none"
+
+
 class DeadlineState(Message):
     key: str
     kind: DeadlineKind
@@ -246,7 +266,8 @@ class DeadlineState(Message):
     rule: str
     what: str
     who: str
-    timescale: str
+    timescale: str  # in words, for people: never branch on it (see timescale_kind)
+    timescale_kind: TimescaleKind
     on_expiry: str
     source: str
     clock_start: datetime
@@ -258,6 +279,14 @@ class DeadlineState(Message):
     status: DeadlineStatus = "pending"
     next_nudge: datetime | None = None
     nudges: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_of_older_deadline(cls, data: object) -> object:
+        """A deadline recorded before ``timescale_kind`` existed gets it from its words."""
+        if isinstance(data, dict) and "timescale_kind" not in data and "timescale" in data:
+            return {**data, "timescale_kind": kind_from_description(str(data["timescale"]))}
+        return data
 
     @property
     def live(self) -> bool:

@@ -8,14 +8,17 @@ to the text (``resolutions protocols verify`` checks both against the published 
 
 Protocols frozen into running cases before the document was cited this way named a file path
 in ``source`` and had no ``published``, ``digest`` or ``quote``: they still load, with those
-fields empty, and keep the content hash they were frozen with.
+fields empty, and keep the content hash they were frozen with. Likewise protocols frozen before
+roles said who holds them (``held_by``) and duties said whether they keep a case open
+(``awaited``): those fields are empty there, and the rule the code followed before stands in
+(:func:`implied_held_by`, :data:`IMPLIED_AWAITED`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -28,6 +31,13 @@ TimescaleKind = Literal[
     "calendar_months",  # the same date N months later (clamped to the month's end)
     "agreed",  # agreed per case, optionally within a maximum of working days
 ]
+# Who holds a role: the practitioners themselves, their line managers (or an agency's named
+# safeguarding lead), senior managers up to directors, the partnership's own chair, executive,
+# business unit or panel, or someone outside the agencies (a professional body, a committee).
+HeldBy = Literal["practitioner", "manager", "head", "partnership", "external"]
+# The partnership forms the system can fill from a case's record (protocols/forms.py).
+FormKind = Literal["swindon_appendix_1", "leeds_appendix_3", "york_written_account"]
+FORM_KINDS: tuple[str, ...] = get_args(FormKind)
 ClockStart = Literal["stage_entry", "previous_stage_completion", "concern_arose", "resolution"]
 ExpiryAction = Literal["escalate", "remind"]
 Side = Literal["raising", "receiving", "both"]
@@ -128,9 +138,46 @@ class DeadlineRule(Sourced):
     on_expiry: ExpiryAction = "remind"
 
 
-class Role(Strict):
+# -- rules protocols frozen before a field existed still follow -------------------------------
+_PRACTITIONER_WORDS = ("practitioner", "professional", "worker")
+_SENIOR_WORDS = ("manager", "lead", "head", "director", "chair", "executive", "principal")
+# Before duties carried ``awaited``: the duty kinds that kept a resolved case open.
+IMPLIED_AWAITED = ("written_confirmation", "learning_dissemination")
+
+
+def implied_held_by(title: str) -> HeldBy:
+    """Who held a role before roles said so: the code guessed from the words of its title
+    ("practitioner", "professional", "worker" and no senior word). Only for protocols frozen
+    without ``held_by``; never for a protocol file, which must say."""
+    lowered = title.lower()
+    practitioners = (any(w in lowered for w in _PRACTITIONER_WORDS)
+                     and not any(w in lowered for w in _SENIOR_WORDS))
+    return "practitioner" if practitioners else "manager"
+
+
+class Held(Strict):
+    """A role in a case, and who holds it."""
+
+    held_by: HeldBy | None = Field(default=None, description="Who holds the role; empty only "
+                                   "in protocols frozen before it was recorded")
+
+    @property
+    def role_name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def holder_kind(self) -> HeldBy:
+        """Who holds the role (for a protocol frozen without ``held_by``, what it implied)."""
+        return self.held_by or implied_held_by(self.role_name)
+
+
+class Role(Held):
     title: str
     examples: list[str] = Field(default_factory=list)
+
+    @property
+    def role_name(self) -> str:
+        return self.title
 
 
 class Duty(Sourced):
@@ -152,10 +199,18 @@ class Duty(Sourced):
     clock: ClockStart = "resolution"
     # Learning referrals only fall due when learning points were recorded.
     only_with_learning_points: bool = False
+    # True where the case stays open, after resolution, until the duty is done or lapses;
+    # empty only in protocols frozen before it was recorded.
+    awaited: bool | None = None
+
+    @property
+    def keeps_case_open(self) -> bool:
+        """Whether the case waits for this duty (frozen without ``awaited``: by its kind)."""
+        return self.kind in IMPLIED_AWAITED if self.awaited is None else self.awaited
 
 
 class FormRef(Sourced):
-    kind: Literal["swindon_appendix_1", "leeds_appendix_3", "york_written_account"]
+    kind: FormKind
     title: str
     to: str = Field(description="Contact id the form is sent to")
 
@@ -201,9 +256,7 @@ class CopyRule(Sourced):
     scope: Literal["every_communication", "on_entry"]
     from_stage: str | None = None
     at_stages: list[str] = Field(default_factory=list)
-    attach: Literal["swindon_appendix_1", "leeds_appendix_3", "york_written_account"] | None = (
-        None
-    )
+    attach: FormKind | None = None
 
     @model_validator(mode="after")
     def _where(self) -> CopyRule:
@@ -212,13 +265,17 @@ class CopyRule(Sourced):
         return self
 
 
-class RoutingVariant(Sourced):
+class RoutingVariant(Sourced, Held):
     """A different role handles some stages in a named situation (a school, self-employed…)."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     when: str
     stages: list[str]
     role: str
+
+    @property
+    def role_name(self) -> str:
+        return self.role
 
 
 class ImmediateRisk(Sourced):
@@ -359,6 +416,11 @@ class Protocol(Strict):
         return self
 
     # -- lookups -------------------------------------------------------------------------------
+    @property
+    def form_kinds(self) -> list[str]:
+        """The forms this protocol's stages name, in the order of their stages."""
+        return list(dict.fromkeys(f.kind for stage in self.stages for f in stage.forms))
+
     def stage(self, stage_id: str) -> Stage:
         for s in self.stages:
             if s.id == stage_id:
@@ -403,13 +465,15 @@ class Protocol(Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-ADDED_FIELDS = frozenset({"quote", "published", "digest"})
+# Fields added after protocols were first frozen, and their value where a protocol lacks them.
+ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "held_by": None,
+                                   "awaited": None}
 
 
 def _without_empty_additions(node: object) -> object:
     if isinstance(node, dict):
         return {k: _without_empty_additions(v) for k, v in node.items()
-                if not (k in ADDED_FIELDS and v == "")}
+                if not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
     if isinstance(node, list):
         return [_without_empty_additions(v) for v in node]
     return node

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from protocols.calendar import LONDON
+from protocols.caserecord import MOMENT
+from protocols.caserecord import london as _london
 
 
 def parse_moment(text: str, what: str = "time") -> datetime:
@@ -21,11 +23,9 @@ def parse_moment(text: str, what: str = "time") -> datetime:
     return moment
 
 
-def london(moment: datetime | None) -> str:
-    """'Tue 29 Dec 2026 17:00' in London time, or '—'."""
-    if moment is None:
-        return "—"
-    return moment.astimezone(LONDON).strftime("%a %d %b %Y %H:%M")
+def london(moment: datetime | None, fmt: str = MOMENT) -> str:
+    """'Tue 29 Dec 2026 17:00' in London time, or '—' (:func:`protocols.caserecord.london`)."""
+    return _london(moment, fmt, missing="—")
 
 
 def utc_now() -> datetime:

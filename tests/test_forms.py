@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from activities.forms import FORM_KINDS
 from protocols.messages import Child
+from protocols.schema import FORM_KINDS
 from tests.conftest import make_worker, skip_to
 from tests.mail_cases import (
     HEAD_A,

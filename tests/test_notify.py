@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from temporalio.testing import ActivityEnvironment
 
 from activities.ics import CalendarEvent, escape_text, fold, render_calendar
-from activities.notify import (
+from activities.mail import (
     NotificationActivities,
     build_context,
     message_id,

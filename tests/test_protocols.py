@@ -30,7 +30,7 @@ from protocols.loader import (
     load_protocol,
     load_protocol_file,
 )
-from protocols.messages import CaseInput
+from protocols.messages import CaseInput, NotificationRequest
 from protocols.schema import QUOTE_MAX, Duty, Protocol, Sourced, Stage, Timescale
 from tests.conftest import HISTORY_DIR, test_converter
 
@@ -501,8 +501,8 @@ id = "1"
 name = "First"
 summary = "The first stage"
 source = "Mini s2"
-raising = { title = "A" }
-receiving = { title = "B" }
+raising = { title = "A", held_by = "practitioner" }
+receiving = { title = "B", held_by = "practitioner" }
 
   [[stages.deadlines]]
   id = "resolve"
@@ -518,8 +518,8 @@ id = "2"
 name = "Second"
 summary = "The second stage"
 source = "Mini s3"
-raising = { title = "C" }
-receiving = { title = "D" }
+raising = { title = "C", held_by = "manager" }
+receiving = { title = "D", held_by = "manager" }
 
 [[copies]]
 contact = "board"
@@ -619,7 +619,7 @@ def test_duplicate_stage_ids(tmp_path: Path) -> None:
 
 
 def test_last_stage_escalating(tmp_path: Path) -> None:
-    escalating = """receiving = { title = "D" }
+    escalating = """receiving = { title = "D", held_by = "manager" }
 
   [[stages.deadlines]]
   id = "resolve"
@@ -629,7 +629,8 @@ def test_last_stage_escalating(tmp_path: Path) -> None:
   on_expiry = "escalate"
   source = "Mini s3"
 """
-    path = write(tmp_path, replace_once(MINIMAL, 'receiving = { title = "D" }\n', escalating))
+    last = 'receiving = { title = "D", held_by = "manager" }\n'
+    path = write(tmp_path, replace_once(MINIMAL, last, escalating))
     message = load_error(path)
     assert str(path) in message
     assert "last stage '2'" in message
@@ -709,6 +710,47 @@ def test_frozen_protocols_of_older_cases_still_load_and_keep_their_hash() -> Non
         # What people see names the document by title and version, never the path.
         assert p.citation.startswith(f"{p.document}, {p.partnership}, version "), name
         assert p.source not in p.citation and "/" not in p.citation, name
+
+
+def test_frozen_protocols_imply_who_holds_roles_and_which_duties_keep_a_case_open() -> None:
+    """Protocols frozen before roles said who holds them, and duties whether they keep a case
+    open, read as the code read them then: the files now say the same of every such case."""
+    for name, inp in frozen_inputs():
+        frozen, now = inp.protocol, load_protocol(inp.protocol.id)
+        for old, new in zip(frozen.stages, now.stages, strict=True):
+            for side in ("raising", "receiving"):
+                role = getattr(old, side)
+                assert role.held_by is None, name
+                practitioners = getattr(new, side).held_by == "practitioner"
+                assert (role.holder_kind == "practitioner") == practitioners, (name, old.id)
+        for old_v, new_v in zip(frozen.routing_variants, now.routing_variants, strict=True):
+            assert old_v.held_by is None and (old_v.holder_kind == "practitioner") == (
+                new_v.held_by == "practitioner"), name
+        duties = [*frozen.post_resolution, *(d for s in frozen.stages for d in s.on_resolution)]
+        news = {d.id: d for d in [*now.post_resolution,
+                                  *(d for s in now.stages for d in s.on_resolution)]}
+        for duty in duties:
+            assert duty.awaited is None, name
+            assert duty.keeps_case_open == news[duty.id].awaited, (name, duty.id)
+
+
+def test_a_file_must_say_who_holds_each_role_and_which_duties_keep_a_case_open(
+        tmp_path: Path) -> None:
+    text = replace_once(MINIMAL, ', held_by = "manager" }\n\n[[copies]]', ' }\n\n[[copies]]')
+    message = load_error(write(tmp_path, text))
+    assert 'stages (id "2").receiving.held_by' in message and "required" in message
+    assert "practitioner, manager, head, partnership, external" in message
+    duty = """[[post_resolution]]
+id = "confirm"
+kind = "written_confirmation"
+what = "Confirm in writing"
+who = "Both"
+source = "Mini s4"
+"""
+    message = load_error(write(tmp_path, MINIMAL + duty, "duty.toml"))
+    assert 'duty "confirm".awaited' in message
+    assert load_protocol_file(write(tmp_path, MINIMAL + duty + "awaited = true\n", "ok.toml")
+                              ).post_resolution[0].keeps_case_open
 
 
 # -- resolutions protocols verify ---------------------------------------------------------------
@@ -813,3 +855,33 @@ def test_verify_refuses_a_folder_it_cannot_use(tmp_path: Path, make, problem: st
     done = resolutions("protocols", "verify", "--documents", str(folder), cwd=tmp_path)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == f"error: documents folder {folder} {problem}\n"
+
+
+def test_deadlines_recorded_before_they_carried_a_timescale_kind_read_it_from_their_words(
+        ) -> None:
+    """E-mail requests in the saved histories carry deadlines without ``timescale_kind``: each
+    decodes, with the kind of the rule it was made from."""
+    seen = 0
+    for path in sorted(HISTORY_DIR.glob("*.json")):
+        history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+        started = history.events[0].workflow_execution_started_event_attributes
+        (inp,) = asyncio.run(test_converter().decode(started.input.payloads, [CaseInput]))
+        p = inp.protocol
+        kinds = {"overall": p.overall_limit.timescale.kind if p.overall_limit else None}
+        for stage in p.stages:
+            kinds |= {f"{stage.id}/{r.id}": r.timescale.kind for r in stage.deadlines}
+            for duty in [*stage.on_resolution, *p.post_resolution]:
+                kinds[f"duty/{stage.id}/{duty.id}"] = (duty.timescale.kind if duty.timescale
+                                                       else "none")
+        for event in history.events:
+            scheduled = event.activity_task_scheduled_event_attributes
+            if scheduled.activity_type.name != "send_notification":
+                continue
+            (raw,) = asyncio.run(test_converter().decode(scheduled.input.payloads, [dict]))
+            assert all("timescale_kind" not in d for d in raw["state"]["deadlines"])
+            (req,) = asyncio.run(test_converter().decode(scheduled.input.payloads,
+                                                         [NotificationRequest]))
+            for d in req.state.deadlines:
+                assert d.timescale_kind == kinds[d.key], (path.stem, d.key, d.timescale)
+                seen += 1
+    assert seen > 50

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from temporalio.testing import ActivityEnvironment
 
-from activities.notify import NotificationActivities
+from activities.mail import NotificationActivities
 from infra.links import Links
 from infra.mailsink import read_mail
 from infra.settings import Settings, SettingsError, load_settings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from protocols.caserecord import role_title
 from protocols.messages import (
     CaseInput,
     CaseState,
@@ -91,10 +92,7 @@ class CaseBook:
 
     def role_title(self, stage: Stage, side: str) -> str:
         """The role for a side of a stage, taking routing variants into account."""
-        for variant in self.protocol.routing_variants:
-            if variant.id in self.inp.case.variants and stage.id in variant.stages:
-                return variant.role
-        return stage.raising.title if side == "raising" else stage.receiving.title
+        return role_title(self.protocol, self.inp.case, stage, side, with_side=False)
 
     def expected_next(self, now: datetime) -> list[str]:
         if self.closed:

@@ -67,7 +67,6 @@ NOTIFY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
 )
 NOTIFY_GIVE_UP = timedelta(days=7)
-AWAITED_DUTIES = ("written_confirmation", "learning_dissemination")
 
 
 def _update_handler(action: ActionSpec, name: str) -> Callable[..., Any]:
@@ -169,6 +168,7 @@ class DisagreementWorkflow:
             book.deadlines["overall"] = DeadlineState(
                 key="overall", kind="overall", stage=None, rule="overall", what=limit.what,
                 who="All parties", timescale=limit.timescale.describe(),
+                timescale_kind=limit.timescale.kind,
                 on_expiry=f"escalate to stage {limit.escalate_to}", source=limit.source,
                 clock_start=arose, due=answer.due, remind_at=answer.remind_at)
         await self._enter_stage(entry, why, announce_case=True)
@@ -311,7 +311,8 @@ class DisagreementWorkflow:
             unfixed = a.due is None
             book.deadlines[a.key] = DeadlineState(
                 key=a.key, kind="stage", stage=stage.id, rule=rule.id, what=rule.what,
-                who=rule.who, timescale=rule.timescale.describe(), on_expiry=rule.on_expiry,
+                who=rule.who, timescale=rule.timescale.describe(),
+                timescale_kind=rule.timescale.kind, on_expiry=rule.on_expiry,
                 source=rule.source,
                 clock_start=arose if rule.clock == "concern_arose" else now,
                 due=a.due, remind_at=a.remind_at, latest_allowed=a.latest_allowed,
@@ -381,7 +382,7 @@ class DisagreementWorkflow:
         book.status = "resolved"
         stage = book.protocol.stage(stage_id)
         duties = [*stage.on_resolution, *book.protocol.post_resolution]
-        awaited: list[Duty] = [d for d in duties if d.kind in AWAITED_DUTIES]
+        awaited: list[Duty] = [d for d in duties if d.keeps_case_open]
         queries = [DeadlineQuery(key=f"duty/{stage_id}/{d.id}", clock_start=now,
                                  timescale=d.timescale.model_dump() if d.timescale else None,
                                  with_reminder=True) for d in awaited]
@@ -393,13 +394,14 @@ class DisagreementWorkflow:
             book.deadlines[a.key] = DeadlineState(
                 key=a.key, kind="duty", stage=stage_id, rule=duty.id, what=duty.what,
                 who=duty.who, timescale=duty.timescale.describe() if duty.timescale
-                else "no timescale", on_expiry="remind", source=duty.source, clock_start=now,
+                else "no timescale", timescale_kind=duty.timescale.kind if duty.timescale
+                else "none", on_expiry="remind", source=duty.source, clock_start=now,
                 due=a.due, remind_at=a.remind_at,
                 next_nudge=answers["nudge"].due if a.due is None else None)
         book.event(now, "resolved", f"Resolved at stage {stage_id}: {msg.summary}",
                    actor=msg.by.name, source=stage.source)
         for duty in duties:
-            if duty.kind in AWAITED_DUTIES:
+            if duty.keeps_case_open:
                 continue
             if duty.only_with_learning_points and not (msg.learning_points or msg.policy_issue):
                 continue
@@ -472,7 +474,7 @@ class DisagreementWorkflow:
     def _wall_clock(self, d: DeadlineState) -> bool:
         if d.agreed is not None:
             return d.agreed.kind == "hours"
-        return d.timescale.endswith("hours")
+        return d.timescale_kind == "hours"
 
     async def _do_agree_timescale(self, msg: AgreeTimescale, via: str) -> str:
         book, now = self._book, workflow.now()

@@ -3,7 +3,7 @@ process: for each stage, the start date, who the concern was raised with, and th
 
 One row per case and stage the case reached, for every case the agency raised or received.
 Rows are read from the case's own record through the same ladder the partnership forms use
-(:func:`activities.forms.stage_rows`), so the log and Swindon's Appendix 1 form agree.
+(:func:`protocols.caserecord.stage_rows`), so the log and Swindon's Appendix 1 form agree.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
-from activities.forms import stage_rows
 from protocols.calendar import LONDON
+from protocols.caserecord import stage_rows, uk_date
 from starter.audit.audited_case import AuditedCase
 from starter.cli.output import table
 
@@ -37,9 +37,8 @@ class LogRow(BaseModel):
     outcome: str
 
     def cells(self) -> list[str]:
-        start = self.started.astimezone(LONDON).strftime("%d/%m/%Y") if self.started else ""
         return [self.workflow_id, self.reference, self.protocol, self.side, self.stage,
-                self.stage_name, start, self.raised_by, self.raised_with, self.how,
+                self.stage_name, uk_date(self.started), self.raised_by, self.raised_with, self.how,
                 self.outcome]
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from html import escape
 
 from protocols.calendar import LONDON
+from protocols.caserecord import london
 
 LABEL_W = 210
 ROW_H = 30
@@ -69,7 +70,7 @@ def time_chart(lanes: list[Lane], start: datetime, end: datetime,
         parts.append(f'<line x1="{tx:.1f}" y1="{AXIS_H - 6}" x2="{tx:.1f}" y2="{height - 6}" '
                      'stroke="#dee0e2"/>')
         parts.append(f'<text class="tick" x="{tx:.1f}" y="{AXIS_H - 12}" text-anchor="middle">'
-                     f'{t.astimezone(LONDON).strftime("%d %b")}</text>')
+                     f'{london(t, "%d %b")}</text>')
     for a, b, why in shaded or []:
         parts.append(f'<rect class="pause" x="{x(a):.1f}" y="{AXIS_H - 6}" '
                      f'width="{max(2.0, x(b) - x(a)):.1f}" height="{height - AXIS_H}">'

@@ -15,6 +15,7 @@ from typing import Any
 
 from infra.settings import load_settings
 from protocols.actions import MANAGER_ACTIONS
+from protocols.loader import available_protocols, protocol_choices
 from protocols.messages import CONTACT_METHODS, ActionResult, Actor, CaseState
 from starter.cli import lazy
 from starter.cli.output import table
@@ -99,7 +100,7 @@ def cmd_raise(args: argparse.Namespace) -> int:
     data.pop("protocol", None)
     data.pop("urgency", None)
     if not protocol:
-        raise ValueError("say which protocol: --protocol york|dudley|swindon|leeds|barnsley")
+        raise ValueError(f"say which protocol: --protocol {'|'.join(available_protocols())}")
     for key, value in {"reference": args.reference, "issue": args.issue,
                        "risk_to_child": args.risk, "nature": args.nature, "aim": args.aim,
                        "category": args.category}.items():
@@ -387,7 +388,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("raise", help="raise a disagreement (starts its workflow)")
     p.add_argument("--file", help="case file (JSON or TOML) with the case fields")
-    p.add_argument("--protocol", help="york, dudley, swindon, leeds or barnsley")
+    p.add_argument("--protocol", help=protocol_choices())
     p.add_argument("--reference", help="case reference, e.g. 2026-0042 (never a name)")
     p.add_argument("--urgency", choices=["standard", "urgent", "immediate-risk"])
     p.add_argument("--arose", help="when the concern arose (default: now)")

@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 from infra.settings import load_settings
+from protocols.schema import FORM_KINDS
 from starter.timefmt import london
 
 
@@ -40,12 +41,11 @@ def cmd_mail(args: argparse.Namespace) -> int:
 
 
 def cmd_form(args: argparse.Namespace) -> int:
-    from activities.forms import FORM_KINDS, render_case_form
     from infra.connection import connect
+    from protocols.forms import check_form_kind, render_case_form
     from workflows.disagreement import DisagreementWorkflow
 
-    if args.kind not in FORM_KINDS:
-        raise ValueError(f"unknown form '{args.kind}'; choose one of: {', '.join(FORM_KINDS)}")
+    check_form_kind(args.kind)
 
     async def go() -> str:
         client = await connect(load_settings())
@@ -53,10 +53,7 @@ def cmd_form(args: argparse.Namespace) -> int:
         inp = await handle.query(DisagreementWorkflow.case_input)
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)
-        kinds = sorted({f.kind for stage in inp.protocol.stages for f in stage.forms})
-        if args.kind not in kinds:
-            raise ValueError(f"the {inp.protocol.short_name} protocol has no form "
-                             f"'{args.kind}'; its forms: {', '.join(kinds) or 'none'}")
+        check_form_kind(args.kind, inp.protocol)
         return render_case_form(args.kind, protocol=inp.protocol, case=inp.case, state=state,
                                 timeline=timeline)
 
@@ -77,6 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("form", help="a partnership form filled from a case's record (HTML)")
     p.add_argument("case_id", metavar="ID")
     p.add_argument("--kind", required=True,
-                   help="swindon_appendix_1, leeds_appendix_3 or york_written_account")
+                   help=", ".join(FORM_KINDS[:-1]) + f" or {FORM_KINDS[-1]}")
     p.add_argument("--out", help="file to write (default ID-KIND.html)")
     p.set_defaults(handler=cmd_form)

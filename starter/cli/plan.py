@@ -8,7 +8,7 @@ import json
 from infra.settings import load_settings
 from protocols.calendar import WorkingCalendar
 from protocols.deadlines import plan
-from protocols.loader import available_protocols, load_protocol
+from protocols.loader import available_protocols, load_protocol, protocol_choices
 from protocols.schema import Protocol
 from starter.timefmt import london, parse_moment, utc_now
 
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from starter.cli import protocols
 
     p = sub.add_parser("plan", help="a protocol's timetable if every stage used its full time")
-    p.add_argument("--protocol", required=True, help="york, dudley, swindon, leeds or barnsley")
+    p.add_argument("--protocol", required=True, help=protocol_choices())
     p.add_argument("--arose", help="when the concern arose (ISO 8601; London time if no offset)")
     p.add_argument("--start-stage", help="stage to start at (e.g. 3 for an urgent York case)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

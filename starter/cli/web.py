@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from infra.links import CASE_ROLES, Grant, Links, role_for_key
 from infra.settings import load_settings
-from protocols.loader import load_protocol
+from protocols.loader import available_protocols, load_protocol
 from protocols.messages import FROM_PEOPLE, Person
 from starter.web.roles import ROLES_ENV, holds, load_roles
 
@@ -72,7 +72,8 @@ def grant_from_args(args: argparse.Namespace, links: Links) -> Grant:
     if args.business_unit or args.auditor:
         role = "business_unit" if args.business_unit else "auditor"
         if args.business_unit and not protocol:
-            raise ValueError("say which partnership's list: --protocol york|dudley|…")
+            raise ValueError("say which partnership's list: --protocol "
+                             + "|".join(available_protocols()))
         if not holds(load_roles(settings), person.email, role, protocol):
             where = f"{settings.data_dir}/roles.toml or {ROLES_ENV}"
             raise ValueError(f"{person.email} does not hold the {role} role"

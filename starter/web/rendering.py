@@ -26,16 +26,10 @@ class PageError(Exception):
         self.status, self.title, self.message, self.hint = status, title, message, hint
 
 
-def _london(moment: datetime | None) -> str:
-    return london(moment)
-
-
 def _date(moment: datetime | int | None) -> str:
-    if moment is None:
-        return "—"
     if isinstance(moment, int):
         moment = datetime.fromtimestamp(moment, UTC)
-    return london(moment).rsplit(" ", 1)[0]
+    return london(moment, "%a %d %b %Y")
 
 
 def _humanise(value: str) -> str:
@@ -50,7 +44,7 @@ def build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(london=_london, day=_date, humanise=_humanise, field_id=field_id)
+    env.filters.update(london=london, day=_date, humanise=_humanise, field_id=field_id)
     env.globals.update(service_name=SERVICE_NAME, csrf_field=FIELD)
     return env
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import RPCError, WorkflowUpdateFailedError
 
-from activities.notify import due_text
 from infra.links import Grant
+from protocols.caserecord import due_text
 from protocols.messages import CONTACT_METHODS, CaseState, DeadlineState
 from protocols.schema import Protocol
 from starter import cases

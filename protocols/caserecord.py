@@ -1,46 +1,36 @@
-"""Partnership forms rendered from a case's own record, never retyped.
+"""Reading a case's record: who holds which role, the stages as the case lived them, and
+moments in London time.
 
-Swindon's Appendix 1 Resolution Form, Leeds' Appendix 3 notification form and York's written
-account for the CYSCP Business Unit are produced as standalone HTML pages with a print
-stylesheet, so a person can print them or save them as PDF. :func:`render_form` takes a
-:class:`NotificationRequest`; :func:`render_case_form` takes the pieces, for the CLI.
+Pure functions over the protocol and the case's details, state and timeline, shared by the
+e-mails, the partnership forms, the agency log, the web pages and the workflow's own text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
-from pathlib import Path
-from typing import Literal, get_args
-
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from typing import Literal
 
 from protocols.calendar import LONDON
 from protocols.messages import (
     CONTACT_METHODS,
     CaseDetails,
     CaseState,
-    NotificationRequest,
+    DeadlineState,
     Outcome,
     Person,
     TimelineEvent,
 )
-from protocols.schema import Protocol, Stage
+from protocols.schema import HeldBy, Protocol, RoutingVariant, Stage
 
-FormKind = Literal["swindon_appendix_1", "leeds_appendix_3", "york_written_account"]
-FORM_KINDS: tuple[str, ...] = get_args(FormKind)
-TEMPLATE_DIR = Path(__file__).parent / "templates"
 MOVES = ("stage_entered", "escalated")
-CHRONOLOGY = ("raised", "stage_entered", "escalated", "bypass", "outcome_recorded", "resolved",
-              "timescale_agreed", "timescale_extended", "paused", "resumed", "immediate_risk",
-              "role_assigned", "deadline_passed", "confirmed_in_writing", "withdrawn", "closed")
+MOMENT = "%a %d %b %Y %H:%M"  # 'Wed 18 Mar 2026 17:00'
 
 
-# -- shared rendering helpers -------------------------------------------------------------------
-def london(moment: datetime | None, fmt: str = "%a %d %b %Y %H:%M") -> str:
-    """A moment shown in London time ('Wed 18 Mar 2026 17:00'), or '' when unknown."""
-    return moment.astimezone(LONDON).strftime(fmt) if moment is not None else ""
+# -- moments -------------------------------------------------------------------------------
+def london(moment: datetime | None, fmt: str = MOMENT, *, missing: str = "") -> str:
+    """A moment shown in London time ('Wed 18 Mar 2026 17:00'); ``missing`` when unknown."""
+    return moment.astimezone(LONDON).strftime(fmt) if moment is not None else missing
 
 
 def uk_date(value: date | datetime | None) -> str:
@@ -52,30 +42,39 @@ def uk_date(value: date | datetime | None) -> str:
     return value.strftime("%d/%m/%Y")
 
 
-@lru_cache(maxsize=8)
-def environment(extra_dir: Path | None = None) -> Environment:
-    """The Jinja2 environment for e-mails and forms; ``extra_dir`` templates win over ours."""
-    loaders = [FileSystemLoader(str(extra_dir))] if extra_dir else []
-    env = Environment(
-        loader=ChoiceLoader([*loaders, FileSystemLoader(str(TEMPLATE_DIR))]),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["london"] = london
-    env.filters["uk_date"] = uk_date
-    return env
+def due_text(d: DeadlineState) -> str:
+    """'by Wed 18 Mar 2026 17:00 (London time)', or what stands in for a fixed time."""
+    if d.due is not None:
+        return f"by {london(d.due)} (London time)"
+    if d.status == "awaiting_agreement":
+        return "timescale to be agreed between you and recorded"
+    if d.timescale_kind == "asap":
+        return "as soon as possible"
+    return "no fixed time: act without delay"
 
 
-# -- reading the case record --------------------------------------------------------------------
-def role_title(protocol: Protocol, case: CaseDetails, stage: Stage, side: str) -> str:
-    """The role for one side of a stage, honouring the case's routing variants."""
-    for variant in protocol.routing_variants:
-        if variant.id in case.variants and stage.id in variant.stages:
-            return f"{variant.role} ({side} agency)"
+# -- roles ---------------------------------------------------------------------------------
+def _variant(protocol: Protocol, case: CaseDetails, stage: Stage) -> RoutingVariant | None:
+    return next((v for v in protocol.routing_variants
+                 if v.id in case.variants and stage.id in v.stages), None)
+
+
+def role_title(protocol: Protocol, case: CaseDetails, stage: Stage, side: str, *,
+               with_side: bool = True) -> str:
+    """The role for one side of a stage, honouring the case's routing variants (a variant's
+    role is followed by '(raising agency)' unless ``with_side`` is off)."""
+    variant = _variant(protocol, case, stage)
+    if variant is not None:
+        return f"{variant.role} ({side} agency)" if with_side else variant.role
     return stage.raising.title if side == "raising" else stage.receiving.title
+
+
+def held_by(protocol: Protocol, case: CaseDetails, stage: Stage, side: str) -> HeldBy:
+    """Who holds one side of a stage in this case (the practitioners, a manager, …)."""
+    variant = _variant(protocol, case, stage)
+    if variant is not None:
+        return variant.holder_kind
+    return (stage.raising if side == "raising" else stage.receiving).holder_kind
 
 
 def holder(state: CaseState, case: CaseDetails, key: str) -> Person | None:
@@ -87,22 +86,12 @@ def holder(state: CaseState, case: CaseDetails, key: str) -> Person | None:
     return case.holders.get(key)
 
 
-_PRACTITIONER = ("practitioner", "professional", "worker")
-_SENIOR = ("manager", "lead", "head", "director", "chair", "executive", "principal")
-
-
-def practitioner_role(title: str) -> bool:
-    """True for a stage role the practitioners themselves hold ("Practitioner (other agency)")."""
-    lowered = title.lower()
-    return any(w in lowered for w in _PRACTITIONER) and not any(w in lowered for w in _SENIOR)
-
-
 def role_holder(protocol: Protocol, case: CaseDetails, state: CaseState, stage: Stage,
                 side: str) -> Person | None:
     """Who holds a side of a stage: the person named for it, else the practitioner where the
-    role is the practitioner's own; None where nobody is named yet."""
+    practitioners hold the role themselves; None where nobody is named yet."""
     named = holder(state, case, f"{stage.id}.{side}")
-    if named is None and practitioner_role(role_title(protocol, case, stage, side)):
+    if named is None and held_by(protocol, case, stage, side) == "practitioner":
         return holder(state, case, side)
     return named
 
@@ -115,6 +104,7 @@ def person_line(person: Person | None) -> str:
     return person.label() + (f" ({contact})" if contact else "")
 
 
+# -- the stages as the case lived them --------------------------------------------------------
 @dataclass(frozen=True)
 class StageRow:
     """One stage of the ladder as the case lived it: when, with whom, how, and the result."""
@@ -226,6 +216,7 @@ def steps_taken(rows: list[StageRow]) -> list[str]:
             + (f": {r.outcome}" if r.outcome else "") for r in rows if r.visited]
 
 
+# -- forms, by name ------------------------------------------------------------------------
 def form_title(kind: str, protocol: Protocol) -> str:
     """The form's title as the protocol names it (falls back to a readable kind)."""
     for stage in protocol.stages:
@@ -238,44 +229,3 @@ def form_title(kind: str, protocol: Protocol) -> str:
 def form_filename(kind: str, reference: str) -> str:
     """``swindon-appendix-1-2026-0042.html``: no personal data in the name."""
     return f"{kind.replace('_', '-')}-{reference}.html"
-
-
-# -- rendering ----------------------------------------------------------------------------------
-def render_case_form(kind: str, *, protocol: Protocol, case: CaseDetails, state: CaseState,
-                     timeline: list[TimelineEvent], template_dir: Path | None = None) -> str:
-    """Render one partnership form as a printable HTML page from the case's record."""
-    if kind not in FORM_KINDS:
-        raise ValueError(f"unknown form '{kind}'; choose one of: {', '.join(FORM_KINDS)}")
-    stage = protocol.stage(state.stage)
-    notifier = holder(state, case, f"{stage.id}.raising") or case.raising
-    resolution = next((o for o in reversed(state.outcomes) if o.resolved), None)
-    agencies = list(dict.fromkeys(
-        p.agency for p in [case.raising, case.receiving, *state.holders.values()] if p.agency))
-    ladder = stage_rows(protocol, case, state, timeline)
-    context = {
-        "kind": kind,
-        "title": form_title(kind, protocol),
-        "protocol": protocol,
-        "case": case,
-        "child": case.child,
-        "state": state,
-        "stage": stage,
-        "notifier": notifier,
-        "representative": notifier,
-        "agencies": agencies,
-        "rows": stage_rows(protocol, case, state, timeline, include_exceptional=False),
-        "ladder": ladder,
-        "steps": steps_taken(ladder),
-        "resolution": resolution,
-        "chronology": [e for e in timeline if e.kind in CHRONOLOGY],
-        "notified_on": state.stage_entered_at,
-        "person_line": person_line,
-        "role_title": lambda s, side: role_title(protocol, case, s, side),
-    }
-    return environment(template_dir).get_template(f"forms/{kind}.html").render(context)
-
-
-def render_form(kind: str, req: NotificationRequest, template_dir: Path | None = None) -> str:
-    """Render a partnership form from the record carried by a notification request."""
-    return render_case_form(kind, protocol=req.protocol, case=req.case, state=req.state,
-                            timeline=req.timeline, template_dir=template_dir)

@@ -1,0 +1,151 @@
+"""Who an e-mail goes to: role keys resolved to people and the partnership's contacts.
+
+Addressees arrive as role keys ("raising", "2.receiving", "contact:lscp", "actor") and are
+resolved against the case's current holders and the protocol's contacts; anyone without an
+address is reported back as ``missing`` (the workflow records them as not notified).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from infra.settings import Settings
+from protocols.caserecord import held_by, holder, role_title
+from protocols.messages import NotificationRequest, Person
+from protocols.schema import Protocol, Stage
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One resolved addressee: the role key it came from and the person (or contact) behind it."""
+
+    key: str
+    person: Person
+
+    @property
+    def address(self) -> str:
+        return self.person.email
+
+
+@dataclass
+class Addressees:
+    to: list[Recipient] = field(default_factory=list)
+    cc: list[Recipient] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def everyone(self) -> list[Recipient]:
+        return [*self.to, *self.cc]
+
+
+def main_contact(protocol: Protocol) -> str | None:
+    """The contact ``partnership_addresses[<protocol id>]`` stands for: the one copied in first,
+    else the one forms go to, else the first contact the protocol lists."""
+    copied = [rule.contact for rule in protocol.copies]
+    forms = [form.to for stage in protocol.stages for form in stage.forms]
+    return next(iter([*copied, *forms, *protocol.contacts]), None)
+
+
+def contact_address(protocol: Protocol, contact_id: str, settings: Settings) -> str:
+    """A contact's address: ``partnership_addresses["<protocol>.<contact>"]``, then
+    ``partnership_addresses["<protocol>"]`` for the main contact, then the protocol file."""
+    overrides = settings.partnership_addresses
+    specific = overrides.get(f"{protocol.id}.{contact_id}")
+    if specific:
+        return specific
+    if contact_id == main_contact(protocol) and overrides.get(protocol.id):
+        return overrides[protocol.id]
+    contact = protocol.contacts.get(contact_id)
+    return contact.email if contact else ""
+
+
+class _Resolver:
+    """Turns one request's role keys into recipients, collecting the roles nobody can reach."""
+
+    def __init__(self, req: NotificationRequest, settings: Settings) -> None:
+        self.req, self.settings = req, settings
+        self.missing: list[str] = []
+
+    def __call__(self, key: str) -> Recipient | None:
+        if key.startswith("contact:"):
+            return self._contact(key.removeprefix("contact:"))
+        if key == "actor":
+            return self._actor()
+        if key in ("raising", "receiving"):
+            return self._practitioner(key)
+        stage_id, _, side = key.rpartition(".")
+        if side in ("raising", "receiving") and stage_id:
+            return self._stage_role(key, stage_id, side)
+        self._miss(f"Unknown addressee '{key}'")
+        return None
+
+    def _miss(self, label: str) -> None:
+        if label not in self.missing:
+            self.missing.append(label)
+
+    def _contact(self, contact_id: str) -> Recipient | None:
+        protocol = self.req.protocol
+        contact = protocol.contacts.get(contact_id)
+        name = contact.name if contact else contact_id
+        address = contact_address(protocol, contact_id, self.settings)
+        if not address:
+            self._miss(name)
+            return None
+        return Recipient(f"contact:{contact_id}", Person(name=name, email=address,
+                                                         phone=contact.phone if contact else ""))
+
+    def _actor(self) -> Recipient | None:
+        actor = self.req.actor
+        if actor is None:
+            return None
+        if not actor.email:
+            self._miss(f"{actor.name} (who made the change)")
+            return None
+        return Recipient("actor", Person(name=actor.name, role=actor.role, agency=actor.agency,
+                                         email=actor.email))
+
+    def _practitioner(self, side: str, *, report: bool = True) -> Recipient | None:
+        person = holder(self.req.state, self.req.case, side)
+        if person is not None and person.email:
+            return Recipient(side, person)
+        if report:
+            who = f": {person.name}" if person is not None and person.name else ""
+            self._miss(f"Practitioner ({side} agency){who}")
+        return None
+
+    def _stage_role(self, key: str, stage_id: str, side: str) -> Recipient | None:
+        req = self.req
+        person = holder(req.state, req.case, key)
+        if person is not None and person.email:
+            return Recipient(key, person)
+        try:
+            stage: Stage | None = req.protocol.stage(stage_id)
+        except KeyError:
+            stage = None
+        if (person is None and stage is not None
+                and held_by(req.protocol, req.case, stage, side) == "practitioner"):
+            # The practitioners themselves hold this stage's role: no one is missing.
+            return self._practitioner(side)
+        title = (role_title(req.protocol, req.case, stage, side) if stage
+                 else f"{side.capitalize()} role")
+        named = f" ({person.name})" if person is not None and person.name else ""
+        self._miss(f"{title} for stage {stage_id}{named}")
+        return self._practitioner(side, report=False)
+
+
+def resolve_addressees(req: NotificationRequest, settings: Settings) -> Addressees:
+    """Resolve To and Cc role keys to unique addresses; report the roles nobody can reach."""
+    resolve = _Resolver(req, settings)
+    seen: set[str] = set()
+    result = Addressees()
+    for keys, bucket in ((req.to, result.to), (req.cc, result.cc)):
+        for key in keys:
+            recipient = resolve(key)
+            if recipient is None or recipient.address.lower() in seen:
+                continue
+            seen.add(recipient.address.lower())
+            bucket.append(recipient)
+    if not result.to and result.cc:
+        result.to, result.cc = result.cc, []
+    result.missing = resolve.missing
+    return result

@@ -1,0 +1,140 @@
+"""The ``send_notification`` activity: resolve, render and send one case event's e-mail by SMTP.
+
+One SMTP message per personal link; which recipients the relay has accepted is kept in the
+activity's heartbeat details, so a retry on any host sends only to the rest
+(:mod:`activities.progress`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from email.message import Message
+from email.utils import parseaddr
+from pathlib import Path
+
+import aiosmtplib
+from temporalio import activity
+
+from activities.mail.addressing import Addressees, Recipient, resolve_addressees
+from activities.mail.content import build_context, render_bodies, subject_for
+from activities.mail.message import build_attachments, build_message, message_id
+from activities.progress import SendProgress
+from infra.settings import Settings
+from infra.smtp import connection_options
+from protocols.loader import ProtocolError, load_protocol
+from protocols.messages import CaseInput, NotificationRequest, NotificationResult, Person
+from protocols.schema import Protocol
+
+LinkBuilder = Callable[[str, Person, str], str]
+SMTP_TIMEOUT = 30.0
+
+
+class NotificationActivities:
+    """E-mail for case events, sent through the deployment's SMTP server."""
+
+    def __init__(self, settings: Settings, link_builder: LinkBuilder | None = None,
+                 template_dir: Path | None = None) -> None:
+        self.settings = settings
+        self.link_builder = link_builder
+        self.template_dir = template_dir
+        self._protocols: dict[str, Protocol] = {}
+
+    def link_for(self, workflow_id: str, recipient: Recipient | None) -> str:
+        """The recipient's personal link to the case page, or the plain case page."""
+        if self.link_builder is not None and recipient is not None:
+            return self.link_builder(workflow_id, recipient.person, recipient.key)
+        return f"{self.settings.public_url.rstrip('/')}/cases/{workflow_id}"
+
+    async def with_protocol(self, req: NotificationRequest) -> NotificationRequest:
+        """Fill in the case's own protocol: the file of that id if its content hash matches,
+        else (the file changed since the case began) the protocol frozen into the case."""
+        if req.protocol is not None:
+            return req
+        protocol = self._protocols.get(req.protocol_hash)
+        if protocol is None:
+            try:
+                candidate = load_protocol(req.protocol_id)
+            except ProtocolError:
+                candidate = None
+            if candidate is not None and candidate.content_hash() == req.protocol_hash:
+                protocol = candidate
+            else:
+                handle = activity.client().get_workflow_handle(req.workflow_id)
+                protocol = (await handle.query("case_input", result_type=CaseInput)).protocol
+            self._protocols[req.protocol_hash] = protocol
+        return req.model_copy(update={"protocol": protocol})
+
+    @activity.defn(name="send_notification")
+    async def send_notification(self, req: NotificationRequest) -> NotificationResult:
+        """Resolve, render and send one event's e-mail; SMTP errors raise so Temporal retries."""
+        progress = SendProgress()
+        beating = asyncio.create_task(progress.beat_until_cancelled())
+        try:
+            return await self._send_notification(req, progress)
+        finally:
+            beating.cancel()
+
+    async def _send_notification(self, req: NotificationRequest,
+                                 progress: SendProgress) -> NotificationResult:
+        req = await self.with_protocol(req)
+        mid = message_id(req.workflow_id, req.event_key)
+        subject = subject_for(req)
+        people = resolve_addressees(req, self.settings)
+        if not people.everyone:
+            activity.logger.warning("notification %s (%s): nobody has an address; %d missing",
+                                    req.event, mid, len(people.missing))
+            return NotificationResult(message_id=mid, missing=people.missing, subject=subject)
+        batches = await asyncio.to_thread(self._compose, req, people, subject)
+        await self._deliver(batches, progress)
+        activity.logger.info("notification %s sent: message %s, %d recipient(s), %d missing",
+                             req.event, mid, len(people.everyone), len(people.missing))
+        return NotificationResult(message_id=mid, sent_to=[r.address for r in people.everyone],
+                                  missing=people.missing, subject=subject)
+
+    def _compose(self, req: NotificationRequest, people: Addressees,
+                 subject: str) -> list[tuple[Message, list[str]]]:
+        """Render and build the messages (CPU work, run in a thread so the worker's event loop
+        keeps serving workflow tasks). One per distinct personal link: links are never shown
+        to anyone else; attachments are rendered once and shared."""
+        context = build_context(req, people.missing)
+        plain_page = f"{self.settings.public_url.rstrip('/')}/cases/{req.workflow_id}"
+        files = build_attachments(req, plain_page, self.template_dir)
+        groups: dict[str, list[Recipient]] = {}
+        for recipient in people.everyone:
+            groups.setdefault(self.link_for(req.workflow_id, recipient), []).append(recipient)
+        batches = []
+        for link, members in groups.items():
+            bodies = render_bodies(req, {**context, "link": link}, self.template_dir)
+            message = build_message(req, self.settings, people, subject, bodies, files)
+            batches.append((message, [r.address for r in members]))
+        return batches
+
+    async def _deliver(self, batches: list[tuple[Message, list[str]]],
+                       progress: SendProgress) -> None:
+        s = self.settings
+        sender = parseaddr(s.mail_from)[1] or s.mail_from
+        smtp = aiosmtplib.SMTP(**connection_options(s), timeout=SMTP_TIMEOUT)  # infra.smtp
+        # A retry (after a refusal, or a worker that died mid-send) sends only to the recipients
+        # no earlier attempt handed to the relay: see activities/progress.py.
+        pending = [(m, left) for m, r in batches
+                   if (left := progress.pending(str(m["Message-ID"]), r))]
+        if not pending:
+            return
+        async with smtp:
+            for n, (message, recipients) in enumerate(pending, start=1):
+                progress.check()
+                refused, _ = await smtp.send_message(message, sender=sender,
+                                                     recipients=recipients)
+                progress.accepted(str(message["Message-ID"]),
+                                  [r for r in recipients if r not in refused])
+                if refused:
+                    await progress.record()
+                    codes = sorted({str(r.code) for r in refused.values()})
+                    raise aiosmtplib.SMTPResponseException(
+                        int(codes[0]), f"{len(refused)} of {len(recipients)} recipient(s) "
+                                       f"refused (codes {', '.join(codes)})")
+                if n < len(pending):  # the last batch is recorded by the activity's completion
+                    at = await progress.record()
+                    activity.logger.debug("e-mail %s: %d recipient(s) recorded as sent at %.6f",
+                                          message["Message-ID"], len(progress.done), at)
