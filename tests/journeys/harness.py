@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.conftest import ROOT, free_port, stop_worker_process
 
 # A working day lasts this long: a protocol's "5 working days" is 10 s of real time.
 DAY_SECONDS = 2.0
+# Assertions on pages wait as long as page actions do (see Journey.page).
+expect.set_options(timeout=20_000)
 # How often a journey asks `resolutions status --json` while it waits for the clock.
 POLL_SECONDS = 1.0
 JOURNEY_TIMEOUT = 240.0
@@ -250,6 +252,9 @@ class Journey:
     async def page(self) -> Page:
         """A fresh browser window (its own cookies), in the module's headless Chromium."""
         context = await (await self._browser()).new_context()
+        # A page waits on the real worker behind it; on a busy two-core machine an answer can
+        # take longer than playwright's 5 s default.
+        context.set_default_timeout(20_000)
         self._contexts.append(context)
         return await context.new_page()
 

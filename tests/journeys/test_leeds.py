@@ -5,10 +5,12 @@ the web that starts at Head of Service level and is resolved by the Directors.""
 
 from __future__ import annotations
 
+import asyncio
+
 from playwright.async_api import expect
 
 from tests.journeys import web
-from tests.journeys.harness import Did, Expected, Journey, journey
+from tests.journeys.harness import DAY_SECONDS, Did, Expected, Journey, journey
 from tests.journeys.records import check_records
 
 
@@ -47,6 +49,7 @@ async def test_leeds_halted_then_stage_two_runs_out(j: Journey) -> None:
                          "--by", "Ola Practitioner")
     assert "clocks stop" in halted.out, halted.out
     await j.until(cid, lambda s: s["status"] == "paused", "paused")
+    await asyncio.sleep(DAY_SECONDS)  # the practitioner is off for a (compressed) working day
     await j.run("resume", cid, "--note", "Back at work", "--by", "Ola Practitioner")
     after = await j.status(cid)
     assert after["status"] == "open" and _due(after, "1/resolve") > before, (before, after)
