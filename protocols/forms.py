@@ -15,8 +15,8 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from protocols import caserecord as record
-from protocols.messages import CaseDetails, CaseState, TimelineEvent
-from protocols.schema import FORM_KINDS, Protocol
+from protocols.messages import Actor, CaseDetails, CaseState, Person, TimelineEvent
+from protocols.schema import FORM_KINDS, Protocol, Stage
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 CHRONOLOGY = ("raised", "stage_entered", "escalated", "bypass", "outcome_recorded", "resolved",
@@ -50,14 +50,50 @@ def check_form_kind(kind: str, protocol: Protocol | None = None) -> None:
                          f"{', '.join(sorted(protocol.form_kinds)) or 'none'}")
 
 
+def _notifier(protocol: Protocol, case: CaseDetails, state: CaseState, stage: Stage) -> Person:
+    """Who provides the notification: the stage's raising-side holder, with the raising
+    agency (the side they hold) where their own record names none."""
+    person = (record.role_holder(protocol, case, state, stage, "raising") or case.raising)
+    if person.agency:
+        return person
+    return person.model_copy(update={"agency": case.raising.agency})
+
+
+def _known(actor: Actor, case: CaseDetails, state: CaseState) -> Person:
+    """The actor as the case knows them: a holder or practitioner with the same e-mail (else
+    name) fills the role and agency the actor did not give."""
+    people = [*state.holders.values(), *case.holders.values(), case.raising, case.receiving]
+    match = next((p for p in people if actor.email and p.email.lower() == actor.email.lower()),
+                 None) or next((p for p in people if p.name and p.name == actor.name), None)
+    return Person(name=actor.name, role=actor.role or (match.role if match else ""),
+                  agency=actor.agency or (match.agency if match else ""),
+                  email=actor.email or (match.email if match else ""))
+
+
+def _informed(protocol: Protocol, case: CaseDetails, state: CaseState,
+              stage: Stage) -> list[Person]:
+    """The parties the resolution e-mail reaches: both practitioners and the stage's holders
+    (those with an address)."""
+    people = [case.raising, case.receiving,
+              *(record.role_holder(protocol, case, state, stage, side)
+                for side in ("raising", "receiving"))]
+    unique: dict[str, Person] = {}
+    for person in people:
+        if person is not None and person.email:
+            unique.setdefault(person.email.lower(), person)
+    return list(unique.values())
+
+
 def render_case_form(kind: str, *, protocol: Protocol, case: CaseDetails, state: CaseState,
                      timeline: list[TimelineEvent], template_dir: Path | None = None) -> str:
     """Render one partnership form as a printable HTML page from the case's record;
     ``template_dir``'s own ``forms/<kind>.html`` wins over ours."""
     check_form_kind(kind)
     stage = protocol.stage(state.stage)
-    notifier = record.holder(state, case, f"{stage.id}.raising") or case.raising
+    notifier = _notifier(protocol, case, state, stage)
     resolution = next((o for o in reversed(state.outcomes) if o.resolved), None)
+    forms = [f for st in protocol.stages for f in st.forms if f.kind == kind]
+    to = protocol.contacts.get(forms[0].to) if forms else None
     agencies = list(dict.fromkeys(
         p.agency for p in [case.raising, case.receiving, *state.holders.values()] if p.agency))
     ladder = record.stage_rows(protocol, case, state, timeline)
@@ -76,6 +112,11 @@ def render_case_form(kind: str, *, protocol: Protocol, case: CaseDetails, state:
         "ladder": ladder,
         "steps": record.steps_taken(ladder),
         "resolution": resolution,
+        "outcome_from": _known(resolution.by, case, state) if resolution else None,
+        # The resolution e-mail tells every party at the moment of resolution (the form goes
+        # with it); who it went to is listed beside the date.
+        "informed": _informed(protocol, case, state, stage) if resolution else [],
+        "return_to": to.email if to else "",
         "chronology": [e for e in timeline if e.kind in CHRONOLOGY],
         "notified_on": state.stage_entered_at,
         "person_line": record.person_line,

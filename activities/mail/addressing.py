@@ -3,6 +3,12 @@
 Addressees arrive as role keys ("raising", "2.receiving", "contact:lscp", "actor") and are
 resolved against the case's current holders and the protocol's contacts; anyone without an
 address is reported back as ``missing`` (the workflow records them as not notified).
+
+Where the case's frozen protocol asks for feedback to the raiser at every stage
+(``feedback_to_raiser_every_stage``: Leeds s4 bullet 3, Dudley Key principle 8), the practitioner
+who raised the concern is copied into every stage change, outcome, passed deadline and
+resolution, whoever holds the stage. It is done here, from the protocol the case began with, so
+the workflow's requests (and saved histories) are unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ from dataclasses import dataclass, field
 from infra.settings import Settings
 from protocols.caserecord import held_by, holder, role_title
 from protocols.messages import NotificationRequest, Person
-from protocols.schema import Protocol, Stage
+from protocols.schema import Guidance, Protocol, Stage
+
+# The e-mails that carry a stage change, an outcome, an escalation or a resolution.
+FEEDBACK_EVENTS = ("stage_entered", "outcome_recorded", "deadline_passed", "resolved")
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,12 @@ class Addressees:
     @property
     def everyone(self) -> list[Recipient]:
         return [*self.to, *self.cc]
+
+
+def feedback_rule(req: NotificationRequest) -> Guidance | None:
+    """The protocol's feedback-to-the-raiser rule, if it applies to this e-mail."""
+    rule = req.protocol.feedback_to_raiser_every_stage if req.protocol else None
+    return rule if rule is not None and req.event in FEEDBACK_EVENTS else None
 
 
 def main_contact(protocol: Protocol) -> str | None:
@@ -138,7 +153,8 @@ def resolve_addressees(req: NotificationRequest, settings: Settings) -> Addresse
     resolve = _Resolver(req, settings)
     seen: set[str] = set()
     result = Addressees()
-    for keys, bucket in ((req.to, result.to), (req.cc, result.cc)):
+    feedback = ["raising"] if feedback_rule(req) is not None else []
+    for keys, bucket in ((req.to, result.to), ([*req.cc, *feedback], result.cc)):
         for key in keys:
             recipient = resolve(key)
             if recipient is None or recipient.address.lower() in seen:
