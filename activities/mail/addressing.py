@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from infra.contacts import contact_address
 from infra.settings import Settings
 from protocols.caserecord import held_by, holder, role_title
 from protocols.messages import NotificationRequest, Person
-from protocols.schema import Guidance, Protocol, Stage
+from protocols.schema import Guidance, Stage
 
 # The e-mails that carry a stage change, an outcome, an escalation or a resolution.
 FEEDBACK_EVENTS = ("stage_entered", "outcome_recorded", "deadline_passed", "resolved")
@@ -51,27 +52,6 @@ def feedback_rule(req: NotificationRequest) -> Guidance | None:
     """The protocol's feedback-to-the-raiser rule, if it applies to this e-mail."""
     rule = req.protocol.feedback_to_raiser_every_stage if req.protocol else None
     return rule if rule is not None and req.event in FEEDBACK_EVENTS else None
-
-
-def main_contact(protocol: Protocol) -> str | None:
-    """The contact ``partnership_addresses[<protocol id>]`` stands for: the one copied in first,
-    else the one forms go to, else the first contact the protocol lists."""
-    copied = [rule.contact for rule in protocol.copies]
-    forms = [form.to for stage in protocol.stages for form in stage.forms]
-    return next(iter([*copied, *forms, *protocol.contacts]), None)
-
-
-def contact_address(protocol: Protocol, contact_id: str, settings: Settings) -> str:
-    """A contact's address: ``partnership_addresses["<protocol>.<contact>"]``, then
-    ``partnership_addresses["<protocol>"]`` for the main contact, then the protocol file."""
-    overrides = settings.partnership_addresses
-    specific = overrides.get(f"{protocol.id}.{contact_id}")
-    if specific:
-        return specific
-    if contact_id == main_contact(protocol) and overrides.get(protocol.id):
-        return overrides[protocol.id]
-    contact = protocol.contacts.get(contact_id)
-    return contact.email if contact else ""
 
 
 class _Resolver:
