@@ -9,14 +9,15 @@ e-mail activity attaches them; ``resolutions form`` writes one from a running or
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from protocols import caserecord as record
-from protocols.messages import CaseDetails, CaseState, TimelineEvent
-from protocols.schema import FORM_KINDS, Protocol
+from protocols.messages import Actor, CaseDetails, CaseState, Person, TimelineEvent
+from protocols.schema import FORM_KINDS, Protocol, Stage
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 CHRONOLOGY = ("raised", "stage_entered", "escalated", "bypass", "outcome_recorded", "resolved",
@@ -50,14 +51,57 @@ def check_form_kind(kind: str, protocol: Protocol | None = None) -> None:
                          f"{', '.join(sorted(protocol.form_kinds)) or 'none'}")
 
 
+def _holders(protocol: Protocol, case: CaseDetails, state: CaseState,
+             stage: Stage) -> dict[str, Person]:
+    """The stage's holders by side, each with the agency of the side they hold (and the
+    stage's role title) where their own record names none: a holder named on the command
+    line has only a name and an address."""
+    found = {}
+    for side in ("raising", "receiving"):
+        person = record.role_holder(protocol, case, state, stage, side)
+        if person is not None:
+            found[side] = person.model_copy(update={
+                "agency": person.agency or getattr(case, side).agency,
+                "role": person.role or record.role_title(protocol, case, stage, side)})
+    return found
+
+
+def _known(actor: Actor, parties: list[Person]) -> Person:
+    """The actor as the case knows them: the party with the same e-mail (else name) fills the
+    role, agency and address the actor did not give."""
+    match = next((p for p in parties if actor.email and p.email.lower() == actor.email.lower()),
+                 None) or next((p for p in parties if p.name and p.name == actor.name), None)
+    return Person(name=actor.name, role=actor.role or (match.role if match else ""),
+                  agency=actor.agency or (match.agency if match else ""),
+                  email=actor.email or (match.email if match else ""))
+
+
+def _informed(parties: list[Person]) -> list[Person]:
+    """The parties the resolution e-mail reaches (both practitioners and the stage's
+    holders, as it is addressed), those with an address, once each."""
+    unique: dict[str, Person] = {}
+    for person in parties:
+        if person.email:
+            unique.setdefault(person.email.lower(), person)
+    return list(unique.values())
+
+
 def render_case_form(kind: str, *, protocol: Protocol, case: CaseDetails, state: CaseState,
-                     timeline: list[TimelineEvent], template_dir: Path | None = None) -> str:
+                     timeline: list[TimelineEvent], template_dir: Path | None = None,
+                     addresses: Mapping[str, str] | None = None) -> str:
     """Render one partnership form as a printable HTML page from the case's record;
-    ``template_dir``'s own ``forms/<kind>.html`` wins over ours."""
+    ``template_dir``'s own ``forms/<kind>.html`` wins over ours. ``addresses`` are the
+    deployment's addresses for the protocol's contacts (else the protocol file's)."""
     check_form_kind(kind)
     stage = protocol.stage(state.stage)
-    notifier = record.holder(state, case, f"{stage.id}.raising") or case.raising
+    holders = _holders(protocol, case, state, stage)
+    parties = [*holders.values(), case.raising, case.receiving]
+    # Who provides the notification: the stage's raising-side holder, else the raiser.
+    notifier = holders.get("raising", case.raising)
     resolution = next((o for o in reversed(state.outcomes) if o.resolved), None)
+    forms = [f for st in protocol.stages for f in st.forms if f.kind == kind]
+    to = forms[0].to if forms else ""
+    return_to = (addresses or {}).get(to) or (protocol.contacts[to].email if to else "")
     agencies = list(dict.fromkeys(
         p.agency for p in [case.raising, case.receiving, *state.holders.values()] if p.agency))
     ladder = record.stage_rows(protocol, case, state, timeline)
@@ -76,6 +120,12 @@ def render_case_form(kind: str, *, protocol: Protocol, case: CaseDetails, state:
         "ladder": ladder,
         "steps": record.steps_taken(ladder),
         "resolution": resolution,
+        "outcome_from": _known(resolution.by, parties) if resolution else None,
+        # The resolution e-mail tells every party at the moment of resolution (the form goes
+        # with it); who it went to is listed beside the date.
+        "informed": _informed([case.raising, case.receiving, *holders.values()])
+        if resolution else [],
+        "return_to": return_to,
         "chronology": [e for e in timeline if e.kind in CHRONOLOGY],
         "notified_on": state.stage_entered_at,
         "person_line": record.person_line,

@@ -253,7 +253,9 @@ class CopyRule(Sourced):
     """Who is copied or notified, from which stage, with which form attached."""
 
     contact: str
-    scope: Literal["every_communication", "on_entry"]
+    scope: Literal["every_communication", "on_entry", "on_resolution"] = Field(
+        description="every e-mail from a stage on; the e-mail entering a listed stage; or the "
+                    "e-mail of a resolution reached at a listed stage")
     from_stage: str | None = None
     at_stages: list[str] = Field(default_factory=list)
     attach: FormKind | None = None
@@ -362,7 +364,10 @@ class Protocol(Strict):
     copies: list[CopyRule] = Field(default_factory=list)
     routing_variants: list[RoutingVariant] = Field(default_factory=list)
     post_resolution: list[Duty] = Field(default_factory=list)
-    feedback_to_raiser_every_stage: Guidance | None = None
+    feedback_to_raiser_every_stage: Guidance | None = Field(
+        default=None, description="Set where the document asks that the practitioner who raised "
+        "the concern hears of every stage change, outcome, escalation and resolution: they are "
+        "then copied into those e-mails. Absent: not set by the document")
     reminders: Reminders
     guidance: list[Guidance] = Field(default_factory=list)
 

@@ -133,18 +133,22 @@ async def test_leeds_appendix_3_before_and_after_the_outcome(skipping_env, setti
         await skip_to(env, at("2030-06-20 09:05"))
         after = text_of(await form_via_cli(env, case.id, "leeds_appendix_3", tmp_path))
     assert "Appendix 3: Stage 3 Notifications and Outcomes Form" in before
-    assert ("Name Dr Ruth Ellis Agency Great Western Hospitals NHS FT Role Head of Safeguarding "
-            "Email ruth.ellis@nhs.example Telephone 01793 000333") in before
+    assert ("Details of person providing notification Name Dr Ruth Ellis Agency Great Western "
+            "Hospitals NHS FT Role Head of Safeguarding Email and telephone "
+            "ruth.ellis@nhs.example, 01793 000333") in before
     assert "Date of notification 14/06/2030" in before
     assert "Agencies involved Great Western Hospitals NHS FT, Children's Social Care" in before
     assert "Initial concerns Health visitor believes the case should not be closed." in before
     assert ("Stage 1 (Practitioner to practitioner), from 03/06/2030: Not resolved (07/06/2030, "
             "Priya Shah): Practitioners disagree about the threshold.") in before
     assert "Stage 2 (Line manager to line manager), from 07/06/2030: Not resolved" in before
-    assert "Date of outcome Outcome notified by Outcome and next steps Not yet resolved." in before
+    assert ("Outcome of process and next steps Date of outcome Notification of outcome from "
+            "Outcome and any next steps Not yet resolved.") in before
+    assert "When all parties were informed of the outcome To be returned" in before
     assert "Date of outcome 20/06/2030" in after
-    assert "Outcome notified by Mark Bright, Head of Service, Children's Social Care" in after
-    assert ("Outcome and next steps Plan stays open for three months. Agreed actions: "
+    assert ("Notification of outcome from Mark Bright, Head of Service, Children's Social Care "
+            "(mark.bright@council.example)") in after
+    assert ("Outcome and any next steps Plan stays open for three months. Agreed actions: "
             "Multi-agency meeting on 25 June. Outstanding matters: Review at three months.") \
         in after
 

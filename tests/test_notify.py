@@ -158,9 +158,10 @@ async def test_dudley_head_of_safeguarding_from_3a(skipping_env, settings, mailb
         state = await case.query(DisagreementWorkflow.state)
     at_2, at_3a = only(box, "stage_entered", "stage 2"), only(box, "stage_entered", "stage 3a")
     assert addresses(at_2, "To") == emails(LINE_MANAGER_A, LINE_MANAGER_B)
-    assert at_2["Cc"] is None
+    # The raiser is copied in at every stage (Dudley Key principle 8).
+    assert addresses(at_2, "Cc") == [RAISING.email]
     assert addresses(at_3a, "To") == emails(HEAD_A, HEAD_B)
-    assert addresses(at_3a, "Cc") == [DUDLEY_HOS]
+    assert addresses(at_3a, "Cc") == sorted([DUDLEY_HOS, RAISING.email])
     assert state.not_notified == []
     # Agreed timescales: the subject asks the managers to agree one; no .ics without a time.
     assert at_3a["Subject"] == ("[DSCB] Case 2030-0042: stage 3a entered — agree a timescale "
@@ -181,7 +182,7 @@ async def test_dudley_missing_addresses_are_named(skipping_env, settings, mailbo
         plain_state = await plain.query(DisagreementWorkflow.state)
         school_state = await school.query(DisagreementWorkflow.state)
     at_3a = only(box, "stage_entered", "stage 3a")
-    assert at_3a["Cc"] is None
+    assert addresses(at_3a, "Cc") == [RAISING.email]  # the raiser (Dudley Key principle 8)
     assert "We hold no e-mail address for: Dudley MBC Head of Safeguarding." in part(
         at_3a, "text/plain")
     assert "stage_entered: Dudley MBC Head of Safeguarding not notified, address missing" \
@@ -208,10 +209,13 @@ async def test_leeds_lscp_notified_with_appendix_3(skipping_env, settings, mailb
             await outcome(env, case, when, stage, RAISING, "Still not agreed.")
         await skip_to(env, at("2030-06-28 09:05"))
     at_2 = only(box, "stage_entered", "stage 2")
-    assert at_2["Cc"] is None and "appendix" not in str(attachments(at_2))
+    # The raiser is copied in at every stage (Leeds s4 bullet 3); the LSCP from 3a.
+    assert addresses(at_2, "Cc") == [RAISING.email]
+    assert "appendix" not in str(attachments(at_2))
     for word in ("stage 3a", "stage 3b", "stage 4"):
         msg = only(box, "stage_entered", word)
-        assert addresses(msg, "Cc") == [LSCP], word
+        # At 3b and 4 nobody is named: the practitioners themselves are written to.
+        assert LSCP in addresses(msg, "Cc") and RAISING.email in recipients(msg), word
         forms = [name for name in attachments(msg) if name.endswith(".html")]
         assert forms == ["leeds-appendix-3-2030-0042.html"]
     at_3a = only(box, "stage_entered", "stage 3a")

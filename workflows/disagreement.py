@@ -333,7 +333,7 @@ class DisagreementWorkflow:
         cc = [f"contact:{c.contact}" for c in book.protocol.copies_for(stage.id, "on_entry")]
         attach = [f.kind for f in stage.forms]
         attach += [c.attach for c in book.protocol.copies_for(stage.id) if c.attach
-                   and stage.id in c.at_stages]
+                   and stage.id in c.at_stages and c.scope != "on_resolution"]
         self._notify("case_raised" if announce_case else "stage_entered", to, cc=cc,
                      attach=sorted(set(attach)), why=why,
                      previous_stage=previous or "")
@@ -410,8 +410,13 @@ class DisagreementWorkflow:
             book.event(now, duty.kind, f"{duty.what} ({duty.who})", source=duty.source)
             self._notify(duty.kind, to, cc=["raising"] if duty.to else [], duty=duty.id,
                          what=duty.what, learning_points="; ".join(msg.learning_points))
+        # Copies of the resolution (Leeds' LSCP, with Appendix 3's outcome half). A protocol
+        # frozen before `on_resolution` existed has none, so its request is unchanged.
+        copies = book.protocol.copies_for(stage_id, "on_resolution")
         self._notify("resolved", ["raising", "receiving", f"{stage_id}.raising",
-                                  f"{stage_id}.receiving"], summary=msg.summary)
+                                  f"{stage_id}.receiving"],
+                     cc=[f"contact:{c.contact}" for c in copies],
+                     attach=sorted({c.attach for c in copies if c.attach}), summary=msg.summary)
         pending = [d.what for d in book.awaited_duties()]
         if not pending:
             self._close(f"Resolved at stage {stage_id}.")

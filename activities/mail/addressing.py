@@ -3,16 +3,26 @@
 Addressees arrive as role keys ("raising", "2.receiving", "contact:lscp", "actor") and are
 resolved against the case's current holders and the protocol's contacts; anyone without an
 address is reported back as ``missing`` (the workflow records them as not notified).
+
+Where the case's frozen protocol asks for feedback to the raiser at every stage
+(``feedback_to_raiser_every_stage``: Leeds s4 bullet 3, Dudley Key principle 8), the practitioner
+who raised the concern is copied into every stage change, outcome, passed deadline and
+resolution, whoever holds the stage. It is done here, from the protocol the case began with, so
+the workflow's requests (and saved histories) are unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from infra.contacts import contact_address
 from infra.settings import Settings
 from protocols.caserecord import held_by, holder, role_title
 from protocols.messages import NotificationRequest, Person
-from protocols.schema import Protocol, Stage
+from protocols.schema import Guidance, Stage
+
+# The e-mails that carry a stage change, an outcome, an escalation or a resolution.
+FEEDBACK_EVENTS = ("stage_entered", "outcome_recorded", "deadline_passed", "resolved")
 
 
 @dataclass(frozen=True)
@@ -38,25 +48,10 @@ class Addressees:
         return [*self.to, *self.cc]
 
 
-def main_contact(protocol: Protocol) -> str | None:
-    """The contact ``partnership_addresses[<protocol id>]`` stands for: the one copied in first,
-    else the one forms go to, else the first contact the protocol lists."""
-    copied = [rule.contact for rule in protocol.copies]
-    forms = [form.to for stage in protocol.stages for form in stage.forms]
-    return next(iter([*copied, *forms, *protocol.contacts]), None)
-
-
-def contact_address(protocol: Protocol, contact_id: str, settings: Settings) -> str:
-    """A contact's address: ``partnership_addresses["<protocol>.<contact>"]``, then
-    ``partnership_addresses["<protocol>"]`` for the main contact, then the protocol file."""
-    overrides = settings.partnership_addresses
-    specific = overrides.get(f"{protocol.id}.{contact_id}")
-    if specific:
-        return specific
-    if contact_id == main_contact(protocol) and overrides.get(protocol.id):
-        return overrides[protocol.id]
-    contact = protocol.contacts.get(contact_id)
-    return contact.email if contact else ""
+def feedback_rule(req: NotificationRequest) -> Guidance | None:
+    """The protocol's feedback-to-the-raiser rule, if it applies to this e-mail."""
+    rule = req.protocol.feedback_to_raiser_every_stage if req.protocol else None
+    return rule if rule is not None and req.event in FEEDBACK_EVENTS else None
 
 
 class _Resolver:
@@ -138,7 +133,8 @@ def resolve_addressees(req: NotificationRequest, settings: Settings) -> Addresse
     resolve = _Resolver(req, settings)
     seen: set[str] = set()
     result = Addressees()
-    for keys, bucket in ((req.to, result.to), (req.cc, result.cc)):
+    feedback = ["raising"] if feedback_rule(req) is not None else []
+    for keys, bucket in ((req.to, result.to), ([*req.cc, *feedback], result.cc)):
         for key in keys:
             recipient = resolve(key)
             if recipient is None or recipient.address.lower() in seen:

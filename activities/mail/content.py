@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from activities.mail.addressing import feedback_rule
 from protocols.caserecord import (
     due_text,
     form_title,
@@ -195,6 +196,7 @@ def build_context(req: NotificationRequest, missing: list[str]) -> dict[str, Any
         "forms": [form_title(k, req.protocol) for k in req.attach_forms],
         "calendars": [d.what for d in calendar_deadlines(req)],
         "missing": missing,
+        "feedback": feedback_rule(req),
         "due_text": due_text,
         "london": london,
     }

@@ -91,8 +91,8 @@ def _ics_filename(d: DeadlineState) -> str:
     return "deadline-" + re.sub(r"[^A-Za-z0-9_-]+", "-", d.key).strip("-") + ".ics"
 
 
-def build_attachments(req: NotificationRequest, link: str,
-                      template_dir: Path | None = None) -> list[Attachment]:
+def build_attachments(req: NotificationRequest, link: str, template_dir: Path | None = None,
+                      addresses: dict[str, str] | None = None) -> list[Attachment]:
     """(filename, MIME type, bytes) for each form and each deadline's calendar entry.
 
     The same for every recipient: ``link`` is the plain case page, never a personal link, so a
@@ -100,7 +100,8 @@ def build_attachments(req: NotificationRequest, link: str,
     """
     files = [(form_filename(kind, req.state.reference), "text/html",
               render_case_form(kind, protocol=req.protocol, case=req.case, state=req.state,
-                               timeline=req.timeline, template_dir=template_dir)
+                               timeline=req.timeline, template_dir=template_dir,
+                               addresses=addresses)
               .encode("utf-8"))
              for kind in dict.fromkeys(req.attach_forms)]
     now = datetime.now(UTC)

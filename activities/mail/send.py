@@ -20,6 +20,7 @@ from activities.mail.addressing import Addressees, Recipient, resolve_addressees
 from activities.mail.content import build_context, render_bodies, subject_for
 from activities.mail.message import build_attachments, build_message, message_id
 from activities.progress import SendProgress
+from infra.contacts import contact_address
 from infra.settings import Settings
 from infra.smtp import connection_options
 from protocols.loader import ProtocolError, load_protocol
@@ -99,7 +100,9 @@ class NotificationActivities:
         to anyone else; attachments are rendered once and shared."""
         context = build_context(req, people.missing)
         plain_page = f"{self.settings.public_url.rstrip('/')}/cases/{req.workflow_id}"
-        files = build_attachments(req, plain_page, self.template_dir)
+        addresses = {c: contact_address(req.protocol, c, self.settings)
+                     for c in req.protocol.contacts}
+        files = build_attachments(req, plain_page, self.template_dir, addresses)
         groups: dict[str, list[Recipient]] = {}
         for recipient in people.everyone:
             groups.setdefault(self.link_for(req.workflow_id, recipient), []).append(recipient)

@@ -42,20 +42,23 @@ def cmd_mail(args: argparse.Namespace) -> int:
 
 def cmd_form(args: argparse.Namespace) -> int:
     from infra.connection import connect
+    from infra.contacts import contact_address
     from protocols.forms import check_form_kind, render_case_form
     from workflows.disagreement import DisagreementWorkflow
 
     check_form_kind(args.kind)
 
     async def go() -> str:
-        client = await connect(load_settings())
+        settings = load_settings()
+        client = await connect(settings)
         handle = client.get_workflow_handle(args.case_id)
         inp = await handle.query(DisagreementWorkflow.case_input)
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)
         check_form_kind(args.kind, inp.protocol)
+        addresses = {c: contact_address(inp.protocol, c, settings) for c in inp.protocol.contacts}
         return render_case_form(args.kind, protocol=inp.protocol, case=inp.case, state=state,
-                                timeline=timeline)
+                                timeline=timeline, addresses=addresses)
 
     html = asyncio.run(go())
     out = Path(args.out or f"{args.case_id}-{args.kind}.html")

@@ -227,8 +227,9 @@ class Journey:
                                 f"at stage {stage}", timeout, mail=("stage_entered", told))
 
     async def mail(self, case_id: str, event: str, address: str,
-                   timeout: float = 60) -> dict[str, Any]:
-        """The sink's record of the e-mail for ``event`` sent to ``address`` (waits for it)."""
+                   timeout: float = 60, subject: str = "") -> dict[str, Any]:
+        """The sink's record of the e-mail for ``event`` sent to ``address`` (waits for it);
+        ``subject``: only one whose subject holds it."""
         index = self.site.data_dir / "mail" / "index.jsonl"
         deadline = time.monotonic() + timeout
         while True:
@@ -236,6 +237,7 @@ class Journey:
                 for line in index.read_text(encoding="utf-8").splitlines():
                     record = json.loads(line)
                     if (record["case"] == case_id and record["event"] == event
+                            and subject in record["subject"]
                             and address.lower() in [a.lower() for a in record["to"]]):
                         return record
             assert time.monotonic() < deadline, f"no '{event}' e-mail to {address} ({case_id})"

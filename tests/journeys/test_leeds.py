@@ -6,12 +6,25 @@ the web that starts at Head of Service level and is resolved by the Directors.""
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 
 from playwright.async_api import expect
 
+from infra.mailsink import read_mail
+from protocols.calendar import LONDON
 from tests.journeys import web
 from tests.journeys.harness import DAY_SECONDS, Did, Expected, Journey, journey
 from tests.journeys.records import check_records
+
+
+def _attached_form(j: Journey, file_name: str, name: str) -> str:
+    """The visible text of a form attached to a filed e-mail, as a mail client opens it."""
+    message = read_mail(j.site.data_dir, file_name)
+    [form] = [a for a in message.iter_attachments() if a.get_filename() == name]
+    page = form.get_content()
+    page = re.sub(r"<style.*?</style>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).strip()
 
 
 def _due(state: dict, key: str) -> str:
@@ -70,6 +83,36 @@ async def test_leeds_halted_then_stage_two_runs_out(j: Journey) -> None:
                         "Missing episodes added to the plan", "--agreed-actions",
                         "Return interviews shared within 72 hours", "--by", "Ian Service")
     assert "Still due" in three.out, three.out
+    # Leeds s4 bullet 3: "Feedback should be given at every stage to the practitioner who
+    # raised the original concern": Ola hears of Stage 3a and its outcome though the Heads of
+    # Service hold it.
+    for event, stage in (("stage_entered", "stage 3a"), ("outcome_recorded", "stage 3a"),
+                         ("resolved", "stage 3a")):
+        await j.mail(cid, event, "ola@youth.example", subject=stage)
+    # Appendix 3, the "Notifications and Outcomes Form": at the resolution the LSCP gets it
+    # again with the outcome half filled, "To be returned to" the LSCP Business Manager.
+    told = await j.mail(cid, "resolved", "lscp@leeds.example")
+    shown = (await j.run("mail", told["file_name"])).out
+    assert "leeds-appendix-3-2026-7401.html" in shown and "outcome half filled in" in shown, shown
+    form = _attached_form(j, told["file_name"], "leeds-appendix-3-2026-7401.html")
+    # Resolved between three.t0 and three.t1 (the same London day unless run at midnight).
+    dated = [d for d in {t.astimezone(LONDON).strftime("%d/%m/%Y") for t in (three.t0, three.t1)}
+             if f"Date of outcome {d}" in form]
+    assert dated, form
+    today = dated[0]
+    # The holders were named on the command line (name and address only): the form gives
+    # the agency and role of the side each holds.
+    assert ("Details of person providing notification Name Harriet Service Agency Leeds Youth "
+            "Service Role Head of Service / Senior Manager (raising agency)") in form, form
+    assert ("Notification of outcome from Ian Service, Head of Service / Senior Manager "
+            "(receiving agency), Leeds Children's Social Work Service "
+            "(ian@csws.leeds.example)") in form, form
+    assert ("Outcome and any next steps Missing episodes added to the plan Agreed actions: "
+            "Return interviews shared within 72 hours") in form, form
+    assert (f"When all parties were informed of the outcome {today}, by the resolution e-mail "
+            "from Professional Resolutions to Ola Practitioner, Ben Worker, Harriet Service, "
+            "Ian Service") in form, form
+    assert "To be returned to lscp@leeds.example FAO LSCP Business Manager" in form, form
     done = await j.run("confirm", cid, "--summary", "Both agencies wrote to each other",
                        "--by", "Ian Service")
     assert "the case is closed" in done.out, done.out
