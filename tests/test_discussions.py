@@ -11,7 +11,7 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from tests.conftest import make_worker, skip_to, wait_for
+from tests.conftest import keep_history, make_worker, skip_to, wait_for
 from tests.mail_cases import (
     HEAD_A,
     HEAD_B,
@@ -19,6 +19,7 @@ from tests.mail_cases import (
     LINE_MANAGER_B,
     RAISING,
     RECEIVING,
+    actor,
     at,
     attachments,
     form_via_cli,
@@ -26,6 +27,7 @@ from tests.mail_cases import (
     raise_case,
     row_cells,
     run_cli,
+    send,
     text_of,
 )
 from workflows.disagreement import DisagreementWorkflow
@@ -183,6 +185,7 @@ async def test_york_same_day_line_manager_discussion_marked_done_sends_no_passed
         await wait_for(told)
         marked, unmarked = await _state(done), await _state(left)
         timeline = await _timeline(done)
+        await keep_history(done, "york-step-done")
     step = next(d for d in marked["deadlines"] if d["key"] == "2/discuss_with_line_managers")
     assert step["status"] == "met" and step["nudges"] == 0
     assert next(d for d in unmarked["deadlines"]
@@ -246,8 +249,11 @@ async def test_swindon_stage_5_referral_is_met_when_appendix_1_is_sent(
     async with make_worker(env.client, settings):
         case = await raise_case(env, "swindon", "2030-03-04 09:00", holders=SWINDON_HOLDERS,
                                 arose=at("2030-03-04 09:00"))
-        for when, stage, by in (("2030-03-05 15:00", "1", LINE_MANAGER_A),
-                                ("2030-03-11 11:00", "2", RAISING),
+        await outcome(env, case, "2030-03-05 15:00", "1", LINE_MANAGER_A, "No agreement.")
+        # A discussion sent as a signal (as `record-discussion --signal` does).
+        await send(env, case, "2030-03-07 10:00", "record_discussion", with_name=RECEIVING.name,
+                   method="email", said="Sent the chronology.", by=actor(RAISING))
+        for when, stage, by in (("2030-03-11 11:00", "2", RAISING),
                                 ("2030-03-15 16:00", "3", LINE_MANAGER_A),
                                 ("2030-03-22 12:00", "4", HEAD_A)):
             await outcome(env, case, when, stage, by, f"Stage {stage}: no agreement.")
@@ -263,6 +269,8 @@ async def test_swindon_stage_5_referral_is_met_when_appendix_1_is_sent(
         await skip_to(env, at("2030-04-02 09:00"))
         state = await _state(case)
         timeline = await _timeline(case)
+        await keep_history(case, "swindon-discussion-and-referral-sent")
+    assert [d["method"] for d in state["discussions"]] == ["email"]
     entered = next(m for m in box.for_event("stage_entered") if "stage 5" in m["Subject"])
     assert "swindon-appendix-1-2030-0042.html" in attachments(entered)
     assert "safeguardingpartnership@swindon.gov.uk" in entered["X-Envelope-To"].lower()
