@@ -22,8 +22,10 @@ from protocols.messages import (
     Bypass,
     ConfirmInWriting,
     LegalHold,
+    MarkStepDone,
     Message,
     Pause,
+    RecordDiscussion,
     RecordOutcome,
     ReportImmediateRisk,
     Resume,
@@ -93,6 +95,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("report_immediate_risk", ReportImmediateRisk,
                "Report immediate risk to the child", aliases=("risk", "immediate_risk")),
     ActionSpec("withdraw", Withdraw, "Withdraw the disagreement"),
+    ActionSpec("record_discussion", RecordDiscussion, "Record a discussion or contact",
+               ("at", "stage", "with_name", "method", "said"), aliases=("discussion",)),
+    ActionSpec("mark_step_done", MarkStepDone, "Mark a step of the stage as done",
+               ("deadline",), aliases=("step_done",)),
     # An administrator's, not a manager's: `resolutions hold`, an update only.
     ActionSpec("set_legal_hold", LegalHold, "Place or lift a legal hold", manager=False),
 )

@@ -17,6 +17,7 @@ from protocols.messages import (
     CaseDetails,
     CaseState,
     DeadlineState,
+    Discussion,
     Outcome,
     Person,
     TimelineEvent,
@@ -25,6 +26,7 @@ from protocols.schema import HeldBy, Protocol, RoutingVariant, Stage
 
 MOVES = ("stage_entered", "escalated")
 MOMENT = "%a %d %b %Y %H:%M"  # 'Wed 18 Mar 2026 17:00'
+NOT_RECORDED = "not recorded"
 
 
 # -- moments -------------------------------------------------------------------------------
@@ -107,7 +109,8 @@ def person_line(person: Person | None) -> str:
 # -- the stages as the case lived them --------------------------------------------------------
 @dataclass(frozen=True)
 class StageRow:
-    """One stage of the ladder as the case lived it: when, with whom, how, and the result."""
+    """One stage of the ladder as the case lived it: when it began, the discussions and
+    contacts recorded at it (when, with whom, how), and the result."""
 
     stage_id: str
     name: str
@@ -117,6 +120,8 @@ class StageRow:
     contacted: str = ""
     how: str = ""
     outcome: str = ""
+    contact_dates: str = ""
+    discussions: tuple[Discussion, ...] = ()
 
     @property
     def visited(self) -> bool:
@@ -133,10 +138,22 @@ def _outcome_text(outcome: Outcome) -> str:
     return text
 
 
+def discussion_text(d: Discussion) -> str:
+    """'05/03/2030 10:30, telephone, with Tom Reed, Social Worker: said. Agreed: …'."""
+    text = (f"{london(d.at, '%d/%m/%Y %H:%M')}, {CONTACT_METHODS[d.method].lower()}, with "
+            f"{d.with_whom()}: {d.said}")
+    if d.agreed:
+        text += f" Agreed: {d.agreed}"
+    text += f" (recorded by {d.by.name}" + (f", approved by {d.approved_by})" if d.approved_by
+                                              else ")")
+    return text
+
+
 def stage_rows(protocol: Protocol, case: CaseDetails, state: CaseState,
                timeline: list[TimelineEvent], *, include_exceptional: bool = True
                ) -> list[StageRow]:
-    """One row per stage of the protocol, filled from the timeline and outcomes."""
+    """One row per stage of the protocol, filled from the timeline, outcomes and the
+    discussions recorded."""
     current = protocol.stage_index(state.stage)
     rows = []
     for index, stage in enumerate(protocol.stages):
@@ -165,21 +182,23 @@ def _visited_row(protocol: Protocol, case: CaseDetails, state: CaseState,
         result = moved.summary
     else:
         result = "In progress" if stage.id == state.stage else ""
-    # The system e-mails both sides on entering every stage; e-mail receipts are not sent to
-    # the activity (they would make every request grow with the case), so a visited stage
-    # was contacted by e-mail. How the two sides then spoke is what the outcome recorded; where
-    # no outcome says, a stage the protocol holds as a meeting is shown as one.
-    mailed = entered is not None
-    spoke = list(dict.fromkeys(CONTACT_METHODS[o.contact_method] for o in outcomes
-                               if o.contact_method))
-    how = [way for way, used in (("E-mail via Professional Resolutions", mailed),
-                                 ("Meeting", stage.meeting and not spoke)) if used] + spoke
+    # When, with whom and how contact was made are what people recorded: the discussions
+    # recorded at the stage, and how its outcome says the two sides spoke. Nothing is
+    # inferred (not the stage's start, nor the system's own e-mails): unrecorded is said so.
+    talks = tuple(sorted((d for d in state.discussions if d.stage == stage.id),
+                         key=lambda d: d.at))
+    ways = [CONTACT_METHODS[d.method] for d in talks]
+    ways += [CONTACT_METHODS[o.contact_method] for o in outcomes if o.contact_method]
+    dates = list(dict.fromkeys(uk_date(d.at) for d in talks))
+    contacted = (list(dict.fromkeys(d.with_whom() for d in talks)) if talks
+                 else [_holder_label(protocol, case, state, stage, "receiving")])
     return StageRow(
         stage_id=stage.id, name=stage.name, status="visited",
         started=entered.at if entered else None,
         raised_by=_holder_label(protocol, case, state, stage, "raising"),
-        contacted=_holder_label(protocol, case, state, stage, "receiving"),
-        how="; ".join(how), outcome=result)
+        contacted="; ".join(contacted),
+        how="; ".join(dict.fromkeys(ways)) or NOT_RECORDED, outcome=result,
+        contact_dates="; ".join(dates) or NOT_RECORDED, discussions=talks)
 
 
 def _holder_label(protocol: Protocol, case: CaseDetails, state: CaseState, stage: Stage,
@@ -210,10 +229,17 @@ def _jump_over(protocol: Protocol, index: int, timeline: list[TimelineEvent]
 
 
 def steps_taken(rows: list[StageRow]) -> list[str]:
-    """'Stage 1 (name), from 02/03/2026: Not resolved (…): summary' for each visited stage."""
-    return [f"Stage {r.stage_id} ({r.name})"
-            + (f", from {uk_date(r.started)}" if r.started else "")
-            + (f": {r.outcome}" if r.outcome else "") for r in rows if r.visited]
+    """'Stage 1 (name), from 02/03/2026: Not resolved (…): summary' for each visited stage,
+    each followed by the discussions and contacts recorded at it."""
+    steps = []
+    for r in rows:
+        if not r.visited:
+            continue
+        steps.append(f"Stage {r.stage_id} ({r.name})"
+                     + (f", from {uk_date(r.started)}" if r.started else "")
+                     + (f": {r.outcome}" if r.outcome else ""))
+        steps += [f"Stage {r.stage_id} discussion: {discussion_text(d)}" for d in r.discussions]
+    return steps
 
 
 # -- forms, by name ------------------------------------------------------------------------

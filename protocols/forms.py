@@ -22,7 +22,8 @@ from protocols.schema import FORM_KINDS, Protocol, Stage
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 CHRONOLOGY = ("raised", "stage_entered", "escalated", "bypass", "outcome_recorded", "resolved",
               "timescale_agreed", "timescale_extended", "paused", "resumed", "immediate_risk",
-              "role_assigned", "deadline_passed", "confirmed_in_writing", "withdrawn", "closed")
+              "role_assigned", "deadline_passed", "confirmed_in_writing", "withdrawn", "closed",
+              "discussion_recorded", "step_done")
 
 
 @lru_cache(maxsize=8)

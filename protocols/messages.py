@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -226,6 +227,33 @@ class Withdraw(Message):
     by: Actor
 
 
+class RecordDiscussion(Message):
+    """A discussion or contact, recorded as it happened; it never moves the case. York asks
+    that each inter-agency discussion is recorded contemporaneously, approved and dated (s5),
+    Dudley the same (section 2), Swindon that inter-agency communication is documented (s3)."""
+
+    at: AwareDatetime | None = None  # when it took place; empty = now; not in the future
+    stage: Line = ""  # the stage it belongs to; empty = the current stage
+    with_name: Line = Field(min_length=1)  # with whom: Swindon App. 1 "Name & Title"
+    with_title: Line = ""
+    with_agency: Line = ""
+    method: ContactMethod  # "How did you contact them" (Swindon App. 1)
+    said: Text = Field(min_length=1)  # what was said
+    agreed: Text = ""  # what was agreed
+    approved_by: Line = ""  # who approved the record (York, Dudley: "approve and date")
+    by: Actor
+
+
+class MarkStepDone(Message):
+    """A deadline that reminds rather than escalates, recorded as met by the people it names
+    (York's same-working-day line-manager discussion, Leeds 3b's Director-level raising)."""
+
+    deadline: Line = Field(min_length=1)  # its key ("2/discuss_with_line_managers") or rule id
+    done_by: list[Line] = Field(default_factory=list, max_length=20)  # empty = who records it
+    note: Text = ""
+    by: Actor
+
+
 class LegalHold(Message):
     """Put a case on legal hold (never purged) or lift the hold."""
 
@@ -316,6 +344,26 @@ class Outcome(Message):
     contact_method: ContactMethod | None = None
 
 
+class Discussion(Message):
+    """A recorded discussion or contact (see :class:`RecordDiscussion`)."""
+
+    stage: str
+    at: datetime  # when it took place
+    recorded_at: datetime
+    with_name: str
+    with_title: str = ""
+    with_agency: str = ""
+    method: ContactMethod
+    said: str
+    agreed: str = ""
+    approved_by: str = ""
+    by: Actor
+
+    def with_whom(self) -> str:
+        """'Name, Title, Agency' of the person spoken to."""
+        return ", ".join(b for b in (self.with_name, self.with_title, self.with_agency) if b)
+
+
 class CaseState(Message):
     workflow_id: str
     reference: str
@@ -334,6 +382,7 @@ class CaseState(Message):
     expected_next: list[str]
     holders: dict[str, Person]
     outcomes: list[Outcome] = Field(default_factory=list)
+    discussions: list[Discussion] = Field(default_factory=list)
     not_notified: list[str] = Field(default_factory=list)
     closed_at: datetime | None = None
     closing_summary: str = ""

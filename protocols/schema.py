@@ -136,6 +136,9 @@ class DeadlineRule(Sourced):
     timescale: Timescale
     clock: ClockStart = "stage_entry"
     on_expiry: ExpiryAction = "remind"
+    # Met when the system sends this form (one of the stage's forms) with the stage's entry
+    # e-mail to the form's addressee: Swindon's Stage 5 referral "using the form at Appendix 1".
+    met_by_sending: FormKind | None = None
 
 
 # -- rules protocols frozen before a field existed still follow -------------------------------
@@ -237,6 +240,15 @@ class Stage(Sourced):
         if sum(1 for d in deadlines if d.on_expiry == "escalate") > 1:
             raise ValueError("a stage can have at most one deadline that escalates")
         return deadlines
+
+    @model_validator(mode="after")
+    def _sent_forms_are_the_stages(self) -> Stage:
+        kinds = {f.kind for f in self.forms}
+        for d in self.deadlines:
+            if d.met_by_sending is not None and d.met_by_sending not in kinds:
+                raise ValueError(f"deadline '{d.id}' is met by sending '{d.met_by_sending}', "
+                                 f"which is not one of the stage's forms")
+        return self
 
     @property
     def escalation_deadline(self) -> DeadlineRule | None:
@@ -472,7 +484,7 @@ class Protocol(Strict):
 
 # Fields added after protocols were first frozen, and their value where a protocol lacks them.
 ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "held_by": None,
-                                   "awaited": None}
+                                   "awaited": None, "met_by_sending": None}
 
 
 def _without_empty_additions(node: object) -> object:

@@ -85,6 +85,17 @@ SCENARIOS: dict[str, Scenario] = {
     "withdraw": Scenario("york", (), {"reason": "Raised in error"},
                          ("--reason", "Raised in error"), {"reason": "Raised in error"},
                          "withdrawn"),
+    # York s5: "contemporaneously record each inter-agency discussion ... approve and date".
+    "record_discussion": Scenario(
+        "york", (), {"with_name": "Rob Receiver", "method": "phone", "said": "Talked it over"},
+        ("--with", "Rob Receiver", "--how", "phone", "--said", "Talked it over"),
+        {"with_name": "Rob Receiver", "method": "phone", "said": "Talked it over",
+         "stage": "1"}, "discussion_recorded"),
+    # York Stage 1's conversation deadline reminds rather than escalates: it can be done.
+    "mark_step_done": Scenario(
+        "york", (), {"deadline": "1/conversation", "note": "Spoke this morning"},
+        ("--deadline", "1/conversation", "--note", "Spoke this morning"),
+        {"deadline": "1/conversation", "note": "Spoke this morning"}, "step_done"),
 }
 
 

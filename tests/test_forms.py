@@ -68,16 +68,17 @@ async def test_swindon_appendix_1_is_filled_from_the_case(skipping_env, settings
     assert "What action do you believe is needed? Keep the plan open" in text
     # The stages 1-4 table: one row each, none for the Partnership or the Panel.
     assert row_cells(page, "1") == [
-        "Stage 1 Internal discussion", "04/03/2030",
+        # No discussion was recorded: when and how contact was made are not guessed.
+        "Stage 1 Internal discussion", "not recorded",
         "Hannah Cole, Health Visiting Team Leader, Great Western Hospitals NHS FT — "
         "Their own line manager",
-        "E-mail via Professional Resolutions",
+        "not recorded",
         "Not resolved (05/03/2030, Hannah Cole): Line manager agrees the concern should go "
         "to CSC."]
     assert row_cells(page, "2")[1:3] == [
-        "05/03/2030", "Tom Reed, Social Worker, Children's Social Care — Other professional"]
+        "not recorded", "Tom Reed, Social Worker, Children's Social Care — Other professional"]
     assert row_cells(page, "3")[2].startswith("Gary Owen, Team Manager")
-    assert row_cells(page, "4")[1] == "15/03/2030"
+    assert row_cells(page, "4")[1] == "not recorded"
     assert row_cells(page, "4")[4] == ("Not resolved (22/03/2030, Dr Ruth Ellis): Heads of "
                                        "service reached a stalemate.")
     with pytest.raises(AssertionError):
@@ -107,8 +108,10 @@ async def test_swindon_rows_not_reached_and_how_contacted(skipping_env, settings
                                           "", "", "", ""]
     # With nobody named at stage 1 the role title stands in for the name.
     assert row_cells(blank_page, "1")[2] == "Their own line manager"
-    assert row_cells(spoke_page, "1")[3] == "E-mail via Professional Resolutions; Telephone"
-    assert row_cells(spoke_page, "2")[3] == "E-mail via Professional Resolutions; Video call"
+    # How the two sides spoke, as each outcome recorded it.
+    assert row_cells(spoke_page, "1")[3] == "Telephone"
+    assert row_cells(spoke_page, "2")[3] == "Video call"
+    assert row_cells(blank_page, "1")[3] == "not recorded"
 
 
 # -- Leeds Appendix 3 ------------------------------------------------------------------------------

@@ -44,8 +44,11 @@ async def test_swindon_partnership_copied_on_every_communication_from_stage_2(
         # Stage 2 due Mon 11 Mar 17:00, reminded Fri 8th 17:00.
         await skip_to(env, at("2030-03-11 10:00"))
         await handle.signal("record_outcome_signal", not_resolved("2"))  # → stage 3
-        # 3 → 4 Mon 18th 17:00, 4 → 5 Mon 25th; referral due Mon 1 Apr 17:00 (remind), then a
-        # nudge two working days later (Wed 3 Apr 17:00).
+        # 3 → 4 Mon 18th 17:00, 4 → 5 Mon 25th; the referral is met by the stage-5 e-mail
+        # carrying Appendix 1. Not resolved at stage 5 → the Resolution Panel, which has no
+        # timescale: nudged two working days later (Thu 28 Mar 17:00).
+        await skip_to(env, at("2030-03-26 10:00"))
+        await handle.signal("record_outcome_signal", not_resolved("5"))
         await skip_to(env, at("2030-04-04 09:00"))
         timeline = await handle.query(DisagreementWorkflow.timeline)
     stage_of = {e.details["event_key"]: e.stage for e in timeline
@@ -61,7 +64,8 @@ async def test_swindon_partnership_copied_on_every_communication_from_stage_2(
             assert SSP in (message["X-Envelope-To"] or "").lower()
             copied.add((message["X-Resolutions-Event"], stage))
     assert {("reminder", "2"), ("outcome_recorded", "2"), ("stage_entered", "3"),
-            ("reminder", "5"), ("deadline_passed", "5"), ("nudge", "5")} <= copied
+            ("reminder", "4"), ("stage_entered", "5"), ("outcome_recorded", "5"),
+            ("stage_entered", "panel"), ("nudge", "panel")} <= copied
     # Stage 1's own mail (raised, reminder-free outcome) went out uncopied.
     assert ("outcome_recorded", "1") not in copied
     assert any(stage_of[m["X-Resolutions-Event-Key"]] == "1" for m in box.messages)

@@ -485,6 +485,12 @@ FILLED = {
     "confirm_in_writing": {"duty": "", "summary": "Letter sent"},
     "report_immediate_risk": {"description": "Disclosure today"},
     "withdraw": {"reason": "Raised in error"},
+    "record_discussion": {"at.day": "2", "at.month": "3", "at.year": "2026",
+                          "at.time": "10:30", "stage": "1", "with_name": "Rob Receiver",
+                          "with_title": "Social worker", "method": "phone",
+                          "said": "Talked it over", "approved_by": "Mo Manager"},
+    "mark_step_done": {"deadline": "1/conversation", "done_by": "Rae Raiser\nRob Receiver",
+                       "note": "Spoke this morning"},
 }
 # Where each form can be accepted: the protocol, and the real updates that bring a case there.
 # Dudley lets stage 1's timescale be agreed with no maximum, and awaits a written outcome once
@@ -500,11 +506,14 @@ PREPARED: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
                                                           "summary": "Agreed"})]),
     "report_immediate_risk": ("york", []),
     "withdraw": ("york", []),
+    "record_discussion": ("york", []),
+    "mark_step_done": ("york", []),
 }
 RECORDED_AS = {"record_outcome": "outcome_recorded", "bypass": "bypass", "pause": "paused",
                "resume": "resumed", "agree_timescale": "timescale_agreed",
                "assign": "role_assigned", "confirm_in_writing": "confirmed_in_writing",
-               "report_immediate_risk": "immediate_risk", "withdraw": "withdrawn"}
+               "report_immediate_risk": "immediate_risk", "withdraw": "withdrawn",
+               "record_discussion": "discussion_recorded", "mark_step_done": "step_done"}
 
 
 @pytest.mark.parametrize("action_id", sorted(ACTIONS))

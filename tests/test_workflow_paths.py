@@ -52,7 +52,11 @@ async def test_swindon_full_escalation_with_no_one_answering(skipping_env: Workf
     assert state.stage == "5" and state.status == "open"
     referral = next(d for d in state.deadlines if d.key == "5/referral")
     assert referral.due == at("2030-04-03 17:00")  # BST from 31 March
-    assert referral.status == "expired"
+    # Swindon s4 Stage 5: the referral is made "using the form at Appendix 1"; the system
+    # sent it with the stage's entry e-mail, so the referral is met, not left to expire.
+    assert referral.status == "met"
+    assert not [e for e in timeline if e.details.get("deadline") == "5/referral"
+                and e.kind in ("deadline_passed", "nudge")]
     reminders = [e for e in timeline if e.kind == "reminder"]
     assert close_to(reminders[0].at, at("2030-03-05 17:00"))  # one working day before
 

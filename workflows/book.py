@@ -14,6 +14,7 @@ from protocols.messages import (
     CaseState,
     CaseStatus,
     DeadlineState,
+    Discussion,
     Outcome,
     Person,
     TimelineEvent,
@@ -40,6 +41,7 @@ class CaseBook:
             **inp.case.holders,
         }
         self.outcomes: list[Outcome] = []
+        self.discussions: list[Discussion] = []
         self.immediate_risk = inp.urgency == "immediate-risk"
         self.paused_at: datetime | None = None
         self.paused_reason = ""
@@ -170,6 +172,7 @@ class CaseBook:
             expected_next=self.expected_next(now),
             holders=dict(self.holders),
             outcomes=list(self.outcomes),
+            discussions=list(self.discussions),
             not_notified=list(self.not_notified),
             closed_at=self.closed_at,
             closing_summary=self.closing_summary,

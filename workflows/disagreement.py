@@ -23,7 +23,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from protocols.actions import ACTIONS, ActionSpec
+    from protocols.caserecord import london
     from protocols.messages import (
+        CONTACT_METHODS,
         ActionResult,
         AgreeTimescale,
         Assign,
@@ -35,12 +37,15 @@ with workflow.unsafe.imports_passed_through():
         DeadlineAnswer,
         DeadlineQuery,
         DeadlineState,
+        Discussion,
         LegalHold,
+        MarkStepDone,
         NotificationRequest,
         NotificationResult,
         Outcome,
         Pause,
         PauseShift,
+        RecordDiscussion,
         RecordOutcome,
         ReportImmediateRisk,
         Resume,
@@ -559,6 +564,68 @@ class DisagreementWorkflow:
         return ("The case is on legal hold: it will not be purged." if msg.on
                 else "Legal hold lifted: the case follows its retention class again.")
 
+    async def _do_record_discussion(self, msg: RecordDiscussion, via: str) -> str:
+        """Record a discussion or contact: a record and a timeline event, nothing else (the
+        stage, its deadlines and timers stay as they are)."""
+        book, now = self._book, workflow.now()
+        record = Discussion(
+            stage=msg.stage or book.stage_id, at=msg.at or now, recorded_at=now,
+            with_name=msg.with_name, with_title=msg.with_title, with_agency=msg.with_agency,
+            method=msg.method, said=msg.said, agreed=msg.agreed, approved_by=msg.approved_by,
+            by=msg.by)
+        book.discussions.append(record)
+        how = CONTACT_METHODS[msg.method]
+        book.event(now, "discussion_recorded",
+                   f"Discussion ({how.lower()}, {london(record.at)}) with "
+                   f"{record.with_whom()}: {msg.said}"
+                   + (f" Agreed: {msg.agreed}" if msg.agreed else ""),
+                   actor=msg.by.name, via=via, stage=record.stage,
+                   at=record.at.isoformat(), method=msg.method,
+                   approved_by=msg.approved_by)
+        return (f"Recorded the discussion of {london(record.at)} with {record.with_whom()} "
+                f"at stage {record.stage}; the case stays at stage {book.stage_id}.")
+
+    async def _do_mark_step_done(self, msg: MarkStepDone, via: str) -> str:
+        """Record a reminding deadline as met: its status is "met", so the wake loop (which
+        looks only at live deadlines) sets no timer for it and sends no reminder or nudge."""
+        book, now = self._book, workflow.now()
+        d = check.find_markable(book, msg.deadline)
+        d.status = "met"
+        who = ", ".join(msg.done_by) or msg.by.name
+        book.event(now, "step_done", f"{d.what}: done (by {who}). {msg.note}".strip(),
+                   actor=msg.by.name, via=via, stage=d.stage or book.stage_id,
+                   deadline=d.key, done_by=who, source=d.source)
+        self._upsert_progress()
+        return f"Recorded as done: {d.what}."
+
+    def _met_by_sending(self, request: NotificationRequest, result: NotificationResult) -> None:
+        """A stage deadline the protocol says is met by sending a form (Swindon's Stage 5
+        referral with Appendix 1) is met once the stage-entry e-mail carrying it has reached
+        the form's addressee. Only protocols that say so (``met_by_sending``) are affected."""
+        book = self._book
+        if request.event not in ("stage_entered", "case_raised") or not result.sent_to:
+            return
+        stage = book.protocol.stage(request.stage or book.stage_id)
+        addressed = {*request.to, *request.cc}
+        for rule in stage.deadlines:
+            form = next((f for f in stage.forms if f.kind == rule.met_by_sending), None)
+            d = book.deadlines.get(f"{stage.id}/{rule.id}")
+            if form is None or d is None or not d.live or form.kind not in request.attach_forms:
+                continue
+            contact = book.protocol.contacts.get(form.to)
+            if (f"contact:{form.to}" not in addressed
+                    or (contact is not None and contact.name in result.missing)):
+                continue
+            if not workflow.patched("met-by-sending-form"):
+                return
+            d.status = "met"
+            book.event(workflow.now(), "step_done",
+                       f"{d.what}: done, the {form.title} was sent with the e-mail "
+                       f"'{result.subject or request.event}'.", stage=stage.id,
+                       deadline=d.key, source=d.source)
+            self._upsert_progress()
+            self._wake = True
+
     # -- helpers ------------------------------------------------------------------------------
     def _alarm(self, description: str, actor: str, via: str = "system") -> None:
         book, now = self._book, workflow.now()
@@ -635,6 +702,7 @@ class DisagreementWorkflow:
                    f"{', '.join(result.sent_to) or 'nobody'}", via="activity",
                    stage=request.stage, event_key=request.event_key,
                    message_id=result.message_id)
+        self._met_by_sending(request, result)
         for missing in result.missing:
             note = f"{request.event}: {missing} not notified, address missing"
             book.not_notified.append(note)

@@ -15,13 +15,17 @@ from typing import Any, NoReturn
 from temporalio.exceptions import ApplicationError
 
 from protocols.actions import ACTIONS, Refusal
+from protocols.caserecord import london
 from protocols.messages import (
     AgreeTimescale,
     Assign,
     Bypass,
     ConfirmInWriting,
+    DeadlineState,
     LegalHold,
+    MarkStepDone,
     Pause,
+    RecordDiscussion,
     RecordOutcome,
     ReportImmediateRisk,
     Resume,
@@ -188,6 +192,57 @@ def check_withdraw(book: CaseBook, msg: Withdraw) -> None:
     _must_be_open(book, allow_paused=True, allow_resolved=True)
 
 
+def check_discussion(book: CaseBook, msg: RecordDiscussion, now: datetime) -> None:
+    _must_be_open(book, allow_paused=True, allow_resolved=True)
+    if msg.at is not None and msg.at > now:
+        reject(f"The discussion is dated {london(msg.at)} (London time), which is in the "
+               f"future (it is now {london(now)}). Record a discussion once it has taken "
+               "place.", "at")
+    if msg.stage:
+        _stage_exists(book, msg.stage)
+        if msg.stage not in book.stages_visited:
+            reject(f"Stage {msg.stage} has not been reached on this case (it has been at "
+                   f"stage{'s' if len(book.stages_visited) > 1 else ''} "
+                   f"{', '.join(book.stages_visited)}).", "stage")
+
+
+def markable(book: CaseBook) -> list[DeadlineState]:
+    """The live deadlines that remind rather than escalate: steps that can be marked done."""
+    return [d for d in book.deadlines.values()
+            if d.kind == "stage" and d.on_expiry != "escalate" and d.live]
+
+
+def _markable_list(book: CaseBook) -> str:
+    steps = markable(book)
+    if not steps:
+        return "No step can be marked done on this case now."
+    return "Steps that can be marked done: " + "; ".join(f"{d.key} ({d.what})" for d in steps)
+
+
+def find_markable(book: CaseBook, key: str) -> DeadlineState:
+    """The deadline a ``mark_step_done`` names, by key or (in the current stage) rule id."""
+    found = book.deadlines.get(key) or next(
+        (d for d in book.stage_deadlines() if d.rule == key), None)
+    if found is None:
+        reject(f"There is no deadline '{key}' on this case. {_markable_list(book)}", "deadline")
+    if found.kind == "duty":
+        reject(f"'{found.what}' is a duty after resolution: record it with confirm-in-writing. "
+               f"{_markable_list(book)}", "deadline")
+    if found.kind == "overall" or found.on_expiry == "escalate":
+        reject(f"'{found.what}' ({found.key}) escalates the case when it passes, so it is met "
+               f"by recording the stage's outcome, not marked done. {_markable_list(book)}",
+               "deadline")
+    if not found.live:
+        reject(f"'{found.what}' ({found.key}) is no longer open (it is {found.status}). "
+               f"{_markable_list(book)}", "deadline")
+    return found
+
+
+def check_step_done(book: CaseBook, msg: MarkStepDone) -> None:
+    _must_be_open(book, allow_paused=True)
+    find_markable(book, msg.deadline)
+
+
 def check_legal_hold(book: CaseBook, msg: LegalHold) -> None:
     if book.legal_hold == msg.on:
         reject(f"The case is already {'on' if msg.on else 'off'} legal hold.")
@@ -208,5 +263,7 @@ CHECKS: dict[str, Check] = {
     "report_immediate_risk": lambda book, msg, now: check_risk(book, msg),
     "withdraw": lambda book, msg, now: check_withdraw(book, msg),
     "set_legal_hold": lambda book, msg, now: check_legal_hold(book, msg),
+    "record_discussion": check_discussion,
+    "mark_step_done": lambda book, msg, now: check_step_done(book, msg),
 }
 assert set(CHECKS) == {a.id for a in ACTIONS}, "every action needs its check"

@@ -1,6 +1,7 @@
 """`resolutions raise | status | list | timeline` and one command per manager action of
 :mod:`protocols.actions` (`record-outcome`, `bypass`, `pause`, `resume`, `agree-timescale`,
-`assign`, `confirm-in-writing`, `report-immediate-risk`, `withdraw`), each spelled from the
+`assign`, `confirm-in-writing`, `report-immediate-risk`, `withdraw`, `record-discussion`,
+`mark-step-done`), each spelled from the
 action's id and answering to its old names too (`outcome`, `confirm`, `risk`, …)."""
 
 from __future__ import annotations
@@ -284,6 +285,33 @@ def _risk_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--description", required=True)
 
 
+def _discussion_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--at", help="when it took place, London time (default: now; not later)")
+    p.add_argument("--stage", default="", help="the stage it belongs to (default: current)")
+    p.add_argument("--with", dest="with_name", required=True, help="who you spoke with")
+    p.add_argument("--with-title", default="", help="their title")
+    p.add_argument("--with-agency", default="", help="their agency")
+    p.add_argument("--how", required=True, choices=list(CONTACT_METHODS),
+                   help="how you spoke")
+    p.add_argument("--said", required=True, help="what was said")
+    p.add_argument("--agreed", default="", help="what was agreed")
+    p.add_argument("--approved-by", default="", help="who approved this record")
+
+
+def _discussion(args) -> dict[str, Any]:
+    return {"at": parse_moment(args.at, "--at").isoformat() if args.at else None,
+            "stage": args.stage, "with_name": args.with_name, "with_title": args.with_title,
+            "with_agency": args.with_agency, "method": args.how, "said": args.said,
+            "agreed": args.agreed, "approved_by": args.approved_by}
+
+
+def _step_done_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--deadline", required=True,
+                   help="the deadline's key, e.g. 2/discuss_with_line_managers (see status)")
+    p.add_argument("--done-by", action="append", help="who did it (repeatable; default --by)")
+    p.add_argument("--note", default="")
+
+
 Builder = Callable[[argparse.Namespace], dict[str, Any]]
 # Each manager action's own arguments, and how they become its message.
 ACTION_ARGUMENTS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Builder]] = {
@@ -296,6 +324,10 @@ ACTION_ARGUMENTS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Bui
     "confirm_in_writing": (_confirm_args, lambda a: {"duty": a.duty, "summary": a.summary}),
     "report_immediate_risk": (_risk_args, lambda a: {"description": a.description}),
     "withdraw": (_reason_args, lambda a: {"reason": a.reason}),
+    "record_discussion": (_discussion_args, _discussion),
+    "mark_step_done": (_step_done_args, lambda a: {"deadline": a.deadline,
+                                                   "done_by": a.done_by or [],
+                                                   "note": a.note}),
 }
 assert set(ACTION_ARGUMENTS) == {a.id for a in MANAGER_ACTIONS}, "a command per manager action"
 
@@ -317,7 +349,7 @@ def _print_state(state: CaseState, brief: bool = False) -> None:
                 "to be agreed" if d.status == "awaiting_agreement" else d.timescale)
             flag = "  OVERDUE" if d.status == "expired" else ""
             print(f"    - {d.what}: {due}{flag}")
-            print(f"        by {d.who}; rule: {d.source}")
+            print(f"        by {d.who}; rule: {d.source}; key: {d.key}")
     if state.expected_next:
         print("  next:")
         for line in state.expected_next:
@@ -328,6 +360,12 @@ def _print_state(state: CaseState, brief: bool = False) -> None:
             print(f"    - {line}")
     if state.closed_at:
         print(f"  closed {london(state.closed_at)}: {state.closing_summary}")
+    if not brief and state.discussions:
+        print("  discussions and contacts:")
+        for t in state.discussions:
+            print(f"    - stage {t.stage} {london(t.at)}, {CONTACT_METHODS[t.method].lower()} "
+                  f"with {t.with_whom()}: {t.said}"
+                  + (f" (approved by {t.approved_by})" if t.approved_by else ""))
     if not brief and state.outcomes:
         print("  outcomes:")
         for o in state.outcomes:

@@ -138,6 +138,30 @@ def _withdraw(v: dict[str, Any], state: FormState) -> dict[str, Any]:
     return {"reason": text(v, "reason")}
 
 
+def _discussion(v: dict[str, Any], state: FormState) -> dict[str, Any]:
+    when = None
+    if text(v, "at.day") or text(v, "at.month") or text(v, "at.year"):
+        if not text(v, "at.time").strip():
+            state.add("at", "Enter the time the discussion took place, like 10:30")
+        else:
+            when = read_moment(v, "at", state)
+    method = text(v, "method")
+    if method not in CONTACT_METHODS:
+        state.add("method", "Select how you spoke")
+    return {"at": when.isoformat() if when else None, "stage": text(v, "stage"),
+            "with_name": text(v, "with_name"), "with_title": text(v, "with_title"),
+            "with_agency": text(v, "with_agency"), "method": method or None,
+            "said": text(v, "said"), "agreed": text(v, "agreed"),
+            "approved_by": text(v, "approved_by")}
+
+
+def _step_done(v: dict[str, Any], state: FormState) -> dict[str, Any]:
+    if not text(v, "deadline"):
+        state.add("deadline", "Select the step that has been done")
+    return {"deadline": text(v, "deadline"), "done_by": lines(v.get("done_by")),
+            "note": text(v, "note")}
+
+
 def _action(action_id: str, button: str, build: Builder, fields: tuple[str, ...],
             required: tuple[str, ...] = (), **more: Any) -> Action:
     return Action(actions.BY_ID[action_id], button, build, fields, required, **more)
@@ -162,6 +186,11 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
             ("description",), warning=True),
     _action("withdraw", "Withdraw and close the case", _withdraw, ("reason",), ("reason",),
             warning=True),
+    _action("record_discussion", "Record the discussion", _discussion,
+            ("at", "stage", "with_name", "with_title", "with_agency", "method", "said",
+             "agreed", "approved_by"), ("with_name", "said")),
+    _action("mark_step_done", "Record the step as done", _step_done,
+            ("deadline", "done_by", "note")),
 )}
 assert set(ACTIONS) == {a.id for a in actions.MANAGER_ACTIONS}, "a form per manager action"
 

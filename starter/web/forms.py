@@ -61,6 +61,15 @@ LABELS: dict[str, str] = {
     "person.phone": "their telephone number",
     "duty": "what is being confirmed",
     "description": "what the immediate risk is",
+    "at": "when the discussion took place",
+    "with_name": "who you spoke with",
+    "with_title": "their title",
+    "with_agency": "their agency",
+    "method": "how you spoke",
+    "said": "what was said",
+    "agreed": "what was agreed",
+    "approved_by": "who approved the record",
+    "done_by": "who did it",
 }
 
 

@@ -88,21 +88,29 @@ def awaited_duties(state: CaseState) -> list[DeadlineState]:
     return [d for d in state.deadlines if d.kind == "duty" and d.live]
 
 
+def markable(state: CaseState) -> list[DeadlineState]:
+    """Live deadlines that remind rather than escalate: steps that can be marked done."""
+    return [d for d in state.deadlines
+            if d.kind == "stage" and d.on_expiry != "escalate" and d.live]
+
+
 def available_actions(state: CaseState, protocol: Protocol | None) -> list[tuple[str, str]]:
     """The actions that make sense now (the workflow's validators still have the last word)."""
     ids: list[str] = []
+    steps = ["mark_step_done"] if markable(state) else []
     if state.status == "open":
-        ids = ["record_outcome"]
+        ids = ["record_outcome", "record_discussion", *steps]
         if agreeable(state, protocol):
             ids.append("agree_timescale")
         if protocol is None or protocol.bypass.allowed:
             ids.append("bypass")
         ids += ["pause", "assign", "report_immediate_risk", "withdraw"]
     elif state.status == "paused":
-        ids = ["resume", "assign", "report_immediate_risk", "withdraw"]
+        ids = ["resume", "record_discussion", *steps, "assign", "report_immediate_risk",
+               "withdraw"]
     elif state.status == "resolved":
         ids = (["confirm_in_writing"] if awaited_duties(state) else []) + [
-            "assign", "report_immediate_risk", "withdraw"]
+            "record_discussion", "assign", "report_immediate_risk", "withdraw"]
     return [(ACTIONS[i].slug, ACTIONS[i].title) for i in ids]
 
 
@@ -131,6 +139,7 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     response = render(
         request, "case.html", state=state, timeline=timeline, protocol=protocol, stage=stage,
         stage_known=bool(state.stages_visited), must_act=must_act, due_text=due_text,
+        contact_methods=CONTACT_METHODS,
         actions=available_actions(state, protocol) if grant.can_act and not handed_over
         else [],
         read_only_reason=reason, flash=flash, case_url=f"/t/{token}/cases/{workflow_id}",
@@ -176,12 +185,20 @@ def _form_context(state: CaseState, protocol: Protocol | None) -> dict[str, Any]
                                                                   for d in deadlines],
         "duty_options": [(d.rule, d.what, f"{d.who}, {due_text(d)}")
                          for d in awaited_duties(state)],
+        "visited_stage_options": [(s.id, f"Stage {s.id}: {s.name}",
+                                   "The current stage" if s.id == state.stage else "")
+                                  for s in stages if s.id in state.stages_visited],
+        "step_options": [(d.key, f"Stage {d.stage}: {d.what}", f"{d.who}, {due_text(d)}")
+                         for d in markable(state)],
     }
 
 
 def _defaults(action: Action, state: CaseState) -> dict[str, Any]:
-    if action.name in ("record_outcome", "agree_timescale"):
+    if action.name in ("record_outcome", "agree_timescale", "record_discussion"):
         return {"stage": state.stage}
+    if action.name == "mark_step_done":
+        steps = markable(state)
+        return {"deadline": steps[0].key} if len(steps) == 1 else {}
     if action.name == "confirm_in_writing":
         duties = awaited_duties(state)
         return {"duty": duties[0].rule} if len(duties) == 1 else {}

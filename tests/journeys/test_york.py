@@ -54,6 +54,27 @@ async def test_york_stage_two_runs_out_of_time(j: Journey) -> None:
     resolve = next(d for d in state["deadlines"] if d["key"] == "2/resolve")
     assert resolve["status"] == "breached" and resolve["agreed"]["amount"] == 1, resolve
 
+    # York s5 para 4: "contemporaneously record each inter-agency discussion they have,
+    # approve and date the record". Recorded, the case stays where it is.
+    talk = await j.run("record-discussion", cid, "--with", "Sol Service",
+                       "--with-title", "Service manager",
+                       "--with-agency", "York Children's Social Care", "--how", "video",
+                       "--said", "Went through the closure decision together",
+                       "--agreed", "A joint visit", "--approved-by", "Hana Head",
+                       "--by", "Hana Head")
+    assert "the case stays at stage 3" in talk.out, talk.out
+    # York s5 Stage 3: the senior managers' conversation has taken place; marked done, it
+    # reminds nobody. A deadline that escalates is met by an outcome instead.
+    await j.refused("mark-step-done", cid, "--deadline", "2/resolve", "--by", "Hana Head",
+                    says="met by recording the stage's outcome")
+    step = await j.run("step-done", cid, "--deadline", "3/conversation",
+                       "--done-by", "Hana Head", "--done-by", "Sol Service", "--by", "Hana Head")
+    assert "Recorded as done" in step.out, step.out
+    state = await j.status(cid)
+    assert state["stage"] == "3" and state["discussions"][0]["with_name"] == "Sol Service"
+    assert [d["status"] for d in state["deadlines"] if d["key"] == "3/conversation"] == ["met"]
+    assert "Went through the closure decision" in (await j.run("timeline", cid)).out
+
     three = await j.run("outcome", cid, "--stage", "3", "--resolved",
                         "--summary", "Assessment reopened with a joint visit",
                         "--agreed-actions", "Joint visit within five days",
@@ -80,8 +101,10 @@ async def test_york_stage_two_runs_out_of_time(j: Journey) -> None:
                       one.t1, "phone"),
                   Did("3", True, "Sol Service", "Assessment reopened with a joint visit",
                       three.t0, three.t1, "meeting")],
-        breached={"2/resolve"}, timer_moves=["3"], agreed=["2/resolve"],
-        confirmed=["written_confirmation"], names=["Rae Raiser", "Mo Manager", "Sol Service"],
+        breached={"2/resolve"}, met={"3/conversation"}, timer_moves=["3"],
+        agreed=["2/resolve"],
+        confirmed=["written_confirmation"], names=["Rae Raiser", "Mo Manager", "Sol Service",
+                                                       "Hana Head"],
         forms=["york_written_account"], raised=(raised.t0, raised.t1)))
 
 
