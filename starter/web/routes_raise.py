@@ -17,7 +17,7 @@ from starter import cases
 from starter.errors import explain
 from starter.web import raise_form
 from starter.web.csrf import FIELD, CsrfError
-from starter.web.deps import csrf_failed, denied, grant_for, log, web
+from starter.web.deps import csrf_failed, denied, grant_for, log, roles, web
 from starter.web.forms import FormState, add_model_errors, read_form
 from starter.web.rendering import render
 from starter.web.roles import Denied, check_raise
@@ -29,7 +29,7 @@ router = APIRouter()
 def _raiser(request: Request, token: str) -> Grant:
     grant = grant_for(request, token)
     try:
-        check_raise(grant)
+        check_raise(grant, roles(request))
     except Denied as exc:
         raise denied(exc) from None
     return grant
