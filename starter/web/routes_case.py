@@ -14,7 +14,7 @@ from activities.notify import contact_address, due_text
 from infra.links import Grant
 from protocols.messages import CONTACT_METHODS, CaseState, DeadlineState, TimelineEvent
 from protocols.schema import Protocol
-from starter import cases
+from starter import cases, endings
 from starter.errors import explain
 from starter.web import flash as flashes
 from starter.web.actions import ACTIONS, Action, by_slug, ordered
@@ -79,6 +79,10 @@ async def _may_act(request: Request, state: CaseState) -> None:
     if not access.act:
         raise PageError(403, "You cannot do this with your link", access.reason or
                         "Your link lets you read this case but not change it.")
+    ended = await temporal(endings.ending(web(request).client, state.workflow_id,
+                                          _run(request)))
+    if ended is not None:
+        raise PageError(409, f"This case was {ended.label}", ended.sentence())
 
 
 @router.get("/t/{token}")
@@ -147,8 +151,10 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     if flash and flash.get("wid") != workflow_id:
         flash = None
     access = await _access(request, state, timeline)
+    ended = await temporal(endings.ending(client, workflow_id, _run(request)))
     closed = state.status in ("closed", "withdrawn")
-    reason = ("This case is closed; nothing more can be recorded on it." if closed else
+    reason = (ended.sentence() if ended else
+              "This case is closed; nothing more can be recorded on it." if closed else
               access.reason or "Your link lets you read this case. Only the practitioners and "
               "managers named on the case can record what happens.")
     must_act = sorted((d for d in state.deadlines if d.live),
@@ -156,7 +162,8 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     response = render(
         request, "case.html", state=state, timeline=timeline, protocol=protocol, stage=stage,
         stage_known=bool(state.stages_visited), must_act=must_act, due_text=due_text,
-        actions=available_actions(state, protocol) if access.act else [],
+        actions=available_actions(state, protocol) if access.act and not ended else [],
+        ended=ended,
         read_only_reason=reason, flash=flash, case_url=f"/t/{token}/cases/{workflow_id}",
         back_url="" if grant.workflow_id else f"/t/{token}/cases",
         rules_changed=bool(protocol and protocol.content_hash() != state.protocol_hash))
