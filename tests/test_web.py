@@ -37,6 +37,9 @@ protocols = ["york"]
 
 ["ada@audit.example"]
 role = "auditor"
+
+["rae@school.example"]
+role = "raiser"
 """
 
 

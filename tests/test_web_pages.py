@@ -389,9 +389,12 @@ async def test_business_unit_scope(site: Site, monkeypatch: pytest.MonkeyPatch) 
     assert (await site.get(f"{practitioner}/raise")).status_code == 403
 
 
-async def test_raise_form_validates_and_keeps_typing(site: Site) -> None:
+async def test_raise_form_validates_and_keeps_typing(site: Site,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     raiser = site.path(Grant(name="Rae Raiser", email="rae@school.example", role="raiser",
                              expires=site.links.expiry()))
+    assert (await site.get(f"{raiser}/raise")).status_code == 403  # not in the roles file
+    monkeypatch.setenv(ROLES_ENV, json.dumps({"@school.example": {"role": "raiser"}}))
     choose = await site.get(f"{raiser}/raise")
     assert choose.status_code == 200 and "City of York" in choose.text
     page = await site.get(f"{raiser}/raise?protocol=york")
@@ -467,6 +470,10 @@ def test_link_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, err = _cli("link", "--business-unit", "--protocol", "york", "--email",
                           "cyscp@york.gov.uk")
     assert code == 0 and links.read(out.strip().rsplit("/", 1)[1]).protocol == "york"
+    code, out, err = _cli("link", "--raiser", "--name", "Rae", "--email", "rae@x.example")
+    assert code == 1 and "resolutions roles add --email rae@x.example --role raiser" in err
+    code, out, err = _cli("roles", "add", "--email", "rae@x.example", "--role", "raiser")
+    assert code == 0, err
     code, out, err = _cli("link", "--raiser", "--name", "Rae", "--email", "rae@x.example")
     assert code == 0 and links.read(out.strip().rsplit("/", 1)[1]).role == "raiser"
     code, out, err = _cli("link", "Rae Raiser", "--name", "X", "--email", "x@x.example")
