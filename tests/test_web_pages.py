@@ -414,6 +414,21 @@ async def test_raise_form_validates_and_keeps_typing(site: Site,
     assert 'value="2026-0042"' in page.text
     assert not await site.exists("york-2026-0042"), "a refused raising form started a case"
 
+    # Raised for someone else: they hold the case, so the raiser gets no case link of theirs.
+    valid = {FIELD: data[FIELD], "protocol": "york", "urgency": "standard",
+             "category": "other", "reference": "2026-0043", "issue": "Closed early",
+             "risk_to_child": "Neglect", "nature": "Threshold", "aim": "Reopen",
+             "raising.name": "Lee Other", "raising.email": "lee@school.example",
+             "raising.agency": "School", "receiving.agency": "CSC"}
+    page = await site.post(f"{raiser}/raise", valid)
+    assert page.status_code == 200 and "Case york-2026-0043 has been raised" in page.text
+    # Raised as themselves: they land on their own case, which their link opens.
+    page = await site.post(f"{raiser}/raise", {**valid, "reference": "2026-0044",
+                                               "raising.name": "Rae Raiser",
+                                               "raising.email": "rae@school.example"})
+    assert page.status_code == 303
+    assert (await site.get(page.headers["location"])).status_code == 200
+
 
 async def test_pages_render_without_govuk_assets(dev_env: WorkflowEnvironment,
                                                  settings: Settings, tmp_path: Path) -> None:
