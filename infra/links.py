@@ -10,7 +10,11 @@ it), so one grant always gives one token: a day's e-mails to one person share th
 retried e-mail carries the same one.
 
 Links sent before sealing were ``<payload>.<signature>`` (base64url JSON with an HMAC-SHA256);
-those are still read until they expire, and never made any more.
+those are read until ``legacy_links_until`` (then refused as retired), and never made any more.
+
+The secret can be rotated: links are made with the current secret only, and opened with it or
+with a previous one until that one's ``until`` date (``RESOLUTIONS_LINK_PREVIOUS_SECRETS``, or
+the file ``resolutions links rotate`` keeps beside the generated secret).
 """
 
 from __future__ import annotations
@@ -24,14 +28,15 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from infra.secrets import create_secret
-from infra.settings import MIN_SECRET_BYTES, SHORT_SECRET, Settings
+from infra.secrets import create_secret, write_secret
+from infra.settings import MAX_LINK_DAYS, MIN_LINK_DAYS, MIN_SECRET_BYTES, SHORT_SECRET, Settings
 from protocols.messages import Actor, Person
 
 AccessRole = Literal["practitioner", "manager", "business_unit", "auditor", "raiser"]
@@ -41,9 +46,10 @@ DAY = 86400
 
 
 class LinkError(Exception):
-    """A link that cannot be used: ``kind`` is 'invalid' (tampered, unknown) or 'expired'."""
+    """A link that cannot be used: ``kind`` is 'invalid' (tampered, unknown), 'expired', or
+    'retired' (a signed-only link from before sealing, past its sunset)."""
 
-    def __init__(self, kind: Literal["invalid", "expired"], message: str) -> None:
+    def __init__(self, kind: Literal["invalid", "expired", "retired"], message: str) -> None:
         super().__init__(message)
         self.kind = kind
 
@@ -169,6 +175,9 @@ def verify(key: bytes, token: str, now: float | None = None) -> Grant:
 
 
 # -- the secret -------------------------------------------------------------------------------
+PREVIOUS_FILE = "link_secrets_previous.json"
+
+
 def link_secret(settings: Settings) -> bytes:
     """``settings.link_secret``, or a secret generated once into ``<data_dir>/link_secret``."""
     if settings.link_secret:
@@ -177,24 +186,90 @@ def link_secret(settings: Settings) -> bytes:
             raise ValueError(f"RESOLUTIONS_LINK_SECRET {SHORT_SECRET}")
         return secret
     path = Path(settings.data_dir) / "link_secret"
-    text = create_secret(path, lambda: secrets.token_urlsafe(48) + "\n").strip()
+    text = create_secret(path, _new_secret).strip()
     if len(text) < MIN_SECRET_BYTES:
         raise ValueError(f"{path} holds no usable link secret; delete it to make a new one")
     return text.encode("ascii")
 
 
+def _new_secret() -> str:
+    return secrets.token_urlsafe(48) + "\n"
+
+
+def _end_of(day: str) -> float:
+    """The Unix time at which a date (UTC) ends."""
+    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC)
+    return (start + timedelta(days=1)).timestamp()
+
+
+def _previous_file(settings: Settings) -> list[dict[str, str]]:
+    path = Path(settings.data_dir) / PREVIOUS_FILE
+    if not path.is_file():
+        return []
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        for entry in entries:
+            _end_of(entry["until"])
+            if len(entry["secret"].encode("utf-8")) < MIN_SECRET_BYTES:
+                raise ValueError
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise ValueError(f"{path} cannot be read as previous link secrets; restore it from "
+                         "a backup, or delete it to stop honouring links made before the "
+                         "last rotation") from None
+    return entries
+
+
+def previous_secrets(settings: Settings, now: float | None = None) -> list[tuple[bytes, float]]:
+    """Previous link secrets still honoured now, each with the moment it stops being."""
+    now = time.time() if now is None else now
+    entries = [*settings.link_previous_secrets, *_previous_file(settings)]
+    out = [(e["secret"].encode("utf-8"), _end_of(e["until"])) for e in entries]
+    return [(secret, until) for secret, until in out if until > now]
+
+
+def rotate_link_secret(settings: Settings, overlap_days: int) -> date:
+    """Make a new generated link secret; the old one keeps opening links for ``overlap_days``.
+
+    The old secret is written to the previous-secrets file (0600) before the new one replaces
+    it, so no moment exists when links already sent stop opening. Returns the last day the old
+    secret is honoured. Refused when the secret comes from RESOLUTIONS_LINK_SECRET.
+    """
+    if settings.link_secret:
+        raise ValueError("the link secret comes from RESOLUTIONS_LINK_SECRET: set the new "
+                         "secret there and move the old one into RESOLUTIONS_LINK_PREVIOUS_"
+                         'SECRETS as [{"secret": "<old>", "until": "YYYY-MM-DD"}]')
+    if not 0 <= overlap_days <= MAX_LINK_DAYS:
+        raise ValueError(f"--overlap-days must be between 0 and {MAX_LINK_DAYS}")
+    old = link_secret(settings).decode("ascii")
+    until = (datetime.now(UTC) + timedelta(days=overlap_days)).date()
+    now = time.time()
+    kept = [e for e in _previous_file(settings) if _end_of(e["until"]) > now]
+    kept.append({"secret": old, "until": until.isoformat()})
+    data_dir = Path(settings.data_dir)
+    write_secret(data_dir / PREVIOUS_FILE, json.dumps(kept, indent=1) + "\n")
+    write_secret(data_dir / "link_secret", _new_secret())
+    return until
+
+
 class Links:
-    """Makes and checks personal links with one deployment's secret."""
+    """Makes and checks personal links with one deployment's secret (and opens links made with
+    a previous secret until its date)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         secret = link_secret(settings)
         self.key = derive_key(secret, "links")  # signed-only links sent before sealing
         self.seal_key = derive_key(secret, "links-sealed")
+        self.previous = [(derive_key(old, "links"), derive_key(old, "links-sealed"), until)
+                         for old, until in previous_secrets(settings)]
+        self.legacy_until = _end_of(settings.legacy_links_until.isoformat())
 
     def expiry(self, days: int | None = None) -> int:
         """Expiry rounded up to a whole UTC day, so a day's e-mails share one link."""
         days = self.settings.link_valid_days if days is None else days
+        if not MIN_LINK_DAYS <= days <= MAX_LINK_DAYS:
+            raise ValueError(f"a link works for {MIN_LINK_DAYS} to {MAX_LINK_DAYS} days, "
+                             f"not {days}")
         return int(math.ceil((time.time() + days * DAY) / DAY) * DAY)
 
     def token(self, grant: Grant) -> str:
@@ -203,10 +278,24 @@ class Links:
     def url(self, grant: Grant) -> str:
         return f"{self.settings.public_url.rstrip('/')}/t/{self.token(grant)}"
 
-    def read(self, token: str) -> Grant:
-        if isinstance(token, str) and "." in token:
-            return verify(self.key, token)
-        return unseal(self.seal_key, token)
+    def read(self, token: str, now: float | None = None) -> Grant:
+        """The grant a link carries, opened with the current secret or a still-honoured
+        previous one; :class:`LinkError` if altered, foreign, expired or retired."""
+        now = time.time() if now is None else now
+        legacy = isinstance(token, str) and "." in token
+        if legacy and now >= self.legacy_until:
+            raise LinkError("retired", "Links of this older kind are no longer accepted.")
+        keys = [(self.key, self.seal_key)] + [(k, s) for k, s, until in self.previous
+                                              if until > now]
+        failure = LinkError("invalid", "This link is not valid.")
+        for key, seal_key in keys:
+            try:
+                return verify(key, token, now) if legacy else unseal(seal_key, token, now)
+            except LinkError as exc:
+                if exc.kind != "invalid":
+                    raise
+                failure = exc
+        raise failure
 
     def for_case(self, workflow_id: str, person: Person, role_key: str,
                  role: str | None = None, days: int | None = None, run_id: str = "") -> Grant:

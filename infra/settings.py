@@ -15,7 +15,7 @@ import json
 import os
 import re
 import tomllib
-from datetime import time
+from datetime import date, time
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +37,8 @@ DEFAULT_SETTINGS_FILE = "resolutions.toml"
 
 
 MIN_SECRET_BYTES = 32
+MIN_LINK_DAYS, MAX_LINK_DAYS = 1, 90
+MAX_GRACE_HOURS = 168
 SHORT_SECRET = (f"is too short: a secret needs at least {MIN_SECRET_BYTES} random bytes; "
                 "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
 
@@ -116,9 +118,16 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
-    # HMAC secret for personal links; generated under data_dir if empty.
+    # Secret the personal links are sealed with; generated under data_dir if empty.
     link_secret: str = Field(default="", repr=False)
+    # Secrets links were sealed with before a rotation, each still opening links until the end
+    # of its date (UTC): JSON [{"secret": "...", "until": "2027-01-31"}]. Never used to make one.
+    link_previous_secrets: list[dict[str, str]] = Field(default_factory=list, repr=False)
     link_valid_days: int = 30
+    # Links sent before sealing (signed, readable) open until the end of this date, never after.
+    legacy_links_until: date = date(2027, 1, 31)
+    # After a role is handed over, the previous holder's link reads the case this many hours.
+    handover_grace_hours: int = 24
     # Standing roles (auditors, business units) as JSON, beside <data_dir>/roles.toml; read
     # afresh on every request (read_variable), so a withdrawn role takes effect at once.
     roles: str = ""
@@ -141,6 +150,37 @@ class Settings(BaseSettings):
     def _long_secret(cls, value: str) -> str:
         if value and len(value.encode("utf-8")) < MIN_SECRET_BYTES:
             raise ValueError(SHORT_SECRET)
+        return value
+
+    @field_validator("link_valid_days")
+    @classmethod
+    def _link_lifetime(cls, value: int) -> int:
+        if not MIN_LINK_DAYS <= value <= MAX_LINK_DAYS:
+            raise ValueError(f"must be between {MIN_LINK_DAYS} and {MAX_LINK_DAYS} days (got "
+                             f"{value}): a personal link opens a child's case, so it must run "
+                             "out; send a new link to anyone who needs longer")
+        return value
+
+    @field_validator("handover_grace_hours")
+    @classmethod
+    def _grace(cls, value: int) -> int:
+        if not 0 <= value <= MAX_GRACE_HOURS:
+            raise ValueError(f"must be between 0 and {MAX_GRACE_HOURS} hours (got {value})")
+        return value
+
+    @field_validator("link_previous_secrets")
+    @classmethod
+    def _previous_secrets(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        for n, entry in enumerate(value, 1):
+            if not isinstance(entry, dict) or set(entry) != {"secret", "until"}:
+                raise ValueError(f"entry {n} must be {{\"secret\": \"...\", \"until\": "
+                                 "\"YYYY-MM-DD\"}")
+            if len(str(entry["secret"]).encode("utf-8")) < MIN_SECRET_BYTES:
+                raise ValueError(f"entry {n}: the secret {SHORT_SECRET}")
+            try:
+                date.fromisoformat(str(entry["until"]))
+            except ValueError:
+                raise ValueError(f"entry {n}: until must be a date, YYYY-MM-DD") from None
         return value
 
     @field_validator("reference_pattern")

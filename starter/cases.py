@@ -28,6 +28,7 @@ from protocols.messages import (
     TimelineEvent,
     Urgency,
 )
+from starter import endings
 from workflows import search_attributes as sa
 from workflows.disagreement import DisagreementWorkflow
 from workflows.validation import REJECTED
@@ -279,8 +280,9 @@ class CaseListing:
 def list_query(protocol: str | None = None, overdue: bool = False,
                include_closed: bool = False) -> str:
     parts = ["WorkflowType = 'DisagreementWorkflow'"]
-    if not include_closed:
-        parts.append("ExecutionStatus = 'Running'")
+    if not include_closed:  # open cases, and those ended outside the protocol (never closed)
+        parts.append("ExecutionStatus = 'Running'" if overdue
+                     else f"(ExecutionStatus = 'Running' OR {endings.ABNORMAL_QUERY})")
     if protocol:
         load_protocol(protocol)  # a clear error for an unknown name
         parts.append(f"CaseProtocol = '{protocol}'")
@@ -297,7 +299,8 @@ async def list_cases(client: Client, query: str, limit: int = 1000) -> list[Case
             workflow_id=wf.id,
             protocol=attrs.get(sa.CASE_PROTOCOL) or "",
             stage=attrs.get(sa.CASE_STAGE) or "",
-            status=attrs.get(sa.CASE_STATUS) or "",
+            # a run ended outside the protocol says so (its own status attribute stops)
+            status=endings.label_of(wf.status) or attrs.get(sa.CASE_STATUS) or "",
             urgency=attrs.get(sa.CASE_URGENCY) or "",
             overdue=bool(attrs.get(sa.CASE_OVERDUE)),
             next_deadline=attrs.get(sa.CASE_NEXT_DEADLINE),

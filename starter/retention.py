@@ -1,6 +1,8 @@
 """Retention: remove closed cases past their retention period from Temporal and the mail store.
 
-A case on legal hold is never purged. Every purge is recorded (ids and dates only, no case
+A case on legal hold is never purged, nor is one that ended outside the protocol (terminated,
+timed out, failed or cancelled in Temporal): its record stops short, so it is kept as if held
+until someone has reviewed it. Every purge is recorded (ids and dates only, no case
 data) in ``<data_dir>/purge-log.jsonl`` so the partnership can show what was removed and when.
 """
 
@@ -17,6 +19,7 @@ from temporalio.client import Client, WorkflowFailureError
 
 from infra.settings import Settings
 from protocols.messages import CaseRecord
+from starter import endings
 
 CLOSED_QUERY = "WorkflowType = 'DisagreementWorkflow' AND ExecutionStatus != 'Running'"
 
@@ -27,7 +30,9 @@ class PurgeDecision:
     closed_at: str
     retention_class: str
     purge_after: str
-    action: str  # "purged", "would purge", "kept: legal hold", "kept: within retention"
+    # "purged", "would purge", "kept: legal hold", "kept: within retention", or
+    # "kept: terminated outside the protocol (review it; never purged automatically)"
+    action: str
     mail_removed: int = 0
 
 
@@ -53,7 +58,11 @@ async def purge(client: Client, settings: Settings, *, as_of: datetime | None = 
         purge_after = closed_at + timedelta(days=retention_days(settings, retention_class))
         decision = PurgeDecision(wf.id, closed_at.isoformat(), retention_class,
                                  purge_after.isoformat(), "kept: within retention")
-        if state is not None and state.legal_hold:
+        ended = endings.label_of(wf.status)
+        if ended:
+            decision.action = (f"kept: {ended} outside the protocol (its record stops short; "
+                               "review it; never purged automatically)")
+        elif state is not None and state.legal_hold:
             decision.action = "kept: legal hold"
         elif purge_after <= as_of:
             if dry_run:

@@ -24,7 +24,8 @@ def test_commands_started_together_share_one_link_secret(tmp_path: Path) -> None
     data = tmp_path / "data"
     args = [sys.executable, "-m", "starter.cli", "link", "--raiser", "--name", "Rae Raiser",
             "--email", "rae@school.example"]
-    procs = [subprocess.Popen(args, cwd=ROOT, env=_env(data), stdout=subprocess.PIPE,
+    env = {**_env(data), "RESOLUTIONS_ROLES": '{"rae@school.example": {"role": "raiser"}}'}
+    procs = [subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs

@@ -37,6 +37,9 @@ protocols = ["york"]
 
 ["ada@audit.example"]
 role = "auditor"
+
+["rae@school.example"]
+role = "raiser"
 """
 
 
@@ -303,7 +306,7 @@ async def test_timescale_limit_and_immediate_risk(site: Site, chromium: Browser)
         "Nia Newman now holds the role 1.raising")
     await expect(page.locator("#holders")).to_contain_text("Nia Newman")
     # Lee's link now only reads the case; Nia's e-mailed link can act.
-    await expect(page.locator("#read-only")).to_contain_text("now held by Nia Newman")
+    await expect(page.locator("#read-only")).to_contain_text("was handed to Nia Newman")
     await expect(page.locator("#actions")).to_have_count(0)
     await page.goto(await mailed_link(site, "role_assigned", "nia@csc.example"))
     await expect(page.locator("#link-holder")).to_contain_text("Nia Newman")

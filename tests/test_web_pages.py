@@ -389,9 +389,12 @@ async def test_business_unit_scope(site: Site, monkeypatch: pytest.MonkeyPatch) 
     assert (await site.get(f"{practitioner}/raise")).status_code == 403
 
 
-async def test_raise_form_validates_and_keeps_typing(site: Site) -> None:
+async def test_raise_form_validates_and_keeps_typing(site: Site,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     raiser = site.path(Grant(name="Rae Raiser", email="rae@school.example", role="raiser",
                              expires=site.links.expiry()))
+    assert (await site.get(f"{raiser}/raise")).status_code == 403  # not in the roles file
+    monkeypatch.setenv(ROLES_ENV, json.dumps({"@school.example": {"role": "raiser"}}))
     choose = await site.get(f"{raiser}/raise")
     assert choose.status_code == 200 and "City of York" in choose.text
     page = await site.get(f"{raiser}/raise?protocol=york")
@@ -410,6 +413,21 @@ async def test_raise_form_validates_and_keeps_typing(site: Site) -> None:
     assert "&lt;script&gt;" in page.text and HOSTILE not in page.text
     assert 'value="2026-0042"' in page.text
     assert not await site.exists("york-2026-0042"), "a refused raising form started a case"
+
+    # Raised for someone else: they hold the case, so the raiser gets no case link of theirs.
+    valid = {FIELD: data[FIELD], "protocol": "york", "urgency": "standard",
+             "category": "other", "reference": "2026-0043", "issue": "Closed early",
+             "risk_to_child": "Neglect", "nature": "Threshold", "aim": "Reopen",
+             "raising.name": "Lee Other", "raising.email": "lee@school.example",
+             "raising.agency": "School", "receiving.agency": "CSC"}
+    page = await site.post(f"{raiser}/raise", valid)
+    assert page.status_code == 200 and "Case york-2026-0043 has been raised" in page.text
+    # Raised as themselves: they land on their own case, which their link opens.
+    page = await site.post(f"{raiser}/raise", {**valid, "reference": "2026-0044",
+                                               "raising.name": "Rae Raiser",
+                                               "raising.email": "rae@school.example"})
+    assert page.status_code == 303
+    assert (await site.get(page.headers["location"])).status_code == 200
 
 
 async def test_pages_render_without_govuk_assets(dev_env: WorkflowEnvironment,
@@ -467,6 +485,10 @@ def test_link_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, err = _cli("link", "--business-unit", "--protocol", "york", "--email",
                           "cyscp@york.gov.uk")
     assert code == 0 and links.read(out.strip().rsplit("/", 1)[1]).protocol == "york"
+    code, out, err = _cli("link", "--raiser", "--name", "Rae", "--email", "rae@x.example")
+    assert code == 1 and "resolutions roles add --email rae@x.example --role raiser" in err
+    code, out, err = _cli("roles", "add", "--email", "rae@x.example", "--role", "raiser")
+    assert code == 0, err
     code, out, err = _cli("link", "--raiser", "--name", "Rae", "--email", "rae@x.example")
     assert code == 0 and links.read(out.strip().rsplit("/", 1)[1]).role == "raiser"
     code, out, err = _cli("link", "Rae Raiser", "--name", "X", "--email", "x@x.example")

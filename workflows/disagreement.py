@@ -516,8 +516,14 @@ class DisagreementWorkflow:
         book, now = self._book, workflow.now()
         before = book.holder_label(msg.role) or "nobody named"
         book.holders[msg.role] = msg.person
+        # The role and the new holder's address as data: the web app dates a hand-over from
+        # them, so a previous holder's link stops opening the case (starter.web.roles). Behind
+        # a patch, so cases recorded before keep telling the same story on replay.
+        held = ({"role": msg.role, "email": msg.person.email.strip().lower()}
+                if workflow.patched("role-assigned-details") else {})
         book.event(now, "role_assigned", f"{msg.role} is now held by {msg.person.label()} "
-                   f"(was {before}). {msg.reason}".strip(), actor=msg.by.name, via=via)
+                   f"(was {before}). {msg.reason}".strip(), actor=msg.by.name, via=via,
+                   **held)
         self._notify("role_assigned", [msg.role], actor=msg.by, role=msg.role,
                      reason=msg.reason)
         return f"{msg.person.label()} now holds the role {msg.role}."

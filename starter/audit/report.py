@@ -26,8 +26,10 @@ from pydantic import BaseModel, Field
 from protocols.calendar import LONDON, WorkingCalendar
 from starter.audit.audited_case import AuditedCase
 from starter.audit.story import bypass_rows, passed_deadlines, pause_spans
+from starter.endings import label_from_history
 
-RESULTS = ("resolved", "open", "withdrawn", "closed unresolved")
+RESULTS = ("resolved", "open", "withdrawn", "closed unresolved",
+           "terminated", "timed out", "failed", "cancelled")  # the last four: starter.endings
 
 
 class Stats(BaseModel):
@@ -102,6 +104,9 @@ class Report(BaseModel):
 
 def result_of(case: AuditedCase) -> str:
     state = case.state
+    ended = label_from_history(case.execution_status)
+    if ended:  # ended outside the protocol (e.g. from the Temporal UI): say so, first
+        return ended
     if any(o.resolved for o in state.outcomes):
         return "resolved"
     if state.status == "withdrawn":

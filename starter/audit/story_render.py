@@ -9,6 +9,7 @@ from starter.audit.story import DeadlineRow, Story
 from starter.audit.svg import Lane, Mark, time_chart
 from starter.audit.tables import html_table, page
 from starter.cli.output import table
+from starter.endings import label_from_history
 from starter.timefmt import london
 
 
@@ -60,12 +61,20 @@ def _sections(story: Story) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
+def _status(story: Story) -> str:
+    ended = label_from_history(story.execution_status)
+    if ended:  # ended outside the protocol: the record's own status stopped short
+        return (f"{ended.upper()} in Temporal, outside the protocol (the record stopped while "
+                f"{story.status}; kept, never purged automatically)")
+    return f"{story.status} ({story.execution_status})"
+
+
 def _header_lines(story: Story) -> list[str]:
     ok = sum(1 for c in story.checks if c.ok)
     return [
         f"Case {story.workflow_id}: {story.partnership} (protocol {story.protocol}, "
         f"hash {story.protocol_hash[:12]})",
-        f"Status: {story.status} ({story.execution_status})   urgency: {story.urgency}   "
+        f"Status: {_status(story)}   urgency: {story.urgency}   "
         f"category: {story.category}   current stage: {story.current_stage}",
         f"Raised {london(story.raised_at)}: {story.raising_agency} with "
         f"{story.receiving_agency}"

@@ -3,7 +3,8 @@
 One module per group of commands, each with a ``register(sub)``: :mod:`.plan` (plan,
 protocols), :mod:`.cases` (raise, the manager actions, status, list, timeline), :mod:`.mail`
 (mail, form), :mod:`.audit` (audit …, report), :mod:`.admin` (worker, setup-cluster, keys,
-purge, hold) and :mod:`.web` (web, link); :mod:`.output` draws tables, colours and progress.
+purge, hold), :mod:`.web` (web, link)
+and :mod:`.roles` (roles, links rotate); :mod:`.output` draws tables, colours and progress.
 Arguments are parsed before the Temporal SDK is imported, so help and mistakes come at once.
 """
 
@@ -66,9 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The other command groups, each in its own module."""
-    from starter.cli import admin, audit, cases, mail, web
+    from starter.cli import admin, audit, cases, mail, roles, web
 
-    return [cases.register, mail.register, audit.register, admin.register, web.register]
+    return [cases.register, mail.register, audit.register, admin.register, web.register,
+            roles.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -333,9 +333,12 @@ assert set(ACTION_ARGUMENTS) == {a.id for a in MANAGER_ACTIONS}, "a command per 
 
 
 # -- reading -----------------------------------------------------------------------------------
-def _print_state(state: CaseState, brief: bool = False) -> None:
+def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> None:
     print(f"Case {state.workflow_id} ({state.partnership})")
-    print(f"  status: {state.status}   urgency: {state.urgency}"
+    if ended is not None:  # starter.endings.Ending: the run was ended outside the protocol
+        print(f"  {ended.label.upper()}: {ended.sentence()}")
+    status = f"{ended.label} (its record stopped while {state.status})" if ended else state.status
+    print(f"  status: {status}   urgency: {state.urgency}"
           f"{'   IMMEDIATE RISK' if state.immediate_risk else ''}")
     print(f"  stage {state.stage}: {state.stage_name} (since {london(state.stage_entered_at)})")
     if state.paused_reason:
@@ -375,11 +378,18 @@ def _print_state(state: CaseState, brief: bool = False) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     async def go(client) -> int:
+        from starter.endings import ending
+
         state = await cases.get_state(client, args.case_id)
+        ended = await ending(client, state.workflow_id)
         if args.json:
-            print(state.model_dump_json(indent=2))
+            data = state.model_dump(mode="json")
+            if ended:
+                data["ended_abnormally"] = {"how": ended.label, "at": ended.at.isoformat()
+                                            if ended.at else None}
+            print(json.dumps(data, indent=2))
         else:
-            _print_state(state)
+            _print_state(state, ended=ended)
         return 0
 
     return _run(go)

@@ -9,7 +9,7 @@ import signal
 from pydantic import ValidationError
 
 from infra.links import CASE_ROLES, Grant, Links, role_for_key
-from infra.settings import load_settings
+from infra.settings import MAX_LINK_DAYS, MIN_LINK_DAYS, load_settings
 from protocols.loader import available_protocols, load_protocol
 from protocols.messages import FROM_PEOPLE, Person
 from starter.web.roles import ROLES_ENV, holds, load_roles
@@ -53,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def grant_from_args(args: argparse.Namespace, links: Links) -> Grant:
     """The grant a `resolutions link` command asks for, checked against the roles file."""
     settings = links.settings
-    if args.days is not None and not 1 <= args.days <= 366:
-        raise ValueError("--days must be between 1 and 366")
+    if args.days is not None and not MIN_LINK_DAYS <= args.days <= MAX_LINK_DAYS:
+        raise ValueError(f"--days must be between {MIN_LINK_DAYS} and {MAX_LINK_DAYS}")
     try:
         person = Person.model_validate(
             {"name": args.name or "", "email": args.email, "role": args.title,
@@ -69,20 +69,25 @@ def grant_from_args(args: argparse.Namespace, links: Links) -> Grant:
     if args.protocol:
         protocol = load_protocol(args.protocol).id
     expires = links.expiry(args.days)
-    if args.business_unit or args.auditor:
-        role = "business_unit" if args.business_unit else "auditor"
+    if args.business_unit or args.auditor or args.raiser:
+        role = ("business_unit" if args.business_unit else
+                "auditor" if args.auditor else "raiser")
         if args.business_unit and not protocol:
             raise ValueError("say which partnership's list: --protocol "
                              + "|".join(available_protocols()))
+        if args.raiser and not args.name:
+            raise ValueError("give the raiser's name with --name (it is recorded on the case)")
         if not holds(load_roles(settings), person.email, role, protocol):
             where = f"{settings.data_dir}/roles.toml or {ROLES_ENV}"
+            scope = f" --protocol {protocol}" if protocol else ""
             raise ValueError(f"{person.email} does not hold the {role} role"
-                             f"{' for ' + protocol if protocol else ''} in {where}")
+                             f"{' for ' + protocol if protocol else ''} in {where}; give it "
+                             f"with: resolutions roles add --email {person.email} --role "
+                             f"{role}{scope}")
+    if args.business_unit or args.auditor:
         return Grant(name=name, email=person.email, role=role, protocol=protocol,
                      title=person.role, agency=person.agency, expires=expires)
     if args.raiser:
-        if not args.name:
-            raise ValueError("give the raiser's name with --name (it is recorded on the case)")
         return Grant(name=name, email=person.email, role="raiser", protocol=protocol,
                      title=person.role, agency=person.agency, expires=expires)
     if not args.case_id:

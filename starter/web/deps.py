@@ -47,6 +47,14 @@ def grant_for(request: Request, token: str) -> Grant:
     try:
         grant = web(request).links.read(token)
     except LinkError as exc:
+        if exc.kind == "retired":
+            raise PageError(
+                410, "This link is no longer accepted",
+                "It is an older kind of link, which this service stopped accepting on "
+                f"{web(request).settings.legacy_links_until:%d %B %Y} so that links sent "
+                "long ago cannot be used any more.",
+                hint="Use the link in the most recent email about the case, or ask the "
+                     "partnership's business unit for a new one.") from None
         if exc.kind == "expired":
             raise PageError(
                 410, "This link has expired",
@@ -76,6 +84,11 @@ def roles(request: Request) -> dict[str, StandingRole]:
 
 def denied(exc: Denied) -> PageError:
     return PageError(403, "You cannot do this with your link", str(exc))
+
+
+def withdrawn(exc: Denied) -> PageError:
+    """A link whose access has been taken back (roles file, hand-over)."""
+    return PageError(403, "Your access through this link has been withdrawn", str(exc))
 
 
 def csrf_failed(exc: CsrfError) -> PageError:

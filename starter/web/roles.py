@@ -11,9 +11,16 @@ Partnership-wide roles are held by e-mail address::
     role = "auditor"
     protocols = []          # empty or absent: every partnership
 
+    ["@school.example"]     # raisers only: everyone at one agency's domain
+    role = "raiser"
+
 ``RESOLUTIONS_ROLES`` holds the same mapping as JSON and wins over the file per address. A
-business-unit or auditor link works only while its address still holds the role here, so
-removing a line withdraws the access of every link already sent.
+business-unit, auditor or raiser link works only while its address (for raisers, or its
+domain) still holds the role here, so removing a line withdraws every link already sent.
+
+A case link works while its person still holds the link's role key on the case (the case's
+own record of holders, read on every request); after a hand-over, for a short grace, it
+reads the case but no longer changes it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +37,8 @@ from infra.settings import Settings, read_variable
 from protocols.loader import available_protocols
 
 ROLES_ENV = "RESOLUTIONS_ROLES"
-STANDING_ROLES = ("business_unit", "auditor")
+STANDING_ROLES = ("business_unit", "auditor")  # the roles that see the list of cases
+FILE_ROLES = (*STANDING_ROLES, "raiser")  # every role the roles file may give
 
 
 class RolesError(ValueError):
@@ -49,14 +58,17 @@ class StandingRole:
         return not self.protocols or protocol in self.protocols
 
 
-def _parse(data: Any, where: str) -> dict[str, StandingRole]:
+def parse_roles(data: Any, where: str) -> dict[str, StandingRole]:
     if not isinstance(data, dict):
         raise RolesError(f"{where}: expected a mapping of e-mail address to {{role, protocols}}")
     known = set(available_protocols())
     out: dict[str, StandingRole] = {}
     for email, entry in data.items():
-        if not isinstance(entry, dict) or entry.get("role") not in STANDING_ROLES:
-            raise RolesError(f"{where}: '{email}' needs role = one of {', '.join(STANDING_ROLES)}")
+        if not isinstance(entry, dict) or entry.get("role") not in FILE_ROLES:
+            raise RolesError(f"{where}: '{email}' needs role = one of {', '.join(FILE_ROLES)}")
+        if str(email).startswith("@") and entry["role"] != "raiser":
+            raise RolesError(f"{where}: '{email}' is a whole domain, which may only be given "
+                             "the raiser role; name business units and auditors one by one")
         protocols = entry.get("protocols", [])
         if isinstance(protocols, str):
             protocols = [protocols]
@@ -77,21 +89,26 @@ def load_roles(settings: Settings) -> dict[str, StandingRole]:
     path = Path(settings.data_dir) / "roles.toml"
     if path.is_file():
         try:
-            roles.update(_parse(tomllib.loads(path.read_text(encoding="utf-8")), str(path)))
+            roles.update(parse_roles(tomllib.loads(path.read_text(encoding="utf-8")), str(path)))
         except tomllib.TOMLDecodeError as exc:
             raise RolesError(f"{path}: not valid TOML: {exc}") from exc
     raw = read_variable("roles").strip()
     if raw:
         try:
-            roles.update(_parse(json.loads(raw), ROLES_ENV))
+            roles.update(parse_roles(json.loads(raw), ROLES_ENV))
         except json.JSONDecodeError as exc:
             raise RolesError(f"{ROLES_ENV} is not valid JSON: {exc.msg}") from exc
     return roles
 
 
 def holds(roles: dict[str, StandingRole], email: str, role: str, protocol: str = "") -> bool:
-    held = roles.get(email.strip().lower())
-    return held is not None and held.role == role and (not protocol or held.covers(protocol))
+    """Does ``email`` hold ``role`` (for ``protocol``)? Raisers may be held by their domain."""
+    address = email.strip().lower()
+    entries = [roles.get(address)]
+    if role == "raiser" and "@" in address:
+        entries.append(roles.get("@" + address.rsplit("@", 1)[1]))
+    return any(held is not None and held.role == role and (not protocol or held.covers(protocol))
+               for held in entries)
 
 
 # -- checks made on every request ---------------------------------------------------------------
@@ -109,7 +126,8 @@ def protocol_of(workflow_id: str) -> str:
 
 def check_case(grant: Grant, workflow_id: str, roles: dict[str, StandingRole],
                *, act: bool = False) -> None:
-    """May this link open (or, with ``act``, change) this case?"""
+    """May this link open (or, with ``act``, change) this case? (Case links are checked
+    against the case's holders afterwards: :func:`case_access`.)"""
     if grant.workflow_id:
         if grant.workflow_id != workflow_id:
             raise Denied("This link is for a different case. Use the link you were sent for "
@@ -129,18 +147,89 @@ def check_case(grant: Grant, workflow_id: str, roles: dict[str, StandingRole],
                      "practitioners and managers named on the case can record actions.")
 
 
+def _same(a: str, b: str) -> bool:
+    return a.strip().lower() == b.strip().lower()
+
+
 def still_holds(grant: Grant, holders: dict[str, Any]) -> str:
     """'' if the link's person may still act in their role; else why not.
 
     Handing a role to someone else (the Assign update) moves it to their address, so a link
-    sent to the previous holder reads the case but can no longer change it.
+    sent to the previous holder no longer changes the case. A role nobody on the case holds
+    yet (a link made by hand before anyone was assigned) is no one else's: it stands.
     """
     holder = holders.get(grant.role_key)
     email = getattr(holder, "email", "") if holder is not None else ""
-    if email and grant.email and email.strip().lower() != grant.email.strip().lower():
+    if email and grant.email and not _same(email, grant.email):
         return (f"The role {grant.role_key} is now held by {holder.label()}, so your link "
                 "lets you read this case but no longer change it.")
     return ""
+
+
+def handed_over_at(grant: Grant, timeline: list[Any]) -> datetime | None:
+    """When the link's person stopped holding its role key, from the case's timeline.
+
+    Each hand-over (``role_assigned``) names the role and the new holder's address; the
+    person lost the role at the first hand-over of it after they last received it. None if
+    the timeline shows no hand-over of the role.
+    """
+    lost: datetime | None = None
+    for event in timeline:
+        if event.kind != "role_assigned":
+            continue
+        role = event.details.get("role")
+        if role is None:  # an event recorded before hand-overs named their role
+            if not event.summary.startswith(f"{grant.role_key} is now held by"):
+                continue
+        elif role != grant.role_key:
+            continue
+        if _same(event.details.get("email", ""), grant.email):
+            lost = None  # given (back) to this person: they hold it from here
+        elif lost is None:
+            lost = event.at
+    return lost
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a case link may do on its case now: act, or only read (and why)."""
+
+    act: bool
+    reason: str = ""
+
+
+def case_access(grant: Grant, holders: dict[str, Any], timeline: list[Any] | None,
+                now: datetime, grace: timedelta, contact_address: str = "",
+                roles: dict[str, StandingRole] | None = None) -> Access:
+    """A case link against the case's current holders; :class:`Denied` once access is gone.
+
+    Practitioner and manager links: full access while the person holds the role key; after
+    a hand-over, read only for ``grace``, then refused. A partnership contact's link
+    (``contact:…``) works while its address is still that contact's (``contact_address``)
+    or still holds the business-unit role for the partnership in the roles file.
+    """
+    if not grant.workflow_id:
+        return Access(act=False)
+    if grant.role_key.startswith("contact:"):
+        if (contact_address and _same(contact_address, grant.email)) or holds(
+                roles or {}, grant.email, "business_unit", protocol_of(grant.workflow_id)):
+            return Access(act=False)
+        raise Denied("The partnership access this link gave has been withdrawn: the address "
+                     "it was sent to no longer receives this case's copies. Ask your "
+                     "administrator for a new link if you still need it.")
+    why = still_holds(grant, holders)
+    if not why:
+        return Access(act=grant.can_act)
+    lost = handed_over_at(grant, timeline or [])
+    holder = holders[grant.role_key].label()
+    if lost is not None and now < lost + grace:
+        until = lost + grace
+        return Access(act=False, reason=(
+            f"The role {grant.role_key} was handed to {holder}, so your link lets you read "
+            f"this case until {until:%d %B %Y %H:%M} UTC, and no longer change it."))
+    raise Denied(f"The role {grant.role_key} on this case is now held by {holder}, so your "
+                 "link no longer opens it. Ask whoever handed the role over if you still "
+                 "need to see the case.")
 
 
 def check_list(grant: Grant, roles: dict[str, StandingRole]) -> None:
@@ -152,7 +241,10 @@ def check_list(grant: Grant, roles: dict[str, StandingRole]) -> None:
     _standing(grant, roles)
 
 
-def check_raise(grant: Grant) -> None:
+def check_raise(grant: Grant, roles: dict[str, StandingRole]) -> None:
+    """May this link raise a disagreement? Only while the roles file names its address (or
+    the address's domain) as a raiser, for the link's partnership."""
     if grant.role != "raiser":
         raise Denied("This link does not let you raise a disagreement. Ask your administrator "
                      "for a link to raise one.")
+    _standing(grant, roles)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import RPCError, WorkflowUpdateFailedError
 
+from infra.contacts import contact_address
 from infra.links import Grant
 from protocols.caserecord import due_text
-from protocols.messages import CONTACT_METHODS, CaseState, DeadlineState
+from protocols.messages import CONTACT_METHODS, CaseState, DeadlineState, TimelineEvent
 from protocols.schema import Protocol
-from starter import cases
+from starter import cases, endings
 from starter.errors import explain
 from starter.web import flash as flashes
 from starter.web.actions import ACTIONS, Action, by_slug, ordered
@@ -27,10 +29,11 @@ from starter.web.deps import (
     roles,
     temporal,
     web,
+    withdrawn,
 )
 from starter.web.forms import FormState, add_model_errors, read_form
 from starter.web.rendering import PageError, render
-from starter.web.roles import Denied, check_case, still_holds
+from starter.web.roles import Access, Denied, case_access, check_case, still_holds
 
 router = APIRouter()
 UPDATE_TIMEOUT = 30.0
@@ -50,10 +53,37 @@ def _authorise(request: Request, grant: Grant, workflow_id: str, *, act: bool) -
         raise denied(exc) from None
 
 
-def _still_holds(request: Request, state: CaseState) -> None:
-    why = still_holds(request.state.grant, state.holders)
-    if why:
-        raise PageError(403, "You cannot do this with your link", why)
+async def _access(request: Request, state: CaseState,
+                  timeline: list[TimelineEvent] | None = None) -> Access:
+    """The link against the case's current holders (and, for a partnership contact's link,
+    the contact's address and the roles file), on every request; a clear page once gone."""
+    grant: Grant = request.state.grant
+    settings = web(request).settings
+    contact, standing = "", None
+    if grant.workflow_id and grant.role_key.startswith("contact:"):
+        protocol = protocol_or_none(state.protocol)
+        contact_id = grant.role_key.removeprefix("contact:")
+        contact = contact_address(protocol, contact_id, settings) if protocol else ""
+        standing = roles(request)
+    if timeline is None and grant.workflow_id and still_holds(grant, state.holders):
+        timeline = await temporal(cases.get_timeline(web(request).client, state.workflow_id,
+                                                     _run(request)))
+    try:
+        return case_access(grant, state.holders, timeline, datetime.now(UTC),
+                           timedelta(hours=settings.handover_grace_hours), contact, standing)
+    except Denied as exc:
+        raise withdrawn(exc) from None
+
+
+async def _may_act(request: Request, state: CaseState) -> None:
+    access = await _access(request, state)
+    if not access.act:
+        raise PageError(403, "You cannot do this with your link", access.reason or
+                        "Your link lets you read this case but not change it.")
+    ended = await temporal(endings.ending(web(request).client, state.workflow_id,
+                                          _run(request)))
+    if ended is not None:
+        raise PageError(409, f"This case was {ended.label}", ended.sentence())
 
 
 @router.get("/t/{token}")
@@ -129,10 +159,12 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     flash = flashes.unpack(web(request).flash_key, request.cookies.get(flashes.FLASH_COOKIE))
     if flash and flash.get("wid") != workflow_id:
         flash = None
+    access = await _access(request, state, timeline)
+    ended = await temporal(endings.ending(client, workflow_id, _run(request)))
     closed = state.status in ("closed", "withdrawn")
-    handed_over = still_holds(grant, state.holders) if grant.can_act else ""
-    reason = ("This case is closed; nothing more can be recorded on it." if closed else
-              handed_over or "Your link lets you read this case. Only the practitioners and "
+    reason = (ended.sentence() if ended else
+              "This case is closed; nothing more can be recorded on it." if closed else
+              access.reason or "Your link lets you read this case. Only the practitioners and "
               "managers named on the case can record what happens.")
     must_act = sorted((d for d in state.deadlines if d.live),
                       key=lambda d: (d.due is None, d.due or d.clock_start))
@@ -140,8 +172,8 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
         request, "case.html", state=state, timeline=timeline, protocol=protocol, stage=stage,
         stage_known=bool(state.stages_visited), must_act=must_act, due_text=due_text,
         contact_methods=CONTACT_METHODS,
-        actions=available_actions(state, protocol) if grant.can_act and not handed_over
-        else [],
+        actions=available_actions(state, protocol) if access.act and not ended else [],
+        ended=ended,
         read_only_reason=reason, flash=flash, case_url=f"/t/{token}/cases/{workflow_id}",
         back_url="" if grant.workflow_id else f"/t/{token}/cases",
         rules_changed=bool(protocol and protocol.content_hash() != state.protocol_hash))
@@ -208,7 +240,7 @@ def _defaults(action: Action, state: CaseState) -> dict[str, Any]:
 async def _show_form(request: Request, token: str, workflow_id: str, action: Action,
                      form: FormState | None, status: int = 200) -> Response:
     state = await temporal(cases.get_state(web(request).client, workflow_id, _run(request)))
-    _still_holds(request, state)
+    await _may_act(request, state)
     protocol = protocol_or_none(state.protocol)
     if form is None:
         form = FormState(values=_defaults(action, state))
@@ -232,8 +264,8 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     check_workflow_id(workflow_id)
     action = _action(slug)
     _authorise(request, grant, workflow_id, act=True)
-    _still_holds(request, await temporal(cases.get_state(web(request).client, workflow_id,
-                                                         _run(request))))
+    await _may_act(request, await temporal(cases.get_state(web(request).client, workflow_id,
+                                                           _run(request))))
     values = read_form(await request.form(max_files=0, max_fields=200))
     try:
         web(request).csrf.check(request.state.cookie_sid, values.pop(FIELD, None))

@@ -17,7 +17,7 @@ from starter import cases
 from starter.errors import explain
 from starter.web import raise_form
 from starter.web.csrf import FIELD, CsrfError
-from starter.web.deps import csrf_failed, denied, grant_for, log, web
+from starter.web.deps import csrf_failed, denied, grant_for, log, roles, web
 from starter.web.forms import FormState, add_model_errors, read_form
 from starter.web.rendering import render
 from starter.web.roles import Denied, check_raise
@@ -29,7 +29,7 @@ router = APIRouter()
 def _raiser(request: Request, token: str) -> Grant:
     grant = grant_for(request, token)
     try:
-        check_raise(grant)
+        check_raise(grant, roles(request))
     except Denied as exc:
         raise denied(exc) from None
     return grant
@@ -109,6 +109,14 @@ async def raise_submit(request: Request, token: str) -> Response:
     if form.has_errors:
         return _show(request, token, grant, protocol, raise_form.ordered(form), 400)
     state = await _first_stage(client, handle.id)
+    if inp.case.raising.email.strip().lower() != grant.email.strip().lower():
+        # Raised on someone else's behalf: the raising practitioner named holds the case and
+        # gets its e-mails; a case link for this raiser would not hold any role on it.
+        return render(request, "error.html", title="Disagreement raised",
+                      message=f"Case {handle.id} has been raised. The raising practitioner "
+                              "named on it is sent its link by email (if an address was "
+                              "given; otherwise ask the business unit for one).",
+                      hint="Only the people named on a case can open it.")
     personal = dataclasses.replace(grant, role="practitioner", role_key="raising",
                                    workflow_id=handle.id, protocol="",
                                    run_id=handle.first_execution_run_id or handle.result_run_id

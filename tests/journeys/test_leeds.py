@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+from datetime import datetime
 
 from playwright.async_api import expect
 
@@ -27,8 +28,10 @@ def _attached_form(j: Journey, file_name: str, name: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).strip()
 
 
-def _due(state: dict, key: str) -> str:
-    return next(d["due"] for d in state["deadlines"] if d["key"] == key)
+def _due(state: dict, key: str) -> datetime:
+    """A deadline's instant (compared as a moment: ISO text with and without fractions of a
+    second does not sort by time)."""
+    return datetime.fromisoformat(next(d["due"] for d in state["deadlines"] if d["key"] == key))
 
 
 @journey

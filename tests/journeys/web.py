@@ -13,10 +13,12 @@ CONTACT = {"Meeting in person": "meeting", "Video call": "video", "Telephone": "
 
 async def raise_on_web(j: Journey, page: Page, *, protocol: str, raiser: tuple[str, str, str, str],
                        urgency: str, fields: dict[str, str]) -> tuple[str, Did]:
-    """Open a raiser link made with `resolutions link --raiser`, fill the raising form and
+    """Give the raiser the role (`resolutions roles add`), open the link made with
+    `resolutions link --raiser`, fill the raising form and
     submit it. ``raiser`` is (name, email, title, agency). Returns the case id and the window
     in which it was raised (as a Did with stage '')."""
     name, email, title, agency = raiser
+    await j.run("roles", "add", "--email", email, "--role", "raiser", "--protocol", protocol)
     link = (await j.run("link", "--raiser", "--name", name, "--email", email, "--title", title,
                         "--agency", agency, "--protocol", protocol)).out.strip()
     await page.goto(link)
