@@ -98,6 +98,20 @@ def held_by(protocol: Protocol, case: CaseDetails, stage: Stage, side: str) -> H
     return stage.role(side).holder_kind
 
 
+def key_held_by(protocol: Protocol, key: str, case: CaseDetails | None = None
+                ) -> HeldBy | None:
+    """Who holds the stage role a key names ("2.raising"), by the protocol and, given the
+    case, its sides' kinds of agency; None for a key that names no stage role."""
+    stage_id, _, slot = key.rpartition(".")
+    if slot not in ("raising", "receiving") or not stage_id:
+        return None
+    try:
+        stage = protocol.stage(stage_id)
+    except KeyError:
+        return None
+    return held_by(protocol, case, stage, slot) if case else stage.role(slot).holder_kind
+
+
 def agency_side(stage: Stage, slot: str) -> str:
     """Whose agency holds a slot of a stage (Swindon stage 1: both are the raiser's)."""
     return stage.role(slot).agency_side(slot)

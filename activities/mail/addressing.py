@@ -21,6 +21,9 @@ class Recipient:
 
     key: str
     person: Person
+    # Who holds the stage role the key names, by the protocol (None for a practitioner's or a
+    # contact's key): what the recipient's personal link gives access as.
+    held_by: str | None = None
 
     @property
     def address(self) -> str:
@@ -130,7 +133,7 @@ class _Resolver:
                    if named is None and req.protocol.holders_carried_forward else None)
         person = named or (carried[1] if carried else None)
         if person is not None and person.email:
-            return Recipient(key, person)
+            return Recipient(key, person, held_by(req.protocol, req.case, stage, side))
         if person is None and held_by(req.protocol, req.case, stage, side) == "practitioner":
             # The practitioners themselves hold this stage's role: no one is missing.
             return self._practitioner(agency)
