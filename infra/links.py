@@ -298,9 +298,10 @@ class Links:
         raise failure
 
     def for_case(self, workflow_id: str, person: Person, role_key: str,
-                 role: str | None = None, days: int | None = None, run_id: str = "") -> Grant:
+                 role: str | None = None, days: int | None = None, run_id: str = "",
+                 held_by: str | None = None) -> Grant:
         return Grant(name=person.name or person.email or "Unnamed", email=person.email,
-                     role=role or role_for_key(role_key), role_key=role_key,
+                     role=role or role_for_key(role_key, held_by), role_key=role_key,
                      workflow_id=workflow_id, run_id=run_id,
                      title=person.role, agency=person.agency, expires=self.expiry(days))
 
@@ -308,13 +309,11 @@ class Links:
 def role_for_key(role_key: str, held_by: str | None = None) -> str:
     """The access role an e-mail recipient gets from the case role it is addressed as.
 
-    ``held_by`` is who holds the stage's role by the protocol
-    (:func:`protocols.caserecord.held_by`): the practitioners get practitioner access, every
-    other holder manager access. Without it, the rule links followed before roles said who
-    holds them: every stage "1" role is a practitioner's. The two differ for Swindon only
-    (stage 1's receiving role is the professional's own line manager; stage 2 is held by the
-    practitioners); callers pass no ``held_by`` yet, so links keep today's access until the
-    protocols' fidelity review decides.
+    ``held_by`` is who holds the stage's role by the protocol, for the case
+    (:func:`protocols.caserecord.key_held_by`): the practitioners get practitioner access,
+    every other holder manager access. The e-mail activity and ``resolutions link`` always
+    pass it; only a grant made with no protocol at hand falls back on the rule links followed
+    before roles said who holds them (a stage "1" role is a practitioner's).
     """
     if role_key.startswith("contact:"):
         return "business_unit"  # the partnership's own address: read-only, this case only
@@ -325,12 +324,13 @@ def role_for_key(role_key: str, held_by: str | None = None) -> str:
     return "practitioner" if role_key.startswith("1.") else "manager"
 
 
-def link_builder_from_settings(settings: Settings) -> Callable[[str, Person, str], str]:
+def link_builder_from_settings(settings: Settings) -> Callable[..., str]:
     """What the notification activity calls for each recipient's personal link."""
     links = Links(settings)
 
-    def build(workflow_id: str, person: Person, role_key: str) -> str:
-        return links.url(links.for_case(workflow_id, person, role_key,
+    def build(workflow_id: str, person: Person, role_key: str,
+              held_by: str | None = None) -> str:
+        return links.url(links.for_case(workflow_id, person, role_key, held_by=held_by,
                                         run_id=_sending_run(workflow_id)))
 
     return build

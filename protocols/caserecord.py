@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
+from typing import Protocol as Shape
 
 from protocols.calendar import LONDON
 from protocols.messages import (
@@ -22,7 +23,7 @@ from protocols.messages import (
     Person,
     TimelineEvent,
 )
-from protocols.schema import HeldBy, Protocol, RoutingVariant, Stage
+from protocols.schema import CARRIED, HeldBy, Protocol, RoutingVariant, Stage
 
 MOVES = ("stage_entered", "escalated")
 MOMENT = "%a %d %b %Y %H:%M"  # 'Wed 18 Mar 2026 17:00'
@@ -56,46 +57,118 @@ def due_text(d: DeadlineState) -> str:
 
 
 # -- roles ---------------------------------------------------------------------------------
-def _variant(protocol: Protocol, case: CaseDetails, stage: Stage) -> RoutingVariant | None:
-    return next((v for v in protocol.routing_variants
-                 if v.id in case.variants and stage.id in v.stages), None)
+def side_kind(case: CaseDetails, side: str) -> str:
+    """The kind of agency one side of the case said it is ('' where none was said)."""
+    party = case.raising if side == "raising" else case.receiving
+    return getattr(party, "kind", "")
+
+
+def _variant(protocol: Protocol, case: CaseDetails, stage: Stage, slot: str
+             ) -> RoutingVariant | None:
+    """The routing variant that changes one slot of a stage: one whose kind of agency is the
+    kind the slot's side said it is. A variant frozen before variants named their kind
+    applies where the case listed it by id, to both sides, as it did then."""
+    side = stage.role(slot).agency_side(slot)
+    kind = side_kind(case, side)
+    for v in protocol.routing_variants:
+        if stage.id not in v.stages:
+            continue
+        if v.applies_to_kind is None:
+            if v.id in case.variants:
+                return v
+        elif kind and kind == v.applies_to_kind and v.applies_to_side in (None, side):
+            return v
+    return None
 
 
 def role_title(protocol: Protocol, case: CaseDetails, stage: Stage, side: str, *,
                with_side: bool = True) -> str:
-    """The role for one side of a stage, honouring the case's routing variants (a variant's
-    role is followed by '(raising agency)' unless ``with_side`` is off)."""
-    variant = _variant(protocol, case, stage)
+    """The role for one slot of a stage, honouring the routing variant of that side's kind of
+    agency (a variant's role is followed by '(raising agency)' unless ``with_side`` is off)."""
+    variant = _variant(protocol, case, stage, side)
     if variant is not None:
-        return f"{variant.role} ({side} agency)" if with_side else variant.role
-    return stage.raising.title if side == "raising" else stage.receiving.title
+        agency = stage.role(side).agency_side(side)
+        return f"{variant.role} ({agency} agency)" if with_side else variant.role
+    return stage.role(side).title
 
 
 def held_by(protocol: Protocol, case: CaseDetails, stage: Stage, side: str) -> HeldBy:
-    """Who holds one side of a stage in this case (the practitioners, a manager, …)."""
-    variant = _variant(protocol, case, stage)
+    """Who holds one slot of a stage in this case (the practitioners, a manager, …)."""
+    variant = _variant(protocol, case, stage, side)
     if variant is not None:
         return variant.holder_kind
-    return (stage.raising if side == "raising" else stage.receiving).holder_kind
+    return stage.role(side).holder_kind
 
 
-def holder(state: CaseState, case: CaseDetails, key: str) -> Person | None:
+def key_held_by(protocol: Protocol, key: str, case: CaseDetails | None = None
+                ) -> HeldBy | None:
+    """Who holds the stage role a key names ("2.raising"), by the protocol and, given the
+    case, its sides' kinds of agency; None for a key that names no stage role."""
+    stage_id, _, slot = key.rpartition(".")
+    if slot not in ("raising", "receiving") or not stage_id:
+        return None
+    try:
+        stage = protocol.stage(stage_id)
+    except KeyError:
+        return None
+    return held_by(protocol, case, stage, slot) if case else stage.role(slot).holder_kind
+
+
+def agency_side(stage: Stage, slot: str) -> str:
+    """Whose agency holds a slot of a stage (Swindon stage 1: both are the raiser's)."""
+    return stage.role(slot).agency_side(slot)
+
+
+class HoldsRoles(Shape):
+    """Anything that knows who holds which role now: a case's state, or its book."""
+
+    holders: dict[str, Person]
+
+
+def holder(state: HoldsRoles, case: CaseDetails, key: str) -> Person | None:
     """Who holds a role key now (reassignments included); practitioners come from the case."""
     if key in state.holders:
         return state.holders[key]
     if key in ("raising", "receiving"):
-        return getattr(case, key)
+        return getattr(case, key).person()
     return case.holders.get(key)
 
 
-def role_holder(protocol: Protocol, case: CaseDetails, state: CaseState, stage: Stage,
+def carried_from(protocol: Protocol, case: CaseDetails, state: HoldsRoles, stage: Stage,
+                 slot: str) -> tuple[str, Person] | None:
+    """The person named for the same role at an earlier stage, and that role's key: the
+    nearest earlier slot on the same side held by the same kind of person (``held_by``; the
+    agencies' own people only). Protocols frozen before carrying forward carry nothing."""
+    kind = held_by(protocol, case, stage, slot)
+    if kind not in CARRIED:
+        return None
+    side = agency_side(stage, slot)
+    for earlier in reversed(protocol.stages[:protocol.stage_index(stage.id)]):
+        for other in ("raising", "receiving"):
+            if (agency_side(earlier, other) == side
+                    and held_by(protocol, case, earlier, other) == kind):
+                key = f"{earlier.id}.{other}"
+                person = holder(state, case, key)
+                if person is not None:
+                    return key, person
+    return None
+
+
+def role_holder(protocol: Protocol, case: CaseDetails, state: HoldsRoles, stage: Stage,
                 side: str) -> Person | None:
-    """Who holds a side of a stage: the person named for it, else the practitioner where the
+    """Who holds a slot of a stage: the person named for it, else whoever was named for the
+    same role at an earlier stage (:func:`carried_from`), else the practitioner where the
     practitioners hold the role themselves; None where nobody is named yet."""
     named = holder(state, case, f"{stage.id}.{side}")
-    if named is None and held_by(protocol, case, stage, side) == "practitioner":
-        return holder(state, case, side)
-    return named
+    if named is not None:
+        return named
+    carried = (carried_from(protocol, case, state, stage, side)
+               if protocol.holders_carried_forward else None)
+    if carried is not None:
+        return carried[1]
+    if held_by(protocol, case, stage, side) == "practitioner":
+        return holder(state, case, agency_side(stage, side))
+    return None
 
 
 def person_line(person: Person | None) -> str:

@@ -69,13 +69,16 @@ def _check_stated(path: Path, protocol: Protocol) -> None:
                if role.held_by is None]
     missing += [f"routing_variants (id \"{v.id}\").held_by" for v in protocol.routing_variants
                 if v.held_by is None]
+    missing += [f"routing_variants (id \"{v.id}\").applies_to_kind" for v in
+                protocol.routing_variants if v.applies_to_kind is None]
     duties = [*protocol.post_resolution, *(d for s in protocol.stages for d in s.on_resolution)]
     missing += [f"duty \"{d.id}\".awaited" for d in duties if d.awaited is None]
     if missing:
         raise ProtocolError(
             f"{path}: {'; '.join(missing)}: required (held_by: who holds the role, one of "
             f"{', '.join(get_args(HeldBy))}; awaited: true where the case stays open until "
-            "the duty is done)")
+            "the duty is done; applies_to_kind: the kind of agency, e.g. 'school', whose side "
+            "the variant changes)")
 
 
 def _check_citation(path: Path, protocol: Protocol) -> None:

@@ -95,6 +95,25 @@ class Person(Message):
         return ", ".join(bits) or "(not named)"
 
 
+class Party(Person):
+    """One side of a case: its practitioner, and the kind of agency it is where the protocol
+    routes that kind differently (``school``, ``self_employed``…; empty: none of them)."""
+
+    kind: Line = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_person(cls, value: object) -> object:
+        """A plain :class:`Person` stands for a side of no particular kind."""
+        if isinstance(value, Person) and not isinstance(value, Party):
+            return value.model_dump()
+        return value
+
+    def person(self) -> Person:
+        """The practitioner alone, as a role holder."""
+        return Person.model_validate(self.model_dump(exclude={"kind"}))
+
+
 class Actor(Message):
     """Who is doing something to a case."""
 
@@ -118,8 +137,8 @@ class Child(Message):
 class CaseDetails(Message):
     reference: str = Field(pattern=REFERENCE_PATTERN, description="e.g. 2026-0042")
     child: Child = Field(default_factory=Child)
-    raising: Person
-    receiving: Person
+    raising: Party
+    receiving: Party
     # Who holds which role, keyed "<stage>.raising" / "<stage>.receiving" (e.g. "2.raising").
     holders: dict[str, Person] = Field(default_factory=dict)
     issue: Text = ""
@@ -127,7 +146,8 @@ class CaseDetails(Message):
     nature: Text = ""
     aim: Text = ""
     category: Line = "other"
-    # Routing variants that apply (Dudley "school"/"self_employed", Leeds "no_line_manager").
+    # Legacy: routing variants a case chose by id, before each side said its kind of agency
+    # (``raising.kind``); honoured only for variants of protocols frozen then (both sides).
     variants: list[Line] = Field(default_factory=list)
     conference_dissent_exhausted: bool = False
     arose: datetime | None = None

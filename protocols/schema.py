@@ -11,7 +11,9 @@ in ``source`` and had no ``published``, ``digest`` or ``quote``: they still load
 fields empty, and keep the content hash they were frozen with. Likewise protocols frozen before
 roles said who holds them (``held_by``) and duties said whether they keep a case open
 (``awaited``): those fields are empty there, and the rule the code followed before stands in
-(:func:`implied_held_by`, :data:`IMPLIED_AWAITED`).
+(:func:`implied_held_by`, :data:`IMPLIED_AWAITED`). Protocols frozen before routing variants
+named the kind of agency they change (``applies_to_kind``) list variants a case chose by id,
+and such a variant changes both sides, as it did then.
 """
 
 from __future__ import annotations
@@ -32,15 +34,21 @@ TimescaleKind = Literal[
     "agreed",  # agreed per case, optionally within a maximum of working days
 ]
 # Who holds a role: the practitioners themselves, their line managers (or an agency's named
-# safeguarding lead), senior managers up to directors, the partnership's own chair, executive,
-# business unit or panel, or someone outside the agencies (a professional body, a committee).
-HeldBy = Literal["practitioner", "manager", "head", "partnership", "external"]
+# safeguarding lead), senior managers and heads of service, directors, the partnership's own
+# chair, executive, business unit or panel (or the one office a protocol names to settle what
+# stays unresolved), or someone outside the agencies (a professional body, a committee).
+# A role on one side held by the same kind of person as that side's role at an earlier stage
+# is the same role: whoever was named for it stays named (agencies' own people only; the
+# partnership's offices and outside bodies are named stage by stage).
+HeldBy = Literal["practitioner", "manager", "head", "director", "partnership", "external"]
+CARRIED: tuple[str, ...] = ("practitioner", "manager", "head", "director")
 # The partnership forms the system can fill from a case's record (protocols/forms.py).
 FormKind = Literal["swindon_appendix_1", "leeds_appendix_3", "york_written_account"]
 FORM_KINDS: tuple[str, ...] = get_args(FormKind)
 ClockStart = Literal["stage_entry", "previous_stage_completion", "concern_arose", "resolution"]
 ExpiryAction = Literal["escalate", "remind"]
 Side = Literal["raising", "receiving", "both"]
+Party = Literal["raising", "receiving"]
 
 
 class Strict(BaseModel):
@@ -139,6 +147,9 @@ class DeadlineRule(Sourced):
     # Met when the system sends this form (one of the stage's forms) with the stage's entry
     # e-mail to the form's addressee: Swindon's Stage 5 referral "using the form at Appendix 1".
     met_by_sending: FormKind | None = None
+    # Where the people who must act hold an earlier stage's roles (Leeds Step 3b: each Head of
+    # Service raises it with their Director): that stage's id; empty for the stage's own.
+    holders_of: str | None = None
 
 
 # -- rules protocols frozen before a field existed still follow -------------------------------
@@ -177,6 +188,13 @@ class Held(Strict):
 class Role(Held):
     title: str
     examples: list[str] = Field(default_factory=list)
+    # Whose agency the holder belongs to, where it is not the slot's own side (Swindon stage 1:
+    # the raiser consults their own line manager, and the other agency takes no part).
+    side: Party | None = None
+
+    def agency_side(self, slot: str) -> str:
+        """The side whose agency holds this role, for the slot (raising/receiving) it is in."""
+        return self.side or slot
 
     @property
     def role_name(self) -> str:
@@ -219,6 +237,9 @@ class FormRef(Sourced):
 
 
 class Stage(Sourced):
+    """One stage of the ladder; ``raising``/``receiving`` are its two parties (see
+    :attr:`Role.side` for a stage the other agency takes no part in)."""
+
     id: str = Field(pattern=r"^[0-9a-z]+$")
     name: str
     raising: Role
@@ -254,6 +275,16 @@ class Stage(Sourced):
     def escalation_deadline(self) -> DeadlineRule | None:
         return next((d for d in self.deadlines if d.on_expiry == "escalate"), None)
 
+    def role(self, slot: str) -> Role:
+        return self.raising if slot == "raising" else self.receiving
+
+    @property
+    def internal(self) -> bool:
+        """True where both parties are the raising agency's own (the other agency is not
+        involved, Swindon 002 s4 Stage 1)."""
+        return all(self.role(slot).agency_side(slot) == "raising"
+                   for slot in ("raising", "receiving"))
+
 
 class Contact(Strict):
     name: str
@@ -280,12 +311,22 @@ class CopyRule(Sourced):
 
 
 class RoutingVariant(Sourced, Held):
-    """A different role handles some stages in a named situation (a school, self-employed…)."""
+    """A different role handles some stages for one side, where that side's agency is of a
+    named kind (a school, a self-employed professional…): only that side's roles change."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     when: str
     stages: list[str]
     role: str
+    # The kind of agency a case says one side is (``raising.kind``) for the variant to apply
+    # to that side; empty only in protocols frozen before it was recorded, where a case listed
+    # the variant by id (``variants``) and it changed both sides.
+    applies_to_kind: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
+    # The one side the document allows the kind on (Barnsley 3.7(e): the complainant agency's);
+    # empty: either side.
+    applies_to_side: Party | None = None
+    # What the kind is called where a person chooses it ("A school").
+    kind_label: str = ""
 
     @property
     def role_name(self) -> str:
@@ -375,6 +416,10 @@ class Protocol(Strict):
     policy_issues: PolicyIssueRoute | None = None
     copies: list[CopyRule] = Field(default_factory=list)
     routing_variants: list[RoutingVariant] = Field(default_factory=list)
+    # Whoever is named for a role stays named for the same role at later stages (same side,
+    # same ``held_by``). False only in protocols frozen before it was the rule: each stage's
+    # people were named anew (a practitioner role fell back to the case's practitioner).
+    holders_carried_forward: bool = False
     post_resolution: list[Duty] = Field(default_factory=list)
     feedback_to_raiser_every_stage: Guidance | None = Field(
         default=None, description="Set where the document asks that the practitioner who raised "
@@ -408,6 +453,12 @@ class Protocol(Strict):
         for i, variant in enumerate(self.routing_variants):
             for s in variant.stages:
                 need_stage(s, f"routing_variants[{i}].stages")
+        kinds = [v.applies_to_kind for v in self.routing_variants if v.applies_to_kind]
+        if len(kinds) != len(set(kinds)):
+            raise ValueError(f"routing variants name each kind of agency once, got {kinds}")
+        for stage in self.stages:
+            for rule in stage.deadlines:
+                need_stage(rule.holders_of, f"stage {stage.id} deadline '{rule.id}'.holders_of")
         for contact in self.immediate_risk.notify_contacts:
             if contact not in self.contacts:
                 raise ValueError(
@@ -437,6 +488,12 @@ class Protocol(Strict):
     def form_kinds(self) -> list[str]:
         """The forms this protocol's stages name, in the order of their stages."""
         return list(dict.fromkeys(f.kind for stage in self.stages for f in stage.forms))
+
+    @property
+    def side_kinds(self) -> dict[str, RoutingVariant]:
+        """The kinds of agency a side of a case can be said to be, with the variant each
+        brings (only variants that name their kind)."""
+        return {v.applies_to_kind: v for v in self.routing_variants if v.applies_to_kind}
 
     def stage(self, stage_id: str) -> Stage:
         for s in self.stages:
@@ -484,7 +541,10 @@ class Protocol(Strict):
 
 # Fields added after protocols were first frozen, and their value where a protocol lacks them.
 ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "held_by": None,
-                                   "awaited": None, "met_by_sending": None}
+                                   "awaited": None, "met_by_sending": None, "side": None,
+                                   "holders_of": None,
+                                   "applies_to_kind": None, "applies_to_side": None,
+                                   "kind_label": "", "holders_carried_forward": False}
 
 
 def _without_empty_additions(node: object) -> object:

@@ -28,6 +28,7 @@ from protocols.messages import (
     TimelineEvent,
     Urgency,
 )
+from protocols.schema import Protocol
 from starter import endings
 from workflows import search_attributes as sa
 from workflows.disagreement import DisagreementWorkflow
@@ -130,12 +131,7 @@ def build_case_input(
         if case.category == pre.applies_to_category and not case.conference_dissent_exhausted:
             missing["conference_dissent_exhausted"] = (
                 f"{pre.requirement} first ({pre.source})")
-    known = {v.id for v in protocol.routing_variants}
-    for variant in case.variants:
-        if variant not in known:
-            names = ", ".join(sorted(known)) or "none"
-            missing["variants"] = (f"'{variant}' is not a routing variant of "
-                                   f"{protocol.short_name}; known: {names}")
+    missing.update(_variant_problems(protocol, case))
     if not case.raising.agency:
         missing["raising.agency"] = "Say which agency is raising the disagreement"
     if not case.receiving.agency:
@@ -146,6 +142,39 @@ def build_case_input(
         raise InvalidInput("; ".join(missing.values()), missing)
     return CaseInput(protocol=protocol, protocol_hash=protocol.content_hash(), case=case,
                      urgency=urgency, raised_by=actor, search_attributes=search_attributes)
+
+
+def _variant_problems(protocol: Protocol, case: CaseDetails) -> dict[str, str]:
+    """What is wrong with the kinds of agency the sides say they are (and any legacy
+    ``variants``): each routing variant applies to the side whose agency is of its kind."""
+    problems: dict[str, str] = {}
+    kinds = protocol.side_kinds
+    names = ", ".join(sorted(kinds)) or "none"
+    for side in ("raising", "receiving"):
+        kind = getattr(case, side).kind
+        if not kind:
+            continue
+        variant = kinds.get(kind)
+        if variant is None:
+            problems[f"{side}.kind"] = (f"'{kind}' is not a kind of agency the "
+                                        f"{protocol.short_name} protocol routes differently; "
+                                        f"known: {names}")
+        elif variant.applies_to_side not in (None, side):
+            problems[f"{side}.kind"] = (
+                f"{variant.kind_label or kind}: the {protocol.short_name} protocol routes this "
+                f"for the {variant.applies_to_side} agency only ({variant.source})")
+    by_id = {v.id: v for v in protocol.routing_variants}
+    for chosen in case.variants:
+        variant = by_id.get(chosen)
+        if variant is None:
+            problems["variants"] = (f"'{chosen}' is not a routing variant of "
+                                    f"{protocol.short_name}; known kinds of agency: {names}")
+        elif variant.applies_to_kind:
+            problems["variants"] = (
+                f"'{chosen}' applies to one side only: say which agency it is with "
+                f"--raising-kind {variant.applies_to_kind} or --receiving-kind "
+                f"{variant.applies_to_kind} (in a case file, raising.kind or receiving.kind)")
+    return problems
 
 
 async def raise_case(client: Client, settings: Settings, inp: CaseInput) -> WorkflowHandle:

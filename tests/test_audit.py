@@ -408,7 +408,7 @@ async def test_swindon_agency_log_csv(skipping_env, settings, mailbox) -> None:
         "concern raised with,how,outcome\n"
         "swindon-2030-0042,2030-0042,swindon,receiving,1,Internal discussion,04/03/2030,"
         "\"Rae Raiser, Teacher, Example Primary School — Professional who disagrees\","
-        "Their own line manager,not recorded,"
+        "Their own line manager (raising agency),not recorded,"
         "\"Not resolved (04/03/2030, Mo Manager): Escalate to the school\"\n"
         "swindon-2030-0042,2030-0042,swindon,receiving,2,Inter-agency discussion,04/03/2030,"
         "\"Rae Raiser, Teacher, Example Primary School — Professional with the concern\","

@@ -71,7 +71,7 @@ async def test_swindon_appendix_1_is_filled_from_the_case(skipping_env, settings
         # No discussion was recorded: when and how contact was made are not guessed.
         "Stage 1 Internal discussion", "not recorded",
         "Hannah Cole, Health Visiting Team Leader, Great Western Hospitals NHS FT — "
-        "Their own line manager",
+        "Their own line manager (raising agency)",
         "not recorded",
         "Not resolved (05/03/2030, Hannah Cole): Line manager agrees the concern should go "
         "to CSC."]
@@ -107,7 +107,7 @@ async def test_swindon_rows_not_reached_and_how_contacted(skipping_env, settings
     assert row_cells(blank_page, "3") == ["Stage 3 Team / Inspectors / Service Manager",
                                           "", "", "", ""]
     # With nobody named at stage 1 the role title stands in for the name.
-    assert row_cells(blank_page, "1")[2] == "Their own line manager"
+    assert row_cells(blank_page, "1")[2] == "Their own line manager (raising agency)"
     # How the two sides spoke, as each outcome recorded it.
     assert row_cells(spoke_page, "1")[3] == "Telephone"
     assert row_cells(spoke_page, "2")[3] == "Video call"

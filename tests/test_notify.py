@@ -77,8 +77,9 @@ async def test_swindon_mail_up_the_ladder(skipping_env, settings, mailbox) -> No
     env, (box, _) = skipping_env, mailbox
     async with make_worker(env.client, settings):
         case = await raise_case(env, "swindon", "2030-03-04 09:00", arose=at("2030-03-04 09:00"),
+                                # The raiser's own line manager, named for stage 1 only:
+                                # the same role at stage 3 (a manager, raising side).
                                 holders={"1.receiving": LINE_MANAGER_A,
-                                         "3.raising": LINE_MANAGER_A,
                                          "3.receiving": LINE_MANAGER_B})
         await outcome(env, case, "2030-03-05 15:00", "1", LINE_MANAGER_A, "Line manager agrees.")
         await outcome(env, case, "2030-03-11 11:00", "2", RAISING,
@@ -88,10 +89,12 @@ async def test_swindon_mail_up_the_ladder(skipping_env, settings, mailbox) -> No
                       resolved=True, learning_points=["Check closure thresholds"])
         await case.result()
     raised = only(box, "case_raised")
-    # Stage 1 is internal: both practitioners and the line manager, nobody copied.
-    assert addresses(raised, "To") == emails(RAISING, RECEIVING, LINE_MANAGER_A)
-    assert raised["Cc"] is None and recipients(raised) == emails(RAISING, RECEIVING,
-                                                                  LINE_MANAGER_A)
+    # Swindon 002 s4 Stage 1: "Any professional who disagrees with a decision should
+    # initially consult with their line manager": the raising side only, nobody copied.
+    assert addresses(raised, "To") == emails(RAISING, LINE_MANAGER_A)
+    assert raised["Cc"] is None and recipients(raised) == emails(RAISING, LINE_MANAGER_A)
+    stage_1_outcome = only(box, "outcome_recorded", "stage 1")
+    assert recipients(stage_1_outcome) == emails(RAISING, LINE_MANAGER_A)
     assert raised["Subject"] == ("[SSP] Case 2030-0042: disagreement raised at stage 1 — "
                                  "contact your opposite number by Wed 06 Mar 17:00")
     at_2 = only(box, "stage_entered", "stage 2")
@@ -174,7 +177,7 @@ async def test_dudley_missing_addresses_are_named(skipping_env, settings, mailbo
     async with make_worker(env.client, settings):
         plain = await raise_case(env, "dudley", "2030-04-08 09:00", holders=DUDLEY_HOLDERS)
         school = await raise_case(env, "dudley", "2030-04-08 09:00", reference="2030-0043",
-                                  variants=["school"])
+                                  raising={**RAISING.model_dump(), "kind": "school"})
         await outcome(env, plain, "2030-04-09 09:00", "1", RAISING, "Not agreed.")
         await outcome(env, school, "2030-04-09 09:00", "1", RAISING, "Not agreed.")
         await outcome(env, plain, "2030-04-10 09:00", "2", LINE_MANAGER_A, "Not agreed.")
@@ -187,15 +190,16 @@ async def test_dudley_missing_addresses_are_named(skipping_env, settings, mailbo
         at_3a, "text/plain")
     assert "stage_entered: Dudley MBC Head of Safeguarding not notified, address missing" \
         in plain_state.not_notified
-    # Nobody named for the school's stage 2: the practitioners are told, the roles reported.
+    # Nobody named for the school's stage 2: the practitioners are told, the roles reported;
+    # the Head teacher is the school's (raising) side only (Dudley s4 Stage 2 NOTE).
     school_2 = next(m for m in box.for_event("stage_entered")
                     if m["X-Resolutions-Case"] == "dudley-2030-0043")
     assert recipients(school_2) == emails(RAISING, RECEIVING)
     assert [n for n in school_state.not_notified if n.startswith("stage_entered")] == [
         "stage_entered: Head teacher / Principal (raising agency) for stage 2 not notified, "
         "address missing",
-        "stage_entered: Head teacher / Principal (receiving agency) for stage 2 not notified, "
-        "address missing"]
+        "stage_entered: Line/team manager or named lead for safeguarding (receiving agency) "
+        "for stage 2 not notified, address missing"]
 
 
 # -- Leeds: the LSCP is notified with Appendix 3 at 3a, 3b and 4 -------------------------------
@@ -495,7 +499,7 @@ async def test_message_resent_after_a_lost_reply_has_the_same_message_id(tmp_pat
         mail = NotificationActivities(
             Settings(smtp_port=controller.port, data_dir=tmp_path,
                      public_url="https://pr.example"),
-            link_builder=lambda wid, person, role: f"https://pr.example/c/{wid}?for={person.email}")
+            link_builder=lambda wid, person, role, held_by: f"https://pr.example/c/{wid}?for={person.email}")
         first = ActivityEnvironment()
         beats: list[tuple[Any, ...]] = []
         first.on_heartbeat = lambda *details: beats.append(details)

@@ -30,7 +30,8 @@ async def test_swindon_path_recipients_copies_and_forms(skipping_env, settings, 
         assert "Test Child Alpha" not in m["Subject"]
         assert m["Subject"].startswith("[SSP] Case 2030-0001")
     raised = box.for_event("case_raised")[0]
-    assert "rae@school.example" in raised["To"] and "rob@csc.example" in raised["To"]
+    # Swindon s4 Stage 1 is the raiser's internal discussion: the other agency is not told.
+    assert "rae@school.example" in raised["To"] and "rob@csc.example" not in raised["To"]
     assert SSP not in _cc(raised)  # the Partnership is copied from stage 2 only
     entered = {m["X-Resolutions-Event-Key"]: m for m in box.for_event("stage_entered")}
     for message in entered.values():

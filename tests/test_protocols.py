@@ -687,13 +687,15 @@ def test_a_malformed_quotation_is_refused(tmp_path: Path, quote: str) -> None:
 # -- protocols frozen into running cases before documents were cited by title ------------------
 def frozen_inputs() -> list[tuple[str, CaseInput]]:
     """The protocol frozen into each saved history's workflow input, decoded as the worker
-    decodes it."""
+    decodes it: only the histories recorded before protocols cited their documents by title
+    (histories recorded since freeze today's shape)."""
     found = []
     for path in sorted(HISTORY_DIR.glob("*.json")):
         history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
         started = history.events[0].workflow_execution_started_event_attributes
         (inp,) = asyncio.run(test_converter().decode(started.input.payloads, [CaseInput]))
-        found.append((path.stem, inp))
+        if not inp.protocol.digest:
+            found.append((path.stem, inp))
     return found
 
 
@@ -723,9 +725,10 @@ def test_frozen_protocols_imply_who_holds_roles_and_which_duties_keep_a_case_ope
                 assert role.held_by is None, name
                 practitioners = getattr(new, side).held_by == "practitioner"
                 assert (role.holder_kind == "practitioner") == practitioners, (name, old.id)
-        for old_v, new_v in zip(frozen.routing_variants, now.routing_variants, strict=True):
-            assert old_v.held_by is None and (old_v.holder_kind == "practitioner") == (
-                new_v.held_by == "practitioner"), name
+        for old_v in frozen.routing_variants:
+            # Frozen before variants named their side's kind of agency: chosen by id, as then.
+            assert old_v.held_by is None and old_v.applies_to_kind is None, name
+        assert not frozen.holders_carried_forward, name
         duties = [*frozen.post_resolution, *(d for s in frozen.stages for d in s.on_resolution)]
         news = {d.id: d for d in [*now.post_resolution,
                                   *(d for s in now.stages for d in s.on_resolution)]}
@@ -739,7 +742,7 @@ def test_a_file_must_say_who_holds_each_role_and_which_duties_keep_a_case_open(
     text = replace_once(MINIMAL, ', held_by = "manager" }\n\n[[copies]]', ' }\n\n[[copies]]')
     message = load_error(write(tmp_path, text))
     assert 'stages (id "2").receiving.held_by' in message and "required" in message
-    assert "practitioner, manager, head, partnership, external" in message
+    assert "practitioner, manager, head, director, partnership, external" in message
     duty = """[[post_resolution]]
 id = "confirm"
 kind = "written_confirmation"
@@ -862,7 +865,10 @@ def test_deadlines_recorded_before_they_carried_a_timescale_kind_read_it_from_th
     """E-mail requests in the saved histories carry deadlines without ``timescale_kind``: each
     decodes, with the kind of the rule it was made from."""
     seen = 0
+    legacy = {name for name, _ in frozen_inputs()}
     for path in sorted(HISTORY_DIR.glob("*.json")):
+        if path.stem not in legacy:
+            continue  # recorded since deadlines carry their kind
         history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
         started = history.events[0].workflow_execution_started_event_attributes
         (inp,) = asyncio.run(test_converter().decode(started.input.payloads, [CaseInput]))

@@ -69,7 +69,7 @@ async def test_leeds_raiser_hears_of_every_stage(skipping_env, settings, mailbox
         await skip_to(env, at("2030-06-11 10:05"))
     rule = "Leeds s4 bullet 3"
     for stage_id, holders in (("2", (LINE_MANAGER_A, LINE_MANAGER_B)), ("3a", (HEAD_A, HEAD_B)),
-                              ("3b", (DIRECTOR_A, DIRECTOR_B))):
+                              ("3b", (DIRECTOR_A, DIRECTOR_B, HEAD_A, HEAD_B))):
         entered = _stage_mail(box, "stage_entered", stage_id)
         # Someone else holds the stage; the raiser is copied in, not made its holder.
         assert addresses(entered, "To") == emails(*holders), stage_id
@@ -77,7 +77,8 @@ async def test_leeds_raiser_hears_of_every_stage(skipping_env, settings, mailbox
         _told_raiser(entered, rule)
     [passed] = box.for_event("deadline_passed")
     assert "raises the disagreement at Director" in passed["Subject"]
-    assert addresses(passed, "To") == emails(DIRECTOR_A, DIRECTOR_B)
+    # Leeds Step 3b: each Head of Service must raise it with their Director, so it is theirs.
+    assert addresses(passed, "To") == emails(HEAD_A, HEAD_B)
     _told_raiser(passed, rule)
     for stage_id in ("1", "2", "3a", "3b"):
         _told_raiser(_stage_mail(box, "outcome_recorded", stage_id), rule)

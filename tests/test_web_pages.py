@@ -46,7 +46,7 @@ from infra.links import (
     sign,
 )
 from infra.settings import Settings
-from protocols.messages import ActionResult, CaseState, Person, TimelineEvent
+from protocols.messages import ActionResult, CaseInput, CaseState, Person, TimelineEvent
 from starter import cases
 from starter.web.actions import ACTIONS
 from starter.web.app import GOVUK_DIST, create_app
@@ -428,6 +428,33 @@ async def test_raise_form_validates_and_keeps_typing(site: Site,
                                                "raising.email": "rae@school.example"})
     assert page.status_code == 303
     assert (await site.get(page.headers["location"])).status_code == 200
+
+
+async def test_raise_form_asks_which_side_is_the_school(site: Site) -> None:
+    """Dudley s4 Stage 2 NOTE: "If one of the agencies is a school": each side says whether it
+    is one; Barnsley 3.7(e) gives its committee and designated-lead routes to the complainant
+    agency only, so only the raising side is asked."""
+    raiser = site.path(Grant(name="Rae Raiser", email="rae@school.example", role="raiser",
+                             expires=site.links.expiry()))
+    barnsley = await site.get(f"{raiser}/raise?protocol=barnsley")
+    assert 'name="raising.kind" type="radio" value="vcf"' in barnsley.text
+    assert 'name="receiving.kind"' not in barnsley.text
+    page = await site.get(f"{raiser}/raise?protocol=dudley")
+    for name in ("raising.kind", "receiving.kind"):
+        assert f'name="{name}" type="radio" value="school"' in page.text, name
+    data = {FIELD: _csrf(page.text), "protocol": "dudley", "urgency": "standard",
+            "reference": "2026-0061", "raising.name": "Rae Raiser", "raising.kind": "school",
+            "raising.agency": "Castle High School", "receiving.agency": "Early Help",
+            "receiving.kind": "vcf"}
+    refused = await site.post(f"{raiser}/raise", data)
+    assert refused.status_code == 400 and "is not a kind of agency" in refused.text
+    assert not await site.exists("dudley-2026-0061")
+    data = {**data, FIELD: _csrf(refused.text), "receiving.kind": ""}
+    raised = await site.post(f"{raiser}/raise", data)
+    assert raised.status_code == 303, raised.text
+    inp = await site.client.get_workflow_handle("dudley-2026-0061").query(
+        "case_input", result_type=CaseInput)
+    assert (inp.case.raising.kind, inp.case.receiving.kind) == ("school", "")
 
 
 async def test_pages_render_without_govuk_assets(dev_env: WorkflowEnvironment,

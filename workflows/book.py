@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from protocols.caserecord import role_title
+from protocols.caserecord import role_holder, role_title
 from protocols.messages import (
     CaseInput,
     CaseState,
@@ -36,8 +36,8 @@ class CaseBook:
         self.deadlines: dict[str, DeadlineState] = {}
         self.timeline: list[TimelineEvent] = []
         self.holders: dict[str, Person] = {
-            "raising": inp.case.raising,
-            "receiving": inp.case.receiving,
+            "raising": inp.case.raising.person(),
+            "receiving": inp.case.receiving.person(),
             **inp.case.holders,
         }
         self.outcomes: list[Outcome] = []
@@ -92,6 +92,13 @@ class CaseBook:
         person = self.holders.get(key)
         return person.label() if person else ""
 
+    def stage_holder_label(self, stage: Stage, side: str) -> str:
+        """Who holds a side of a stage: named for it, or for the same role earlier on."""
+        if not self.protocol.holders_carried_forward:
+            return self.holder_label(f"{stage.id}.{side}")
+        person = role_holder(self.protocol, self.inp.case, self, stage, side)
+        return person.label() if person else ""
+
     def role_title(self, stage: Stage, side: str) -> str:
         """The role for a side of a stage, taking routing variants into account."""
         return role_title(self.protocol, self.inp.case, stage, side, with_side=False)
@@ -112,8 +119,8 @@ class CaseBook:
                 lines.append(f"{d.who}: agree a timescale for '{d.what}'")
             else:
                 lines.append(f"{d.who}: {d.what}")
-        raising = self.holder_label(f"{stage.id}.raising")
-        receiving = self.holder_label(f"{stage.id}.receiving")
+        raising = self.stage_holder_label(stage, "raising")
+        receiving = self.stage_holder_label(stage, "receiving")
         lines.append(
             "Record the outcome of stage "
             f"{stage.id}: {self.role_title(stage, 'raising')}"

@@ -333,6 +333,10 @@ class DisagreementWorkflow:
         workflow.logger.info("case %s: stage %s entered (%s)", book.workflow_id, stage.id,
                              "escalated" if previous is not None else "first stage")
         to = [f"{stage.id}.raising", f"{stage.id}.receiving"]
+        # Those who must act on a duty of this stage from an earlier stage's roles (Leeds
+        # Step 3b: each Head of Service raises it with their Director) are told too.
+        to += [f"{rule.holders_of}.{side}" for rule in stage.deadlines if rule.holders_of
+               for side in ("raising", "receiving")]
         if announce_case:
             to = ["raising", "receiving", *to]
         cc = [f"contact:{c.contact}" for c in book.protocol.copies_for(stage.id, "on_entry")]
@@ -663,6 +667,11 @@ class DisagreementWorkflow:
         if d.kind == "duty":
             return ["raising", "receiving"]
         stage = d.stage or self._book.stage_id
+        rule = next((r for r in self._book.protocol.stage(stage).deadlines
+                     if r.id == d.rule), None) if d.kind == "stage" else None
+        if rule is not None and rule.holders_of:
+            # The duty falls to an earlier stage's people (Leeds Step 3b: Heads of Service).
+            stage = rule.holders_of
         return [f"{stage}.raising", f"{stage}.receiving"]
 
     async def _compute(self, queries: list[DeadlineQuery]) -> list[DeadlineAnswer]:

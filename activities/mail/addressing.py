@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from infra.contacts import contact_address
 from infra.settings import Settings
-from protocols.caserecord import held_by, holder, role_title
+from protocols.caserecord import agency_side, carried_from, held_by, holder, role_title
 from protocols.messages import NotificationRequest, Person
 from protocols.schema import Guidance, Stage
 
@@ -31,6 +31,9 @@ class Recipient:
 
     key: str
     person: Person
+    # Who holds the stage role the key names, by the protocol (None for a practitioner's or a
+    # contact's key): what the recipient's personal link gives access as.
+    held_by: str | None = None
 
     @property
     def address(self) -> str:
@@ -110,22 +113,49 @@ class _Resolver:
 
     def _stage_role(self, key: str, stage_id: str, side: str) -> Recipient | None:
         req = self.req
-        person = holder(req.state, req.case, key)
-        if person is not None and person.email:
-            return Recipient(key, person)
+        named = holder(req.state, req.case, key)
         try:
             stage: Stage | None = req.protocol.stage(stage_id)
         except KeyError:
             stage = None
-        if (person is None and stage is not None
-                and held_by(req.protocol, req.case, stage, side) == "practitioner"):
+        if stage is None:
+            if named is not None and named.email:
+                return Recipient(key, named)
+            self._miss(f"{side.capitalize()} role for stage {stage_id}")
+            return self._practitioner(side, report=False)
+        agency = agency_side(stage, side)
+        carried = (carried_from(req.protocol, req.case, req.state, stage, side)
+                   if named is None and req.protocol.holders_carried_forward else None)
+        person = named or (carried[1] if carried else None)
+        if person is not None and person.email:
+            return Recipient(key, person, held_by(req.protocol, req.case, stage, side))
+        if person is None and held_by(req.protocol, req.case, stage, side) == "practitioner":
             # The practitioners themselves hold this stage's role: no one is missing.
-            return self._practitioner(side)
-        title = (role_title(req.protocol, req.case, stage, side) if stage
-                 else f"{side.capitalize()} role")
-        named = f" ({person.name})" if person is not None and person.name else ""
-        self._miss(f"{title} for stage {stage_id}{named}")
-        return self._practitioner(side, report=False)
+            return self._practitioner(agency)
+        title = role_title(req.protocol, req.case, stage, side)
+        who = f" ({person.name})" if person is not None and person.name else ""
+        self._miss(f"{title} for stage {stage_id}{who}")
+        return self._practitioner(agency, report=False)
+
+
+def _outside(req: NotificationRequest, key: str) -> bool:
+    """True for an addressee of the other agency while the case is at a stage it takes no
+    part in (Swindon 002 s4 Stage 1: the raiser's internal discussion)."""
+    try:
+        stage = req.protocol.stage(req.stage or req.state.stage)
+    except KeyError:
+        return False
+    if not stage.internal:
+        return False
+    if key == "receiving":
+        return True
+    stage_id, _, slot = key.rpartition(".")
+    if slot not in ("raising", "receiving") or not stage_id:
+        return False
+    try:
+        return agency_side(req.protocol.stage(stage_id), slot) == "receiving"
+    except KeyError:
+        return False
 
 
 def resolve_addressees(req: NotificationRequest, settings: Settings) -> Addressees:
@@ -136,6 +166,8 @@ def resolve_addressees(req: NotificationRequest, settings: Settings) -> Addresse
     feedback = ["raising"] if feedback_rule(req) is not None else []
     for keys, bucket in ((req.to, result.to), ([*req.cc, *feedback], result.cc)):
         for key in keys:
+            if _outside(req, key):
+                continue
             recipient = resolve(key)
             if recipient is None or recipient.address.lower() in seen:
                 continue

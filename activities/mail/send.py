@@ -27,7 +27,8 @@ from protocols.loader import ProtocolError, load_protocol
 from protocols.messages import CaseInput, NotificationRequest, NotificationResult, Person
 from protocols.schema import Protocol
 
-LinkBuilder = Callable[[str, Person, str], str]
+# (case id, recipient, role key, who holds that role by the protocol) -> personal link
+LinkBuilder = Callable[[str, Person, str, str | None], str]
 SMTP_TIMEOUT = 30.0
 
 
@@ -44,7 +45,8 @@ class NotificationActivities:
     def link_for(self, workflow_id: str, recipient: Recipient | None) -> str:
         """The recipient's personal link to the case page, or the plain case page."""
         if self.link_builder is not None and recipient is not None:
-            return self.link_builder(workflow_id, recipient.person, recipient.key)
+            return self.link_builder(workflow_id, recipient.person, recipient.key,
+                                     recipient.held_by)
         return f"{self.settings.public_url.rstrip('/')}/cases/{workflow_id}"
 
     async def with_protocol(self, req: NotificationRequest) -> NotificationRequest:

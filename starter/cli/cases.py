@@ -123,6 +123,10 @@ def cmd_raise(args: argparse.Namespace) -> int:
         data["child"] = child
     if args.variant:
         data["variants"] = args.variant
+    for side in ("raising", "receiving"):
+        kind = getattr(args, f"{side}_kind")
+        if kind is not None:
+            data[side]["kind"] = kind
     if args.conference_dissent_exhausted:
         data["conference_dissent_exhausted"] = True
     holders = dict(data.get("holders", {}))
@@ -443,13 +447,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     for side in ("raising", "receiving"):
         for field in ("name", "role", "agency", "email", "phone"):
             p.add_argument(f"--{side}-{field}")
+        p.add_argument(f"--{side}-kind", help=f"the kind of agency the {side} side is, where "
+                       "the protocol routes it differently (e.g. school, self_employed, "
+                       "no_line_manager, vcf, designated_lead): only that side's roles change")
     p.add_argument("--issue", help="the issue you are concerned about")
     p.add_argument("--risk", help="the risk to the child")
     p.add_argument("--nature", help="the nature of the disagreement")
     p.add_argument("--aim", help="what you aim to achieve")
     p.add_argument("--category", help="e.g. child_protection_conference_decision")
     p.add_argument("--conference-dissent-exhausted", action="store_true")
-    p.add_argument("--variant", action="append", help="routing variant, e.g. school")
+    p.add_argument("--variant", action="append",
+                   help="legacy: a routing variant by id (now say the side: --raising-kind)")
     p.add_argument("--holder", action="append",
                    help="who holds a role: '2.raising=Jane Smith <jane@x.org>' (repeatable)")
     p.add_argument("--child-name")

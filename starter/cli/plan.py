@@ -149,8 +149,11 @@ def describe_protocol(p: Protocol) -> str:
                 lines.append(f"  copied from here: {p.contacts[c.contact].name} ({c.scope})"
                              f"  [{c.source}]")
     for v in p.routing_variants:
-        lines.append(f"Routing: {v.when}: {v.role} handles stages {', '.join(v.stages)}"
-                     f"  [{v.source}]")
+        side = (f"for that agency's side only (kind '{v.applies_to_kind}'"
+                + (f", {v.applies_to_side} side" if v.applies_to_side else "") + ")"
+                if v.applies_to_kind else "for both sides")
+        lines.append(f"Routing: {v.when}: {v.role} handles stages {', '.join(v.stages)} "
+                     f"{side}  [{v.source}]")
     for duty in p.post_resolution:
         lines.append(f"After resolution: {duty.what}  [{duty.source}]")
     for g in p.guidance:

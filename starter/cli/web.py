@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from infra.links import CASE_ROLES, Grant, Links, role_for_key
 from infra.settings import MAX_LINK_DAYS, MIN_LINK_DAYS, load_settings
+from protocols.caserecord import key_held_by
 from protocols.loader import available_protocols, load_protocol
 from protocols.messages import FROM_PEOPLE, Person
 from starter.web.roles import ROLES_ENV, holds, load_roles
@@ -99,10 +100,14 @@ def grant_from_args(args: argparse.Namespace, links: Links) -> Grant:
     protocol_id, _, reference = wid.partition("-")
     from starter.cases import workflow_id_for
 
-    if not reference or workflow_id_for(load_protocol(protocol_id).id, reference) != wid:
+    if not reference:
         raise ValueError(f"'{args.case_id}' is not a case id like york-2026-0042")
+    case_protocol = load_protocol(protocol_id)
+    if workflow_id_for(case_protocol.id, reference) != wid:
+        raise ValueError(f"'{args.case_id}' is not a case id like york-2026-0042")
+    held = key_held_by(case_protocol, args.role_key)
     return links.for_case(wid, person, args.role_key, role=args.role or
-                          role_for_key(args.role_key), days=args.days)
+                          role_for_key(args.role_key, held), days=args.days)
 
 
 def cmd_link(args: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ URGENCIES = ("standard", "urgent", "immediate-risk")
 PERSON_FIELDS = ("name", "role", "agency", "email", "phone")
 FIELDS = ("urgency", "reference", "category", "conference_dissent_exhausted", "variants",
           "arose", "issue", "risk_to_child", "nature", "aim",
-          *(f"raising.{f}" for f in PERSON_FIELDS), *(f"receiving.{f}" for f in PERSON_FIELDS),
+          *(f"raising.{f}" for f in (*PERSON_FIELDS, "kind")),
+          *(f"receiving.{f}" for f in (*PERSON_FIELDS, "kind")),
           "child.name", "child.date_of_birth", "child.address", "child.family")
 
 
@@ -45,9 +46,16 @@ def category_options(p: Protocol) -> list[tuple[str, str, str]]:
     return options
 
 
-def variant_options(p: Protocol) -> list[tuple[str, str, str]]:
-    return [(v.id, v.when, f"{v.role} handles stage{'s' if len(v.stages) > 1 else ''} "
-                           f"{', '.join(v.stages)} ({v.source})") for v in p.routing_variants]
+def kind_options(p: Protocol, side: str) -> list[tuple[str, str, str]]:
+    """The kinds of agency one side can say it is, each with what changes for that side only
+    (none where the protocol routes no kind differently)."""
+    kinds = [v for v in p.side_kinds.values() if v.applies_to_side in (None, side)]
+    if not kinds:
+        return []
+    return [("", "None of these", "The protocol's usual roles apply to this side.")] + [
+        (v.applies_to_kind or v.id, v.kind_label or v.when,
+         f"For this side only, {v.role} handles stage{'s' if len(v.stages) > 1 else ''} "
+         f"{', '.join(v.stages)} ({v.source})") for v in kinds]
 
 
 def defaults(grant: Grant) -> dict[str, Any]:
@@ -71,11 +79,10 @@ def case_data(v: dict[str, Any], form: FormState) -> tuple[dict[str, Any], str]:
         "issue": text(v, "issue"), "risk_to_child": text(v, "risk_to_child"),
         "nature": text(v, "nature"), "aim": text(v, "aim"),
         "category": text(v, "category") or "other",
-        "variants": checked(v, "variants"),
         "conference_dissent_exhausted": "yes" in checked(v, "conference_dissent_exhausted"),
     }
     for side in ("raising", "receiving"):
-        data[side] = {f: text(v, f"{side}.{f}").strip() for f in PERSON_FIELDS}
+        data[side] = {f: text(v, f"{side}.{f}").strip() for f in (*PERSON_FIELDS, "kind")}
     born = read_date(v, "child.date_of_birth", form)
     if born is not None and born > datetime.now(UTC).date():
         form.add("child.date_of_birth", "The child's date of birth must be in the past")

@@ -50,7 +50,8 @@ def _show(request: Request, token: str, grant: Grant, protocol: Protocol, form: 
                   base=f"/t/{token}", fixed_protocol=bool(grant.protocol),
                   urgency_options=raise_form.urgency_options(protocol),
                   category_options=raise_form.category_options(protocol),
-                  variant_options=raise_form.variant_options(protocol))
+                  kind_options={side: raise_form.kind_options(protocol, side)
+                                for side in ("raising", "receiving")})
 
 
 def _protocol(name: str) -> Protocol | None:

@@ -25,7 +25,9 @@ async def test_dudley_school_case_agreed_halted_extended_resolved(j: Journey) ->
         "--raising-agency", "Castle High School", "--raising-email", "dee@castle.example",
         "--receiving-name", "Ned Worker", "--receiving-role", "Family support worker",
         "--receiving-agency", "Dudley Early Help", "--receiving-email", "ned@earlyhelp.example",
-        "--variant", "school",
+        # Dudley s4 Stage 2 NOTE: "If one of the agencies is a school, the Head
+        # teacher/Principal will deal with this stage": the school is the raising side.
+        "--raising-kind", "school",
         "--holder", "2.raising=Hattie Head <hattie@castle.example>",
         "--holder", "2.receiving=Max Manager <max@earlyhelp.example>",
         "--issue", "Early help closed without a plan", "--child-name", "Test Child Dudleyone")
@@ -42,6 +44,14 @@ async def test_dudley_school_case_agreed_halted_extended_resolved(j: Journey) ->
     state = await j.at_stage(cid, "2", told="hattie@castle.example", timeout=40)
     assert [d["status"] for d in state["deadlines"] if d["key"] == "1/resolve"] == ["breached"]
     assert state["deadlines"][-1]["status"] == "awaiting_agreement"
+    # Only the school's side has its Head teacher; Early Help keeps its line manager.
+    assert ("Record the outcome of stage 2: Head teacher / Principal (Hattie Head) with "
+            "Line/team manager or named lead for safeguarding (receiving agency) (Max Manager)"
+            ) in state["expected_next"], state["expected_next"]
+    entered = await j.mail(cid, "stage_entered", "max@earlyhelp.example")
+    shown = (await j.run("mail", entered["file_name"])).out
+    assert "Head teacher / Principal (raising agency): Hattie Head" in shown, shown
+    assert "Head teacher / Principal (receiving agency)" not in shown, shown
 
     await j.run("agree-timescale", cid, "--stage", "2", "--working-days", "5",
                 "--by", "Max Manager", "--by-role", "Team manager")

@@ -142,7 +142,8 @@ async def test_leeds_immediate_risk_starts_at_head_of_service(j: Journey) -> Non
     """Raised on the web as an immediate risk: Duty and Advice alarmed, the case starts at
     Step 3a and the LSCP is told; the raiser names the receiving Head of Service and Director;
     no agreement at 3a; at 3b the two working days to raise it with the Director pass on their
-    own; the Director's mailed link resolves it and confirms in writing."""
+    own (the Head of Service told); the Director's mailed link resolves it and confirms in
+    writing."""
     page = await j.page()
     cid, raised = await web.raise_on_web(
         j, page, protocol="leeds", urgency="Immediate risk of significant harm to the child",
@@ -166,11 +167,13 @@ async def test_leeds_immediate_risk_starts_at_head_of_service(j: Journey) -> Non
                                 "No agreement on a medical", contact="Meeting in person",
                                 expect_text="moved to stage 3b")
 
-    # Nobody records raising it with the Director: that deadline passes on its own.
+    # Nobody records raising it with the Director: that deadline passes on its own, and the
+    # Head of Service who must raise it is told (Leeds s3 Step 3b para 1: "each Head of
+    # Service / senior manager will raise the disagreement within a further 2 working days").
     await j.until(cid, lambda s: any(d["key"] == "3b/raise_with_director"
                                      and d["status"] == "expired" for d in s["deadlines"]),
                   "past 3b's first deadline", timeout=30,
-                  mail=("deadline_passed", "dora@duty.leeds.example"))
+                  mail=("deadline_passed", "hana@duty.leeds.example"))
     dora = await j.page()
     await dora.goto(await j.mailed_link(cid, "role_assigned", "dora@duty.leeds.example"))
     three_b = await web.outcome(dora, "Stage 3b: Director / Assistant Director", True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from protocols.messages import Person
+from protocols.messages import Party, Person
 from tests.unit.helpers import RAISING, RECEIVING, at, book_for, deadline, enter
 
 LEE = Person(name="Lee Manager", role="Line manager", agency="Example Primary School",
@@ -90,15 +90,19 @@ def test_next_wake_is_the_earliest_reminder_deadline_or_nudge() -> None:
 
 
 def test_holders_and_role_titles() -> None:
-    book = book_for("dudley", variants=["school"], holders={"2.raising": LEE})
+    school = Party(**RAISING.model_dump(), kind="school")
+    book = book_for("dudley", raising=school, holders={"2.raising": LEE})
     assert book.holder_label("2.raising") == "Lee Manager, Line manager, Example Primary School"
     assert book.holder_label("2.receiving") == ""
     stage_1, stage_2 = book.protocol.stage("1"), book.protocol.stage("2")
     assert book.role_title(stage_1, "raising") == stage_1.raising.title
     assert book.role_title(stage_1, "receiving") == stage_1.receiving.title
-    # Dudley's school variant names the Head teacher for stages 2, 3a and 3b.
-    assert book.role_title(stage_2, "raising") == "Head teacher / Principal"
-    assert book.role_title(stage_2, "receiving") == "Head teacher / Principal"
+    # Dudley s4 Stage 2 NOTE: "If one of the agencies is a school, the Head teacher/Principal
+    # will deal with this stage (as well as stage 3)": the school's side only.
+    for stage_id in ("2", "3a", "3b"):
+        stage = book.protocol.stage(stage_id)
+        assert book.role_title(stage, "raising") == "Head teacher / Principal"
+        assert book.role_title(stage, "receiving") == stage.receiving.title
     plain = book_for("dudley")
     assert plain.role_title(stage_2, "receiving") == stage_2.receiving.title
     assert plain.role_title(stage_2, "raising") == stage_2.raising.title
