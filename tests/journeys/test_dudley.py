@@ -5,6 +5,8 @@ web."""
 
 from __future__ import annotations
 
+import asyncio
+
 from playwright.async_api import expect
 
 from tests.journeys import web
@@ -74,10 +76,11 @@ async def test_dudley_school_case_agreed_halted_extended_resolved(j: Journey) ->
     assert "Still due" in two.out, two.out
     # The written duties are confirmed at once: left alone, an undated duty is nudged a few
     # times on this compressed calendar and then lapses, closing the case.
-    await j.refused("confirm", cid, "--duty", "debrief", "--by", "Max Manager",
-                    says="'debrief' is not awaited")
-    await j.run("confirm", cid, "--duty", "written_outcome", "--summary",
-                "Letter to Castle High School", "--by", "Max Manager")
+    await asyncio.gather(
+        j.refused("confirm", cid, "--duty", "debrief", "--by", "Max Manager",
+                  says="'debrief' is not awaited"),
+        j.run("confirm", cid, "--duty", "written_outcome", "--summary",
+              "Letter to Castle High School", "--by", "Max Manager"))
     done = await j.run("confirm", cid, "--duty", "written_confirmation", "--summary",
                        "Both agencies signed the plan", "--by", "Hattie Head")
     assert "the case is closed" in done.out, done.out
