@@ -32,13 +32,17 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.conftest import ROOT, free_port, stop_worker_process
 
-# A working day lasts this long: a protocol's "5 working days" is 10 s of real time.
-DAY_SECONDS = 2.0
+# A working day lasts this long: a protocol's "5 working days" is 20 s of real time. Long
+# enough that a person's next command lands inside the step it is meant for even on a busy
+# two-core machine (at 2 s an undated duty's three one-day nudges could run out between two
+# commands). The waits below are written for a 2 s day and scale with it.
+DAY_SECONDS = 4.0
+WAIT_SCALE = DAY_SECONDS / 2.0
 # Assertions on pages wait as long as page actions do (see Journey.page).
 expect.set_options(timeout=20_000)
 # How often a journey asks `resolutions status --json` while it waits for the clock.
 POLL_SECONDS = 1.0
-JOURNEY_TIMEOUT = 240.0
+JOURNEY_TIMEOUT = 480.0
 # Commands running at once across a module's journeys (more only thrash two cores), and how
 # many of those may be the checks after a case closed: the others stay free for people acting
 # on an open case, whose clock is running.
@@ -197,7 +201,7 @@ class Journey:
         change is recorded: reading the sink's index costs nothing, a status command does."""
         if mail is not None:
             await self.mail(case_id, *mail, timeout=timeout)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * WAIT_SCALE
         while True:
             state = await self.status(case_id)
             if ready(state):
@@ -210,7 +214,7 @@ class Journey:
         """Poll `resolutions list --all --json` until the case is listed with ``status`` (the
         list reads search attributes, which the server indexes a moment after a change)."""
         protocol = case_id.split("-", 1)[0]
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * WAIT_SCALE
         while True:
             rows = (await self.run("list", "--all", "--protocol", protocol, "--json")).json()
             row = next((r for r in rows if r["workflow_id"] == case_id), None)
@@ -231,7 +235,7 @@ class Journey:
         """The sink's record of the e-mail for ``event`` sent to ``address`` (waits for it);
         ``subject``: only one whose subject holds it."""
         index = self.site.data_dir / "mail" / "index.jsonl"
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * WAIT_SCALE
         while True:
             if index.exists():
                 for line in index.read_text(encoding="utf-8").splitlines():
