@@ -282,6 +282,19 @@ def test_console_script_unknown_protocol(tmp_path: Path) -> None:
     assert "barnsley, dudley, leeds, swindon, york" in lines[0]
 
 
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
+    """`resolutions plan … | head -1`: the pipe closes before the command writes; it exits 0
+    and says nothing (it used to print "cannot connect: Broken pipe")."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESOLUTIONS_")}
+    proc = subprocess.Popen([_console_script(), "plan", "--protocol", "leeds"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader has gone before anything was written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0
+    assert err == b""
+
+
 # -- readable output ----------------------------------------------------------------------------
 def test_readable_output_shows_london_times(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--protocol", "york", "--arose", "2026-12-18T15:00"]) == 0

@@ -84,11 +84,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`resolutions mail | head`): not an error
+        _quiet_stdout()
+        return 0
     except Exception as exc:  # noqa: BLE001 - one clear line for people, never a traceback
         from starter.errors import explain
 
         _error(explain(exc))
         return 1
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the final flush does not hit the closed pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _error(message: str) -> None:
@@ -107,7 +118,10 @@ def run() -> None:
 
     owner_only_from_now()  # purge log, exported histories, printed forms: owner only
     code = main()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
     sys.stderr.flush()
     os._exit(code)
 
