@@ -19,6 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from protocols.permissions import PermissionRule
+
 TimescaleKind = Literal[
     "none",  # no timescale at all ("timely action is paramount")
     "asap",  # "as soon as possible" / "without delay": no fixed instant
@@ -303,6 +305,8 @@ class Protocol(Strict):
     overall_limit: OverallLimit | None = None
     policy_issues: PolicyIssueRoute | None = None
     copies: list[CopyRule] = Field(default_factory=list)
+    # Who may take each action (protocols.permissions); absent in protocols frozen before.
+    permissions: list[PermissionRule] = Field(default_factory=list)
     routing_variants: list[RoutingVariant] = Field(default_factory=list)
     post_resolution: list[Duty] = Field(default_factory=list)
     feedback_to_raiser_every_stage: Guidance | None = None
@@ -403,13 +407,13 @@ class Protocol(Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-ADDED_FIELDS = frozenset({"quote", "published", "digest"})
+ADDED_FIELDS = frozenset({"quote", "published", "digest", "permissions"})
 
 
 def _without_empty_additions(node: object) -> object:
     if isinstance(node, dict):
         return {k: _without_empty_additions(v) for k, v in node.items()
-                if not (k in ADDED_FIELDS and v == "")}
+                if not (k in ADDED_FIELDS and v in ("", []))}
     if isinstance(node, list):
         return [_without_empty_additions(v) for v in node]
     return node

@@ -17,6 +17,7 @@ from protocols.messages import (
     Person,
     TimelineEvent,
 )
+from protocols.permissions import Effective, Seat, rule_for, seats
 from protocols.schema import Protocol, Stage
 
 CLOSED_STATUSES: tuple[CaseStatus, ...] = ("closed", "withdrawn")
@@ -46,6 +47,10 @@ class CaseBook:
         self.closed_at: datetime | None = None
         self.closing_summary = ""
         self.legal_hold = inp.case.legal_hold
+        # A bypass needing everyone's agreement (protocols.permissions, agreement = "all"):
+        # who has agreed so far, by role key, for the move to which stage (reset on each move).
+        self.bypass_agreed: dict[str, str] = {}
+        self.bypass_to = ""
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -84,6 +89,15 @@ class CaseBook:
             if d.live and d.next_nudge is not None:
                 moments.append(d.next_nudge)
         return min(moments) if moments else None
+
+    def seats(self) -> dict[str, Seat]:
+        """Every role on the case with the person in it (protocols.permissions.seats)."""
+        return seats(self.holders, [s.id for s in self.protocol.stages])
+
+    def permission(self, action: str, stage: str | None = None) -> Effective:
+        """The permission rule for ``action`` at ``stage`` (default: the current stage)."""
+        return rule_for(action, stage or self.stage_id, deployment=self.inp.permissions,
+                        document=self.protocol.permissions)
 
     def holder_label(self, key: str) -> str:
         person = self.holders.get(key)
