@@ -145,18 +145,65 @@ class Journey:
         self._browser, (self._slots, self._check_slots) = browser, slots
         self._contexts: list[BrowserContext] = []
         self.started = now()
+        # Who is who (name → e-mail, role key), learnt from the commands that name people, and
+        # each person's operator token: a command with `--by NAME` runs with NAME's token.
+        self.people: dict[str, tuple[str, str]] = {}
+        self.tokens: dict[str, str] = {}
 
     async def check(self, *args: str) -> Ran:
         """A command reading a closed case's record: it waits behind people's actions."""
         async with self._check_slots:
             return await self.run(*args)
 
+    def _learn(self, args: tuple[str, ...]) -> None:
+        """Note the people a `raise` or `assign` command names, with their role keys."""
+        given = dict(zip(args, args[1:], strict=False))
+        if args[:1] == ("raise",):
+            for side in ("raising", "receiving"):
+                if f"--{side}-name" in given:
+                    self.people[given[f"--{side}-name"]] = (given.get(f"--{side}-email", ""),
+                                                            side)
+            for i, arg in enumerate(args[:-1]):
+                if arg == "--holder":
+                    key, _, rest = args[i + 1].partition("=")
+                    name, _, email = rest.partition("<")
+                    self.people[name.strip()] = (email.strip().rstrip(">"), key.strip())
+        elif args[:1] in (("assign",), ("hand-over",)) and "--name" in given:
+            self.people[given["--name"]] = (given.get("--email", ""), given.get("--role", ""))
+
+    async def operator(self, name: str, email: str = "", role_key: str = "", *,
+                       business_unit: bool = False) -> str:
+        """An operator token for ``name``, made as an administrator does
+        (`resolutions operators add`), once per person."""
+        if name not in self.tokens:
+            known_email, known_key = self.people.get(name, ("", ""))
+            email, role_key = email or known_email, role_key or known_key or "raising"
+            args = ["operators", "add", "--name", name, *(["--email", email] if email else []),
+                    *(["--business-unit"] if business_unit else ["--role-key", role_key])]
+            ran = await self._exec(tuple(args), self.site.env)
+            assert ran.code == 0, ran.err
+            self.tokens[name] = ran.out.splitlines()[0].strip()
+        return self.tokens[name]
+
     async def run(self, *args: str, ok: bool = True, timeout: float = 90) -> Ran:
-        """`resolutions ARGS` in its own process; with ``ok``, it must exit 0."""
+        """`resolutions ARGS` in its own process; with ``ok``, it must exit 0. A command acting
+        ``--by NAME`` runs with NAME's operator token (RESOLUTIONS_OPERATOR_TOKEN)."""
+        self._learn(args)
+        env = self.site.env
+        if "--by" in args:
+            by = args[args.index("--by") + 1]
+            env = {**env, "RESOLUTIONS_OPERATOR_TOKEN": await self.operator(by)}
+        ran = await self._exec(args, env, timeout)
+        if ok:
+            assert ran.code == 0, f"`resolutions {' '.join(args)}` exit {ran.code}: {ran.err}"
+        return ran
+
+    async def _exec(self, args: tuple[str, ...], env: dict[str, str],
+                    timeout: float = 90) -> Ran:
         async with self._slots:
             t0 = now()
             proc = await asyncio.create_subprocess_exec(
-                RESOLUTIONS, *args, cwd=self.tmp, env=self.site.env,
+                RESOLUTIONS, *args, cwd=self.tmp, env=env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             try:
                 out, err = await asyncio.wait_for(proc.communicate(), timeout)
@@ -172,8 +219,6 @@ class Journey:
             began, took = (t0 - self.started).total_seconds(), (ran.t1 - t0).total_seconds()
             print(f"{began:6.1f} +{took:4.1f} {self.name[5:30]} {' '.join(args)[:70]}",
                   file=sys.stderr)
-        if ok:
-            assert ran.code == 0, f"`resolutions {' '.join(args)}` exit {ran.code}: {ran.err}"
         return ran
 
     async def refused(self, *args: str, says: str) -> Ran:

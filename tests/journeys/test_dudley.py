@@ -44,7 +44,7 @@ async def test_dudley_school_case_agreed_halted_extended_resolved(j: Journey) ->
     assert state["deadlines"][-1]["status"] == "awaiting_agreement"
 
     await j.run("agree-timescale", cid, "--stage", "2", "--working-days", "5",
-                "--by", "Max Manager", "--by-role", "Team manager")
+                "--by", "Max Manager")
     paused = await j.run("pause", cid, "--reason", "Head teacher off sick",
                          "--by", "Hattie Head")
     assert "paused" in paused.out, paused.out
