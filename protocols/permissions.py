@@ -67,6 +67,8 @@ class PermissionRule(BaseModel):
 
     action: str
     stages: list[str] = Field(default_factory=list)
+    # confirm_in_writing only: the duties (ids) the rule is for; empty = every duty.
+    duties: list[str] = Field(default_factory=list)
     who: list[str] = Field(min_length=1)
     agreement: Literal["any", "all"] = "any"
     source: str = Field(default="", description="The document's section; empty where the "
@@ -130,14 +132,18 @@ class Effective:
         return "not set by the document; the default"
 
 
-def rule_for(action: str, stage: str, *, deployment: Iterable[PermissionRule] = (),
+def rule_for(action: str, stage: str, *, duty: str = "",
+             deployment: Iterable[PermissionRule] = (),
              document: Iterable[PermissionRule] = ()) -> Effective:
-    """The rule for ``action`` at ``stage``: deployment, then document, then default."""
+    """The rule for ``action`` at ``stage`` (and ``duty``): deployment, then document, then
+    default; within a layer the most specific rule first."""
     layers: tuple[tuple[Origin, Iterable[PermissionRule]], ...] = (
         ("deployment", deployment), ("document", document), ("default", DEFAULTS))
     for origin, rules in layers:
-        mine = [r for r in rules if r.action == action]
-        for rule in [r for r in mine if stage in r.stages] + [r for r in mine if not r.stages]:
+        mine = [r for r in rules if r.action == action and (not r.stages or stage in r.stages)
+                and (not r.duties or duty in r.duties)]
+        if mine:
+            rule = max(mine, key=lambda r: (bool(r.duties), bool(r.stages)))
             return Effective(rule, origin)
     raise KeyError(action)  # every action has a default
 

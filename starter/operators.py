@@ -11,11 +11,14 @@ business-unit role in the roles file (``starter.web.roles``).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,12 +91,25 @@ def add(settings: Settings, operator: Operator) -> str:
         raise OperatorError("a business-unit operator needs the e-mail address that holds the "
                             "business-unit role in the roles file (--email)")
     token = PREFIX + secrets.token_urlsafe(32)
-    store = _load(settings)
     record = asdict(operator) | {"created": datetime.now(UTC).isoformat(timespec="seconds")}
-    store[_digest(settings, token)] = record
-    path, _ = _paths(settings)
-    write_secret(path, json.dumps(store, indent=2, sort_keys=True))
+    with _locked(settings):
+        store = _load(settings)
+        store[_digest(settings, token)] = record
+        write_secret(_paths(settings)[0], json.dumps(store, indent=2, sort_keys=True))
     return token
+
+
+@contextmanager
+def _locked(settings: Settings) -> Iterator[None]:
+    """One writer of the operators file at a time (two administrators adding at once)."""
+    path = _paths(settings)[0].with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def listed(settings: Settings) -> list[Operator]:
@@ -102,12 +118,12 @@ def listed(settings: Settings) -> list[Operator]:
 
 def remove(settings: Settings, email_or_name: str) -> int:
     """Void every token of the person with that e-mail address (or name); how many."""
-    store = _load(settings)
     wanted = email_or_name.strip().casefold()
-    kept = {k: v for k, v in store.items()
-            if wanted not in (v.get("email", "").casefold(), v.get("name", "").casefold())}
-    path, _ = _paths(settings)
-    write_secret(path, json.dumps(kept, indent=2, sort_keys=True))
+    with _locked(settings):
+        store = _load(settings)
+        kept = {k: v for k, v in store.items()
+                if wanted not in (v.get("email", "").casefold(), v.get("name", "").casefold())}
+        write_secret(_paths(settings)[0], json.dumps(kept, indent=2, sort_keys=True))
     return len(store) - len(kept)
 
 

@@ -109,10 +109,10 @@ async def test_dudley_withdrawn_after_the_managers_are_named(j: Journey) -> None
                             "The hub keeps its decision", contact="Telephone",
                             expect_text="moved to stage 2")
 
-    # The raiser names the receiving manager; nobody agrees Stage 2's timescale, so the
-    # system reminds them on its own.
-    await page.reload()
-    await web.hand_over(page, "2.receiving", "Gil Teamlead", "gil@mash.dudley.example")
+    # The receiving practitioner names their own manager (the raiser may not); nobody agrees
+    # Stage 2's timescale, so the system reminds them on its own.
+    await rhea.reload()
+    await web.hand_over(rhea, "2.receiving", "Gil Teamlead", "gil@mash.dudley.example")
     await j.until(cid, lambda s: any(d["key"] == "2/resolve" and d["nudges"] >= 1
                                      for d in s["deadlines"]), "nudged", timeout=30,
                   mail=("nudge", "gil@mash.dudley.example"))
