@@ -67,8 +67,9 @@ class PermissionRule(BaseModel):
 
     action: str
     stages: list[str] = Field(default_factory=list)
-    # confirm_in_writing only: the duties (ids) the rule is for; empty = every duty.
-    duties: list[str] = Field(default_factory=list)
+    # What the rule is for within the action: the duties (ids) of confirm_in_writing, the
+    # role keys of assign (the role handed over); empty = all of them.
+    of: list[str] = Field(default_factory=list)
     who: list[str] = Field(min_length=1)
     agreement: Literal["any", "all"] = "any"
     source: str = Field(default="", description="The document's section; empty where the "
@@ -132,18 +133,19 @@ class Effective:
         return "not set by the document; the default"
 
 
-def rule_for(action: str, stage: str, *, duty: str = "",
+def rule_for(action: str, stage: str, *, of: str = "",
              deployment: Iterable[PermissionRule] = (),
              document: Iterable[PermissionRule] = ()) -> Effective:
-    """The rule for ``action`` at ``stage`` (and ``duty``): deployment, then document, then
+    """The rule for ``action`` at ``stage`` (and ``of``, the duty confirmed or the role handed
+    over): deployment, then document, then
     default; within a layer the most specific rule first."""
     layers: tuple[tuple[Origin, Iterable[PermissionRule]], ...] = (
         ("deployment", deployment), ("document", document), ("default", DEFAULTS))
     for origin, rules in layers:
         mine = [r for r in rules if r.action == action and (not r.stages or stage in r.stages)
-                and (not r.duties or duty in r.duties)]
+                and (not r.of or of in r.of)]
         if mine:
-            rule = max(mine, key=lambda r: (bool(r.duties), bool(r.stages)))
+            rule = max(mine, key=lambda r: (bool(r.of), bool(r.stages)))
             return Effective(rule, origin)
     raise KeyError(action)  # every action has a default
 

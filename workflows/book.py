@@ -94,9 +94,10 @@ class CaseBook:
         """Every role on the case with the person in it (protocols.permissions.seats)."""
         return seats(self.holders, [s.id for s in self.protocol.stages])
 
-    def permission(self, action: str, stage: str | None = None, duty: str = "") -> Effective:
-        """The permission rule for ``action`` at ``stage`` (default: the current stage)."""
-        return rule_for(action, stage or self.stage_id, duty=duty,
+    def permission(self, action: str, stage: str | None = None, of: str = "") -> Effective:
+        """The permission rule for ``action`` at ``stage`` (default: the current stage), for
+        ``of`` (the duty confirmed, the role handed over)."""
+        return rule_for(action, stage or self.stage_id, of=of,
                         deployment=self.inp.permissions, document=self.protocol.permissions)
 
     def holder_label(self, key: str) -> str:

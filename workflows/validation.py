@@ -251,12 +251,12 @@ def check_permission(book: CaseBook, action_id: str, msg: Any) -> None:
     """Refuse the action unless the acting person (``msg.by``) may take it now, saying who
     may (and where the rule comes from)."""
     actor = msg.by
-    duty = ""
+    target = getattr(msg, "role", "") if action_id == "assign" else ""
+    of = target
     if action_id == "confirm_in_writing":
         awaited = [d.rule for d in book.awaited_duties()]
-        duty = msg.duty or (awaited[0] if awaited else "")
-    eff = book.permission(action_id, duty=duty)
-    target = getattr(msg, "role", "") if action_id == "assign" else ""
+        of = msg.duty or (awaited[0] if awaited else "")
+    eff = book.permission(action_id, of=of)
     allowed = eligible(eff.rule.who, book.seats(), book.stage_id,
                        [s.id for s in book.protocol.stages], target=target)
     verb = VERBS[action_id].format(role=target)
