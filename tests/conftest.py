@@ -213,6 +213,12 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=LONDON)
 
 
+# The two practitioners of every case_input(), as the ``by`` of their actions: a stage role
+# nobody is named for is theirs (protocols.permissions), and the workflow knows them by e-mail.
+RAE = {"name": "Rae Raiser", "role": "Teacher", "email": "rae@school.example"}
+ROB = {"name": "Rob Receiver", "role": "Social worker", "email": "rob@csc.example"}
+
+
 def case_input(
     protocol: str,
     reference: str = "2030-0001",

@@ -21,8 +21,8 @@ async def test_barnsley_bypass_with_everyones_agreement(j: Journey) -> None:
     """No agreement between the workers; at Step 2 nothing happens, so the system reminds the
     managers; a bypass is agreed by each professional and manager involved, each with their
     own token (someone not involved is refused, and an agreement counts once), and only with
-    the last agreement does the case go to the Head of Safeguarding, who resolves it with a general principle for the
-    QA sub-group; written confirmation closes it."""
+    the last agreement does the case go to the Head of Safeguarding, who resolves it with a
+    general principle for the QA sub-group; written confirmation closes it."""
     cid = "barnsley-2026-7501"
     raised = await j.run(
         "raise", "--protocol", "barnsley", "--reference", "2026-7501",

@@ -86,7 +86,8 @@ async def test_swindon_immediate_risk_raised_on_the_web(j: Journey) -> None:
     """Raised on the web as an immediate risk: the alarm goes at once, the Partnership told;
     the raiser names their line manager; Stage 1 lapses; the receiving social worker's mailed
     link records no agreement at Stage 2; the raiser bypasses urgently to the Heads of
-    Service, the social worker hands that role over, and the Head's mailed link resolves the case."""
+    Service, the social worker hands that role over, and the Head's mailed link resolves the
+    case."""
     page = await j.page()
     cid, raised = await web.raise_on_web(
         j, page, protocol="swindon", urgency="Immediate risk of significant harm to the child",

@@ -88,9 +88,10 @@ async def test_york_stage_two_runs_out_of_time(j: Journey) -> None:
 @journey
 async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
     """An urgent case raised on the web starts at Stage 3; each side names its own senior
-    manager on the web (the raiser may not name the other agency's); Stage 3 sits until the system nudges; the senior manager's mailed
-    link records no agreement, so it goes to the CYSCP Chair with the written account, and
-    the Chair's stage ends unresolved: the case closes unresolved at the final stage."""
+    manager on the web (the raiser may not name the other agency's); Stage 3 sits until the
+    system nudges; the senior manager's mailed link records no agreement, so it goes to the
+    CYSCP Chair with the written account, and the Chair's stage ends unresolved: the case
+    closes unresolved at the final stage."""
     page = await j.page()
     cid, raised = await web.raise_on_web(
         j, page, protocol="york", urgency="Urgent: the situation needs a quick resolution",
