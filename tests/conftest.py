@@ -293,6 +293,16 @@ def cli(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Complete
     return result
 
 
+def as_operator(env: dict[str, str], name: str, email: str = "", role_key: str = "raising",
+                *, business_unit: bool = False) -> dict[str, str]:
+    """``env`` with an operator token for the person, made as an administrator makes one
+    (`resolutions operators add`): commands run with it act as that person."""
+    who = ["--business-unit"] if business_unit else ["--role-key", role_key]
+    made = cli(env, "operators", "add", "--name", name, *(["--email", email] if email else []),
+               *who)
+    return {**env, "RESOLUTIONS_OPERATOR_TOKEN": made.stdout.splitlines()[0].strip()}
+
+
 @pytest.fixture
 def running_worker(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RESOLUTIONS_",
