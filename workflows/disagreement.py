@@ -427,7 +427,8 @@ class DisagreementWorkflow:
             if still:
                 return (f"Your agreement to move to stage {msg.to_stage} is recorded; the case "
                         f"moves once {still} agree too.")
-            msg = msg.model_copy(update={"agreed_by": list(book.bypass_agreed.values())})
+            agreed = list(dict.fromkeys(book.bypass_agreed.values()))
+            msg = msg.model_copy(update={"agreed_by": agreed})
         who = ", ".join(msg.agreed_by) or msg.by.name
         self._book.event(workflow.now(), "bypass",
                          f"Bypass to stage {msg.to_stage} agreed by {who}: {msg.reason}",
