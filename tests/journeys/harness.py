@@ -148,15 +148,17 @@ class Journey:
         # Who is who (name → e-mail, role key), learnt from the commands that name people, and
         # each person's operator token: a command with `--by NAME` runs with NAME's token.
         self.people: dict[str, tuple[str, str]] = {}
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, asyncio.Task[str]] = {}
 
     async def check(self, *args: str) -> Ran:
         """A command reading a closed case's record: it waits behind people's actions."""
         async with self._check_slots:
             return await self.run(*args)
 
-    def _learn(self, args: tuple[str, ...]) -> None:
-        """Note the people a `raise` or `assign` command names, with their role keys."""
+    def _learn(self, args: tuple[str, ...]) -> list[str]:
+        """Note the people a `raise` or `assign` command names, with their role keys; their
+        names."""
+        before = set(self.people)
         given = dict(zip(args, args[1:], strict=False))
         if args[:1] == ("raise",):
             for side in ("raising", "receiving"):
@@ -170,25 +172,32 @@ class Journey:
                     self.people[name.strip()] = (email.strip().rstrip(">"), key.strip())
         elif args[:1] in (("assign",), ("hand-over",)) and "--name" in given:
             self.people[given["--name"]] = (given.get("--email", ""), given.get("--role", ""))
+        return [name for name in self.people if name not in before]
 
-    async def operator(self, name: str, email: str = "", role_key: str = "", *,
-                       business_unit: bool = False) -> str:
+    def operator(self, name: str) -> asyncio.Task[str]:
         """An operator token for ``name``, made as an administrator does
-        (`resolutions operators add`), once per person."""
+        (`resolutions operators add`), once per person, in the background."""
         if name not in self.tokens:
-            known_email, known_key = self.people.get(name, ("", ""))
-            email, role_key = email or known_email, role_key or known_key or "raising"
-            args = ["operators", "add", "--name", name, *(["--email", email] if email else []),
-                    *(["--business-unit"] if business_unit else ["--role-key", role_key])]
-            ran = await self._exec(tuple(args), self.site.env)
-            assert ran.code == 0, ran.err
-            self.tokens[name] = ran.out.splitlines()[0].strip()
+            email, role_key = self.people.get(name, ("", ""))
+            args = ("operators", "add", "--name", name, *(["--email", email] if email else []),
+                    "--role-key", role_key or "raising")
+
+            async def make() -> str:
+                ran = await self._exec(args, self.site.env)
+                assert ran.code == 0, ran.err
+                return ran.out.splitlines()[0].strip()
+
+            self.tokens[name] = asyncio.ensure_future(make())
         return self.tokens[name]
 
     async def run(self, *args: str, ok: bool = True, timeout: float = 90) -> Ran:
         """`resolutions ARGS` in its own process; with ``ok``, it must exit 0. A command acting
-        ``--by NAME`` runs with NAME's operator token (RESOLUTIONS_OPERATOR_TOKEN)."""
-        self._learn(args)
+        ``--by NAME`` runs with NAME's operator token (RESOLUTIONS_OPERATOR_TOKEN). The people
+        a case is raised with get theirs before it starts (its clock is compressed); a person a
+        role is handed to, at once in the background."""
+        named = [self.operator(name) for name in self._learn(args)]
+        if args[:1] == ("raise",):
+            await asyncio.gather(*named)
         env = self.site.env
         if "--by" in args:
             by = args[args.index("--by") + 1]
