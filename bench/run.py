@@ -42,6 +42,7 @@ from infra.devserver import DevServer
 from infra.mailsink import SmtpSink
 from infra.settings import Settings
 from protocols.messages import Actor, CaseState
+from protocols.permissions import ACTION_IDS
 from starter.cases import (
     act,
     build_case_input,
@@ -56,7 +57,11 @@ from workflows.disagreement import DisagreementWorkflow
 ROOT = Path(__file__).resolve().parents[1]
 
 PROTOCOLS = ["york", "dudley", "swindon", "leeds", "barnsley"]
-BY = {"name": "Bench Manager", "role": "Line manager"}
+# One driver plays every person, so the bench's deployment lets anyone named on a case take
+# any action (RESOLUTIONS_PERMISSIONS' layer, protocols.permissions), and the driver acts as
+# the raising practitioner every case names.
+BY = {"name": "Rae", "email": "r@s.example"}
+BENCH_PERMISSIONS = json.dumps({"*": [{"action": a, "who": ["named"]} for a in ACTION_IDS]})
 QUEUE = "bench-resolutions"
 
 
@@ -308,7 +313,7 @@ async def bench_ours(n: int, day_seconds: float, concurrency: int, folder: Path,
     try:
         await wait_ready(log, proc)
         client = await Client.connect(server.address, data_converter=converter)
-        settings = Settings(task_queue=QUEUE)
+        settings = Settings(task_queue=QUEUE, permissions=BENCH_PERMISSIONS)
         inputs = []
         for i in range(n):
             protocol = PROTOCOLS[i % len(PROTOCOLS)]
@@ -316,7 +321,8 @@ async def bench_ours(n: int, day_seconds: float, concurrency: int, folder: Path,
                        "raising": {"name": "Rae", "agency": "School", "email": "r@s.example"},
                        "receiving": {"name": "Rob", "agency": "CSC", "email": "o@c.example"},
                        "issue": "i", "risk_to_child": "r", "nature": "n", "aim": "a"}
-            inputs.append(build_case_input(protocol, details, "standard", Actor(name="Rae")))
+            inputs.append(build_case_input(protocol, details, "standard", Actor(name="Rae"),
+                                           settings=settings))
         gate = asyncio.Semaphore(concurrency)
 
         async def start(inp):

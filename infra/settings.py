@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     # Standing roles (auditors, business units) as JSON, beside <data_dir>/roles.toml; read
     # afresh on every request (read_variable), so a withdrawn role takes effect at once.
     roles: str = ""
+    # Who may take each action, per deployment (protocols.permissions), as JSON:
+    # {"york": [{"action": "withdraw", "who": ["named"]}], "*": [...]}; frozen into each
+    # case when it is raised, ahead of the protocol's own rules and the defaults.
+    permissions: str = ""
     # What a case reference may look like (a Python regular expression matched in full,
     # ignoring case); empty = the default: letters, digits and dashes, at most 20, never more
     # than 4 letters in a row (2026-0042, CSC-123456), so that a name cannot be a reference.

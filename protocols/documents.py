@@ -102,8 +102,11 @@ def quotations(protocol: Protocol) -> list[Quotation]:
     """Every quotation in the protocol: each rule's ``quote`` and each contact's e-mail."""
     found = [Quotation(where=f"contacts.{key}.email", source="contact", text=c.email)
              for key, c in protocol.contacts.items() if c.email]
-    return found + [Quotation(where=f"{where}.quote", source=rule.source, text=rule.quote)
-                    for where, rule in _sourced(protocol) if rule.quote]
+    found += [Quotation(where=f"{where}.quote", source=rule.source, text=rule.quote)
+              for where, rule in _sourced(protocol) if rule.quote]
+    return found + [Quotation(where=f"permissions[{i}] ({p.action}).quote", source=p.source,
+                              text=p.quote)
+                    for i, p in enumerate(protocol.permissions) if p.quote]
 
 
 def _sourced(node: object, where: str = "") -> list[tuple[str, Sourced]]:

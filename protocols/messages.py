@@ -25,6 +25,7 @@ from pydantic import (
 
 from protocols.addresses import check_address
 from protocols.deadlines import AgreedTimescale
+from protocols.permissions import PermissionRule
 from protocols.schema import Protocol, TimescaleKind
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -115,12 +116,18 @@ class Party(Person):
 
 
 class Actor(Message):
-    """Who is doing something to a case."""
+    """Who is doing something to a case: from a personal link's grant or an operator token,
+    never typed. ``role_key`` is the role they act in (``2.raising``; ``business_unit`` for the
+    partnership's business unit); a business-unit operator acting for someone names whose role
+    (``on_behalf_of``, a role key) and why (``reason``)."""
 
     name: Line = Field(min_length=1)
     role: Line = ""
     agency: Line = ""
     email: Email = ""
+    role_key: Line = ""
+    on_behalf_of: Line = ""
+    reason: Text = ""
 
     _email = field_validator("email")(classmethod(lambda cls, v, info: _check_email(v, info)))
 
@@ -173,6 +180,8 @@ class CaseInput(Message):
     raised_at: datetime | None = None
     # Off where the Temporal server has no custom search attributes registered.
     search_attributes: bool = True
+    # The deployment's own permission rules (RESOLUTIONS_PERMISSIONS), frozen when raised.
+    permissions: list[PermissionRule] = Field(default_factory=list)
 
 
 # -- manager actions ---------------------------------------------------------------------------

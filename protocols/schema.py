@@ -24,6 +24,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from protocols.permissions import PermissionRule
+
 TimescaleKind = Literal[
     "none",  # no timescale at all ("timely action is paramount")
     "asap",  # "as soon as possible" / "without delay": no fixed instant
@@ -415,6 +417,8 @@ class Protocol(Strict):
     overall_limit: OverallLimit | None = None
     policy_issues: PolicyIssueRoute | None = None
     copies: list[CopyRule] = Field(default_factory=list)
+    # Who may take each action (protocols.permissions); absent in protocols frozen before.
+    permissions: list[PermissionRule] = Field(default_factory=list)
     routing_variants: list[RoutingVariant] = Field(default_factory=list)
     # Whoever is named for a role stays named for the same role at later stages (same side,
     # same ``held_by``). False only in protocols frozen before it was the rule: each stage's
@@ -544,7 +548,8 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    "awaited": None, "met_by_sending": None, "side": None,
                                    "holders_of": None,
                                    "applies_to_kind": None, "applies_to_side": None,
-                                   "kind_label": "", "holders_carried_forward": False}
+                                   "kind_label": "", "holders_carried_forward": False,
+                                   "permissions": []}
 
 
 def _without_empty_additions(node: object) -> object:

@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from infra.settings import Settings, load_settings
+from infra.settings import Settings, SettingsError, load_settings
 from protocols import actions
 from protocols.actions import Refusal
 from protocols.loader import load_protocol
@@ -28,6 +28,7 @@ from protocols.messages import (
     TimelineEvent,
     Urgency,
 )
+from protocols.permissions import PermissionRule, parse_deployment
 from protocols.schema import Protocol
 from starter import endings
 from workflows import search_attributes as sa
@@ -114,9 +115,10 @@ def build_case_input(
 ) -> CaseInput:
     """Validate everything a raising form or command gave; clear errors per field."""
     protocol = load_protocol(protocol_name)
+    settings = settings or load_settings()
     reference = details.get("reference")
     if isinstance(reference, str) and reference.strip():
-        check_reference(reference.strip(), settings or load_settings())
+        check_reference(reference.strip(), settings)
     try:
         case = CaseDetails.model_validate(details, context=FROM_PEOPLE)
     except ValidationError as exc:
@@ -141,7 +143,18 @@ def build_case_input(
     if missing:
         raise InvalidInput("; ".join(missing.values()), missing)
     return CaseInput(protocol=protocol, protocol_hash=protocol.content_hash(), case=case,
-                     urgency=urgency, raised_by=actor, search_attributes=search_attributes)
+                     urgency=urgency, raised_by=actor, search_attributes=search_attributes,
+                     permissions=deployment_permissions(settings, protocol.id))
+
+
+def deployment_permissions(settings: Settings, protocol: str) -> list[PermissionRule]:
+    """The deployment's own permission rules for ``protocol`` (RESOLUTIONS_PERMISSIONS)."""
+    if not settings.permissions.strip():
+        return []
+    try:
+        return parse_deployment(json.loads(settings.permissions), protocol)
+    except (json.JSONDecodeError, ValidationError, ValueError) as exc:
+        raise SettingsError(f"RESOLUTIONS_PERMISSIONS cannot be used: {exc}") from None
 
 
 def _variant_problems(protocol: Protocol, case: CaseDetails) -> dict[str, str]:

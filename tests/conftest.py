@@ -213,6 +213,12 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=LONDON)
 
 
+# The two practitioners of every case_input(), as the ``by`` of their actions: a stage role
+# nobody is named for is theirs (protocols.permissions), and the workflow knows them by e-mail.
+RAE = {"name": "Rae Raiser", "role": "Teacher", "email": "rae@school.example"}
+ROB = {"name": "Rob Receiver", "role": "Social worker", "email": "rob@csc.example"}
+
+
 def case_input(
     protocol: str,
     reference: str = "2030-0001",
@@ -285,6 +291,16 @@ def cli(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Complete
     if ok:
         assert result.returncode == 0, result.stderr
     return result
+
+
+def as_operator(env: dict[str, str], name: str, email: str = "", role_key: str = "raising",
+                *, business_unit: bool = False) -> dict[str, str]:
+    """``env`` with an operator token for the person, made as an administrator makes one
+    (`resolutions operators add`): commands run with it act as that person."""
+    who = ["--business-unit"] if business_unit else ["--role-key", role_key]
+    made = cli(env, "operators", "add", "--name", name, *(["--email", email] if email else []),
+               *who)
+    return {**env, "RESOLUTIONS_OPERATOR_TOKEN": made.stdout.splitlines()[0].strip()}
 
 
 @pytest.fixture

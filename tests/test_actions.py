@@ -31,10 +31,14 @@ from protocols.actions import ACTIONS, BY_ID, MANAGER_ACTIONS, ActionSpec
 from protocols.messages import Person, TimelineEvent
 from starter import cases
 from starter.web.csrf import FIELD
-from tests.conftest import HISTORY_DIR, ROOT, case_input
+from tests.conftest import HISTORY_DIR, ROOT, as_operator, case_input
 
-BY = {"name": "Mo Manager", "role": "Line manager"}
+# Who acts: the receiving practitioner, who holds every role of their side nobody is named
+# for; withdrawing is the raising side's, so the raiser withdraws (protocols.permissions).
 ROB = Person(name="Rob Receiver", email="rob@csc.example", role="Social worker")
+RAE = Person(name="Rae Raiser", email="rae@school.example", role="Teacher")
+BY = {"name": ROB.name, "email": ROB.email, "role": ROB.role}
+RAE_BY = {"name": RAE.name, "email": RAE.email, "role": RAE.role}
 
 # What each manager action needs: a protocol, the real updates that bring a case to where the
 # action is accepted, the action's message, the same as command-line arguments and as a filled
@@ -51,6 +55,19 @@ class Scenario:
     argv: tuple[str, ...]
     form: dict[str, str]
     records: str
+    raiser_acts: bool = False  # else the receiving practitioner
+
+    @property
+    def by(self) -> Person:
+        return RAE if self.raiser_acts else ROB
+
+    @property
+    def role_key(self) -> str:
+        return "raising" if self.raiser_acts else "receiving"
+
+    @property
+    def actor(self) -> dict[str, str]:
+        return {"name": self.by.name, "email": self.by.email, "role": self.by.role}
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -71,10 +88,10 @@ SCENARIOS: dict[str, Scenario] = {
         ("--stage", "1", "--working-days", "5"),
         {"stage": "1", "kind": "working_days", "amount": "5"}, "timescale_agreed"),
     "assign": Scenario(
-        "york", (), {"role": "2.raising", "person": {"name": "Nia New",
-                                                     "email": "nia@x.example"}},
-        ("--role", "2.raising", "--name", "Nia New", "--email", "nia@x.example"),
-        {"role": "2.raising", "person.name": "Nia New", "person.email": "nia@x.example"},
+        "york", (), {"role": "2.receiving", "person": {"name": "Nia New",
+                                                       "email": "nia@x.example"}},
+        ("--role", "2.receiving", "--name", "Nia New", "--email", "nia@x.example"),
+        {"role": "2.receiving", "person.name": "Nia New", "person.email": "nia@x.example"},
         "role_assigned"),
     "confirm_in_writing": Scenario(
         "dudley", (RESOLVED,), {"summary": "Letter sent"}, ("--summary", "Letter sent"),
@@ -84,7 +101,7 @@ SCENARIOS: dict[str, Scenario] = {
         {"description": "Disclosure today"}, "immediate_risk"),
     "withdraw": Scenario("york", (), {"reason": "Raised in error"},
                          ("--reason", "Raised in error"), {"reason": "Raised in error"},
-                         "withdrawn"),
+                         "withdrawn", raiser_acts=True),
     # York s5: "contemporaneously record each inter-agency discussion ... approve and date".
     "record_discussion": Scenario(
         "york", (), {"with_name": "Rob Receiver", "method": "phone", "said": "Talked it over"},
@@ -124,12 +141,14 @@ class Stack:
     web: httpx.AsyncClient
     links: Links
     cli_slots: asyncio.Semaphore
+    tokens: dict[str, dict[str, str]]  # each person's environment, with their operator token
     raised: int = 0
 
-    async def cli(self, *args: str) -> subprocess.CompletedProcess:
+    async def cli(self, *args: str, by: Person = ROB) -> subprocess.CompletedProcess:
+        """`resolutions ARGS` as ``by`` (their operator token)."""
         async with self.cli_slots:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "starter.cli", *args, env=self.env, cwd=ROOT,
+                sys.executable, "-m", "starter.cli", *args, env=self.tokens[by.name], cwd=ROOT,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             out, err = await asyncio.wait_for(proc.communicate(), 90)
         return subprocess.CompletedProcess(args, proc.returncode or 0, out.decode(),
@@ -148,14 +167,14 @@ class Stack:
         await _until(entered)
         for name, data in scenario.steps:
             await cases.act(self.client, handle.id, name,
-                            cases.parse_action(name, {**data, "by": BY}))
+                            cases.parse_action(name, {**data, "by": scenario.actor}))
         return handle.id
 
     async def recorded(self, wid: str) -> list[TimelineEvent]:
         return [e for e in await cases.get_timeline(self.client, wid) if e.via != "activity"]
 
-    def case_url(self, wid: str) -> str:
-        return f"/t/{self.links.token(self.links.for_case(wid, ROB, 'receiving'))}/cases/{wid}"
+    def case_url(self, wid: str, by: Person = ROB, role_key: str = "receiving") -> str:
+        return f"/t/{self.links.token(self.links.for_case(wid, by, role_key))}/cases/{wid}"
 
 
 async def _until(predicate, timeout: float = 30.0):
@@ -201,7 +220,9 @@ async def stack(web_process) -> AsyncIterator[Stack]:
     base = f"http://127.0.0.1:{env['RESOLUTIONS_WEB_PORT']}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as web:
         await web.get("/")  # one session (and CSRF) cookie for the forms sent side by side
-        yield Stack(env, settings, client, web, Links(settings), asyncio.Semaphore(3))
+        tokens = {p.name: as_operator(env, p.name, p.email, key)
+                  for p, key in ((ROB, "receiving"), (RAE, "raising"))}
+        yield Stack(env, settings, client, web, Links(settings), asyncio.Semaphore(3), tokens)
 
 
 def _ways() -> list[tuple[str, tuple[str, str]]]:
@@ -241,10 +262,11 @@ async def test_every_action_by_its_id_and_old_names_on_the_command_line_and_as_m
         wid = await stack.prepared(action_id)
         before = len(await stack.recorded(wid))
         channel, name = way
-        message = cases.parse_action(action_id, {**scenario.message, "by": BY})
+        message = cases.parse_action(action_id, {**scenario.message, "by": scenario.actor})
         if channel.startswith("command"):
             extra = ("--signal",) if channel.endswith("--signal") else ()
-            done = await stack.cli(name, wid, *scenario.argv, "--by", BY["name"], *extra)
+            done = await stack.cli(name, wid, *scenario.argv, "--by", scenario.by.name, *extra,
+                                   by=scenario.by)
             assert done.returncode == 0, (way, done.stderr)
             assert ("Sent to" if extra else f"Case {wid}") in done.stdout, (way, done.stdout)
         elif channel == "update":
@@ -260,7 +282,7 @@ async def test_every_action_by_its_id_and_old_names_on_the_command_line_and_as_m
         new = await _until(landed)
         via = "signal" if "signal" in channel else "update"
         assert [(e.kind, e.via, e.actor) for e in new][:1] == [
-            (scenario.records, via, BY["name"])], (way, new)
+            (scenario.records, via, scenario.by.name)], (way, new)
         assert not [e for e in new if e.kind == "rejected"], (way, new)
 
     await asyncio.gather(*(one(a, w) for a, w in ways))
@@ -271,7 +293,7 @@ async def test_every_action_form_by_its_url_and_old_urls(stack: Stack) -> None:
         assert action.id in SCENARIOS, slug
         scenario = SCENARIOS[action.id]
         wid = await stack.prepared(action.id)
-        case = stack.case_url(wid)
+        case = stack.case_url(wid, scenario.by, scenario.role_key)
         page = await stack.web.get(case)
         if slug == action.spelling and page.status_code == 200:
             # The case page offers the form under the action's id only.
@@ -290,7 +312,7 @@ async def test_every_action_form_by_its_url_and_old_urls(stack: Stack) -> None:
         assert done.status_code == 303, (slug, done.text[-800:])
         new = (await stack.recorded(wid))[before:]
         assert [(e.kind, e.via, e.actor) for e in new][:1] == [
-            (scenario.records, "update", ROB.name)], (slug, new)
+            (scenario.records, "update", scenario.by.name)], (slug, new)
 
     urls = {(a.id, s) for a in MANAGER_ACTIONS for s in (a.spelling, *a.alias_spellings)}
     urls |= {(action_id, slug) for slug, action_id in OLD_URLS.items()}
@@ -353,8 +375,9 @@ async def test_refusals_are_placed_at_the_field_the_workflow_names(stack: Stack)
             r'govuk-error-summary__list">(.*?)</ul>', page, re.S))
     # Matching words put this one at the number of days ("at most", "maximum"): it is about
     # the whole case, whatever its pause reason says.
+    # Leeds: the agency with the concern halts the process (Leeds s3 Stage 4 para 2).
     await cases.act(stack.client, leeds, "pause",
-                    cases.parse_action("pause", {"reason": misleading, "by": BY}))
+                    cases.parse_action("pause", {"reason": misleading, "by": RAE_BY}))
     page = await post(leeds, "agree-timescale", {"stage": "1", "kind": "working_days",
                                                  "amount": "5"})
     assert _placed(page, None, f"The case is paused ({misleading})"), page[-3000:]

@@ -150,8 +150,9 @@ async def test_a_discussion_in_the_future_or_at_a_stage_not_reached_is_refused(
         assert code == 1 and "in the future" in err and "once it has taken place" in err, err
         code, _, err = await run_cli(env, *base, "--stage", "3", tmp_path=tmp_path)
         assert code == 1 and "Stage 3 has not been reached on this case" in err, err
+        # Without the operator token (`--by` names whose), nobody is recorded: refused.
         code, _, err = await run_cli(env, *base[:-2], tmp_path=tmp_path)
-        assert code == 2 and "--by" in err, err
+        assert code == 1 and "operator token" in err, err
         assert (await _state(case))["discussions"] == []
         assert not [e for e in await _timeline(case) if e.kind == "discussion_recorded"]
 

@@ -7,6 +7,7 @@ import json
 import signal
 import time
 
+from tests.conftest import as_operator
 from tests.conftest import cli as _cli
 
 
@@ -29,12 +30,17 @@ def test_raise_act_and_read_through_the_cli(running_worker) -> None:
     assert missing.returncode != 0
     assert "the risk to the child" in missing.stderr and missing.stderr.count("\n") == 1
 
-    moved = _cli(env, "outcome", "york-2026-0042", "--stage", "1", "--not-resolved",
+    # An action needs the acting person's operator token; a typed name is not enough.
+    untold = _cli(env, "outcome", "york-2026-0042", "--stage", "1", "--not-resolved",
+                  "--summary", "No agreement", "--by", "Rae Raiser", ok=False)
+    assert untold.returncode == 1 and "needs your operator token" in untold.stderr
+    rae = as_operator(env, "Rae Raiser", "rae@school.example", "raising")
+    moved = _cli(rae, "outcome", "york-2026-0042", "--stage", "1", "--not-resolved",
                  "--summary", "No agreement", "--by", "Rae Raiser")
     assert "moved to stage 2" in moved.stdout
 
-    refused = _cli(env, "outcome", "york-2026-0042", "--stage", "1", "--resolved",
-                   "--summary", "x", "--by", "Rae Raiser", ok=False)
+    refused = _cli(rae, "outcome", "york-2026-0042", "--stage", "1", "--resolved",
+                   "--summary", "x", ok=False)
     assert refused.returncode == 1
     assert "Stage 1 is not the current stage" in refused.stderr
 

@@ -37,6 +37,7 @@ from infra.devserver import DevServer
 from infra.settings import Settings
 from starter.cases import raise_case
 from tests.conftest import (
+    RAE,
     ROOT,
     TEST_KEY,
     TEST_KEY_ID,
@@ -307,7 +308,7 @@ async def test_kill_worker_mid_stage_loses_nothing(harness: Harness) -> None:
     await handle.signal("assign_signal", {"role": "3.raising", "reason": "cover",
                                           "person": {"name": "Cara Cover",
                                                      "email": "cara@x.example"},
-                                          "by": {"name": "A"}})
+                                          "by": RAE})
     fired = await _timers_fired(handle)
 
     async def timer_fell_due() -> bool:  # stage 2's timer falls due while no worker runs

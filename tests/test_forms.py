@@ -162,7 +162,8 @@ async def test_york_written_account_tells_the_dispute_and_attempts(skipping_env,
     env = skipping_env
     async with make_worker(env.client, settings):
         case = await raise_case(env, "york", "2030-09-02 09:00", reference="2030-0200",
-                                holders={"4.raising": HEAD_A})
+                                holders={"2.raising": LINE_MANAGER_A, "3.raising": HEAD_A,
+                                         "4.raising": HEAD_A})
         await outcome(env, case, "2030-09-03 09:00", "1", RAISING,
                       "No agreement between practitioners.")
         await outcome(env, case, "2030-09-05 09:00", "2", LINE_MANAGER_A,

@@ -208,9 +208,11 @@ async def test_leeds_lscp_notified_with_appendix_3(skipping_env, settings, mailb
     async with make_worker(env.client, settings):
         case = await raise_case(env, "leeds", "2030-06-03 09:00", holders=DUDLEY_HOLDERS)
         await outcome(env, case, "2030-06-07 09:00", "1", RAISING, "Practitioners disagree.")
-        for stage, when in (("2", "2030-06-14 09:00"), ("3a", "2030-06-21 09:00"),
-                            ("3b", "2030-06-28 09:00")):
-            await outcome(env, case, when, stage, RAISING, "Still not agreed.")
+        # Each stage's outcome by its own role holder (stage 3b's is nobody's: the raiser's).
+        for stage, when, by in (("2", "2030-06-14 09:00", LINE_MANAGER_A),
+                                ("3a", "2030-06-21 09:00", HEAD_A),
+                                ("3b", "2030-06-28 09:00", RAISING)):
+            await outcome(env, case, when, stage, by, "Still not agreed.")
         await skip_to(env, at("2030-06-28 09:05"))
     at_2 = only(box, "stage_entered", "stage 2")
     # The raiser is copied in at every stage (Leeds s4 bullet 3); the LSCP from 3a.
@@ -267,26 +269,29 @@ async def test_no_personal_data_in_subjects_headers_or_logs(
         skipping_env, settings, mailbox, caplog: pytest.LogCaptureFixture) -> None:
     """A York case through most of what can happen, the child named in everything typed."""
     env, (box, _) = skipping_env, mailbox
-    who = actor(HEAD_A)
+    # Each acts in their own role (protocols.permissions): the line manager at stage 2, the
+    # receiving practitioner for their side's role and York's receiving written confirmation.
+    who, manager, receiver = actor(HEAD_A), actor(LINE_MANAGER_A), actor(RECEIVING)
     with caplog.at_level(logging.INFO):
         async with make_worker(env.client, settings):
             case = await raise_case(env, "york", "2030-07-01 09:00",
-                                    holders={"2.raising": LINE_MANAGER_A})
+                                    holders={"2.raising": LINE_MANAGER_A, "3.raising": HEAD_A})
             await outcome(env, case, "2030-07-01 10:00", "1", RAISING,
                           "Amelia Thornbury still at risk.")
             await send(env, case, "2030-07-01 11:00", "agree_timescale", stage="2",
-                       timescale={"kind": "working_days", "amount": 3}, by=who,
+                       timescale={"kind": "working_days", "amount": 3}, by=manager,
                        reason="Amelia Thornbury")
             await send(env, case, "2030-07-01 11:30", "assign", role="2.receiving",
-                       person=LINE_MANAGER_B.model_dump(), by=who, reason="Amelia Thornbury")
-            await send(env, case, "2030-07-01 12:00", "pause", by=who,
+                       person=LINE_MANAGER_B.model_dump(), by=receiver,
+                       reason="Amelia Thornbury")
+            await send(env, case, "2030-07-01 12:00", "pause", by=manager,
                        reason="Amelia in hospital")
-            await send(env, case, "2030-07-01 13:00", "resume", by=who)
+            await send(env, case, "2030-07-01 13:00", "resume", by=manager)
             await send(env, case, "2030-07-01 14:00", "report_immediate_risk", by=who,
                        description="Amelia Thornbury at 12 Orchard Close was hurt")
             await outcome(env, case, "2030-07-04 10:00", "3", HEAD_A, "Amelia Thornbury stays",
                           resolved=True, learning_points=["Amelia Thornbury"])
-            await send(env, case, "2030-07-04 11:00", "confirm_in_writing", by=who,
+            await send(env, case, "2030-07-04 11:00", "confirm_in_writing", by=receiver,
                        summary="Amelia Thornbury")
             await case.result()
     assert {"case_raised", "outcome_recorded", "stage_entered", "timescale_agreed",
@@ -378,7 +383,8 @@ async def test_ics_for_each_dated_deadline(skipping_env, settings, mailbox) -> N
             "2.raising": LINE_MANAGER_A, "2.receiving": LINE_MANAGER_B})
         await outcome(env, case, "2030-07-01 10:00", "1", RAISING, "No agreement.")
         # Reminded Fri 5 Jul 17:00; then paused (no calendar entry for a pause).
-        await send(env, case, "2030-07-06 10:00", "pause", by=actor(RAISING), reason="Leave")
+        await send(env, case, "2030-07-06 10:00", "pause", by=actor(LINE_MANAGER_A),
+                   reason="Leave")
         await skip_to(env, at("2030-07-06 10:05"))
     msg = only(box, "stage_entered", "stage 2")
     files = attachments(msg)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.conftest import at, case_input, make_worker, skip_to, start_case
+from tests.conftest import RAE, at, case_input, make_worker, skip_to, start_case
 from workflows.disagreement import DisagreementWorkflow
 
 SSP = "safeguardingpartnership@swindon.gov.uk"
@@ -74,7 +74,7 @@ async def test_smtp_refusing_twice_delivers_once(skipping_env, settings, mailbox
     async with make_worker(env.client, settings):
         handle = await start_case(env.client, case_input("barnsley"))
         await skip_to(env, at("2030-03-04 09:10"))
-        await handle.signal("withdraw_signal", {"reason": "test", "by": {"name": "A"}})
+        await handle.signal("withdraw_signal", {"reason": "test", "by": RAE})
         result = await handle.result()
     assert box.refuse_next == 0
     assert Counter(box.events())["case_raised"] == 1

@@ -7,8 +7,8 @@ import json
 import signal
 from pathlib import Path
 
+from tests.conftest import as_operator, start_worker_process, stop_worker_process
 from tests.conftest import cli as _cli
-from tests.conftest import start_worker_process, stop_worker_process
 
 CHILD = "Zebedee Quartermaine"
 ADDRESS = "42 Hollyhock Crescent"
@@ -35,7 +35,8 @@ def test_no_personal_data_in_clear_and_rotation(running_worker) -> None:
     env, proc, tmp_path = running_worker
     data = tmp_path / "data"
     _raise(env, "2026-0501")
-    _cli(env, "outcome", "swindon-2026-0501", "--stage", "1", "--not-resolved",
+    _cli(as_operator(env, "Rae Raiser", "rae@school.example", "raising"), "outcome",
+         "swindon-2026-0501", "--stage", "1", "--not-resolved",
          "--summary", f"Discussed {CHILD} at length", "--by", "Rae Raiser")
     status = json.loads(_cli(env, "status", "swindon-2026-0501", "--json").stdout)
     assert status["stage"] == "2"
@@ -58,8 +59,9 @@ def test_no_personal_data_in_clear_and_rotation(running_worker) -> None:
         assert old["stage"] == "2"
         timeline = _cli(env, "timeline", "swindon-2026-0501", "--json").stdout
         assert CHILD in timeline  # decrypted for an authorised user
-        _cli(env, "outcome", "swindon-2026-0501", "--stage", "2", "--resolved",
-             "--summary", "Agreed", "--by", "Rob Receiver")
+        _cli(as_operator(env, "Rob Receiver", "rob@csc.example", "receiving"), "outcome",
+             "swindon-2026-0501", "--stage", "2", "--resolved", "--summary", "Agreed",
+             "--by", "Rob Receiver")
         keys = json.loads((data / "keys.json").read_text())
         old_key = before_rotation["active"]
         assert keys["active"] != old_key and old_key in keys["keys"]  # new key writes, old reads

@@ -701,17 +701,20 @@ def frozen_inputs() -> list[tuple[str, CaseInput]]:
 
 def test_frozen_protocols_of_older_cases_still_load_and_keep_their_hash() -> None:
     frozen = frozen_inputs()
-    assert len(frozen) >= 5
+    # Histories recorded since (under the permission rules) freeze today's shape.
+    older = [(name, inp) for name, inp in frozen if not inp.protocol.digest]
+    assert len(older) >= 5
     for name, inp in frozen:
         p = inp.protocol
-        # The old shape: a path in `source`, no date, digest or quotations.
-        assert p.source.endswith(".txt") and p.digest == "" and p.published == "", name
-        assert not [q for q in quotations(p) if q.where.endswith(".quote")], name
+        if (name, inp) in older:
+            # The old shape: a path in `source`, no date, digest or quotations.
+            assert p.source.endswith(".txt") and p.published == "", name
+            assert not [q for q in quotations(p) if q.where.endswith(".quote")], name
         # Read exactly as it was frozen: the content hash it was frozen with still matches.
         assert p.content_hash() == inp.protocol_hash, name
         # What people see names the document by title and version, never the path.
         assert p.citation.startswith(f"{p.document}, {p.partnership}, version "), name
-        assert p.source not in p.citation and "/" not in p.citation, name
+        assert "/" not in p.citation and not (p.source and p.source in p.citation), name
 
 
 def test_frozen_protocols_imply_who_holds_roles_and_which_duties_keep_a_case_open() -> None:

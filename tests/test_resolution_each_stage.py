@@ -4,10 +4,10 @@ recording "not resolved" below it, resolve it, and check the duties that follow.
 from __future__ import annotations
 
 from protocols.loader import load_protocol
-from tests.conftest import at, case_input, make_worker, skip_to, start_case
+from tests.conftest import RAE, at, case_input, make_worker, skip_to, start_case
 from workflows.disagreement import DisagreementWorkflow
 
-BY = {"name": "Mo Manager"}
+BY = RAE  # the raising practitioner: every stage role nobody is named for is theirs
 
 
 async def _resolve_at(handle, stages: list[str], target: str) -> None:

@@ -15,7 +15,9 @@ from starter.retention import purge
 from tests.conftest import case_input, make_worker, start_case, wait_for
 from workflows.disagreement import DisagreementWorkflow
 
-BY = {"name": "Bea Business-Unit"}
+# The business unit places holds; withdrawing is the raising side's (protocols.permissions).
+BY = {"name": "Bea Business-Unit", "email": "bu@partnership.example", "role_key": "business_unit"}
+RAISER = {"name": "Rae Raiser", "email": "rae@school.example"}
 
 
 async def test_purge_respects_retention_and_legal_hold(dev_env, settings, tmp_path) -> None:
@@ -37,7 +39,7 @@ async def test_purge_respects_retention_and_legal_hold(dev_env, settings, tmp_pa
             assert isinstance(result, ActionResult) and result.state.legal_hold
             for h in (gone, held):
                 await act(client, h.id, "withdraw", parse_action(
-                    "withdraw", {"reason": "Done", "by": BY}))
+                    "withdraw", {"reason": "Done", "by": RAISER}))
                 await h.result()
         index = settings.data_dir / "mail" / "index.jsonl"
         await wait_for(lambda: _mail_for(index, gone.id))

@@ -25,7 +25,7 @@ from temporalio.client import Client
 from infra.connection import connect
 from infra.links import Grant, Links, sign
 from infra.settings import Settings
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, as_operator, free_port
 from tests.test_actions import _wait_for_web
 
 CASE = "york-2026-0101"
@@ -67,6 +67,11 @@ class Deployment:
         return subprocess.run([sys.executable, "-m", "starter.cli", *args], cwd=ROOT,
                               env={**self.env, **extra_env}, capture_output=True, text=True,
                               timeout=120)
+
+    def as_(self, name: str, email: str, role_key: str) -> dict[str, str]:
+        """The operator token of the person named (`resolutions operators add`)."""
+        return {"RESOLUTIONS_OPERATOR_TOKEN": as_operator(
+            self.env, name, email, role_key)["RESOLUTIONS_OPERATOR_TOKEN"]}
 
     def ok(self, *args: str, **extra_env: str) -> str:
         done = self.cli(*args, **extra_env)
@@ -166,9 +171,10 @@ def test_withdrawn_roles_and_handed_over_links_are_refused(deployment: Deploymen
     assert page.status_code == 403
     _page_says(page, "has been withdrawn")
 
-    # The receiving role is handed over: Rob's link reads the case for the grace, no more.
+    # The receiving role is handed over by its holder: Rob's link reads the case for the
+    # grace, no more.
     d.ok("assign", wid, "--role", "receiving", "--name", "Nia New", "--email",
-         "nia@csc.example", "--by", "Mo Manager")
+         "nia@csc.example", **d.as_("Rob Receiver", "rob@csc.example", "receiving"))
     page = web.get(f"{rob}/cases/{wid}")
     assert page.status_code == 200
     _page_says(page, "was handed to Nia New", "lets you read this case until")
@@ -248,7 +254,8 @@ async def test_terminated_case_shows_everywhere_and_survives_purge(
     web = d.web()
     wid = d.raise_case("2026-0103")
     done = d.raise_case("2026-0104")
-    d.ok("withdraw", done, "--reason", "Raised in error", "--by", "Rae Raiser")
+    d.ok("withdraw", done, "--reason", "Raised in error",
+         **d.as_("Rae Raiser", "rae@school.example", "raising"))
     client = await d.client()
     # What an operator does from the Temporal UI's "Terminate" button.
     await client.get_workflow_handle(wid).terminate(reason="stuck, ended from the UI")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.conftest import at, case_input, close_to, make_worker, skip_to, start_case
+from tests.conftest import RAE, ROB, at, case_input, close_to, make_worker, skip_to, start_case
 from workflows.disagreement import DisagreementWorkflow
 
-BY = {"name": "Mo Manager", "role": "Line manager"}
+BY = RAE  # the raising practitioner: every stage role nobody is named for is theirs
 SSP = "safeguardingpartnership@swindon.gov.uk"
 CYSCP = "cyscp@york.gov.uk"
 
@@ -229,7 +229,9 @@ async def test_pause_stops_every_clock_and_moves_it_by_the_time_lost(skipping_en
         await skip_to(env, at("2030-03-07 12:00"))
         for h in (swindon, dudley):
             await h.signal("assign_signal", {
-                "role": "1.receiving", "reason": "Sickness: taking over", "by": BY,
+                # Swindon's stage 1 line manager is the raiser's own; Dudley's the other side's.
+                "role": "1.receiving", "reason": "Sickness: taking over",
+                "by": BY if h is swindon else ROB,
                 "person": {"name": "Tia Takeover", "email": "tia@csc.example"}})
         await skip_to(env, at("2030-03-11 09:59"))
         paused = {h.id: await h.query(DisagreementWorkflow.state) for h in (swindon, dudley)}

@@ -42,7 +42,7 @@ from infra.smtp import connection_options
 from protocols.addresses import check_address
 from protocols.messages import Person
 from starter.web.app import create_app
-from tests.conftest import ROOT, case_input, cli, free_port, make_worker, start_case
+from tests.conftest import ROOT, as_operator, case_input, cli, free_port, make_worker, start_case
 from tests.test_notify import plain_request
 from workflows.disagreement import DisagreementWorkflow
 
@@ -201,7 +201,8 @@ def test_a_reference_names_one_case_for_good(stack) -> None:
     assert status["workflow_id"] == "swindon-2026-0702"
     capitals = _raise(env, "2026-0702".upper(), ok=False)
     assert "already exists" in capitals.stderr
-    cli(env, "withdraw", "Swindon-2026-0702", "--reason", "Raised in error", "--by", "Rae")
+    rae = as_operator(env, "Rae", "rae@school.example", "raising")
+    cli(rae, "withdraw", "Swindon-2026-0702", "--reason", "Raised in error", "--by", "Rae")
     closed = _raise(env, "2026-0702", ok=False)  # closed, and still not reused
     assert "already exists" in closed.stderr
 
@@ -270,8 +271,9 @@ def test_addresses_that_inject_into_mail_or_links_are_refused(stack, tmp_path: P
     from_file = cli(env, "raise", "--file", str(case_file), ok=False)
     assert from_file.returncode == 1 and "'&'" in from_file.stderr
     _raise(env, "2026-0705")
-    handover = cli(env, "assign", "swindon-2026-0705", "--role", "2.receiving", "--name", "Eve",
-                   "--email", "eve@evil.example,rob@csc.example", "--by", "Rae", ok=False)
+    rob = as_operator(env, "Rob Receiver", "rob@csc.example", "receiving")
+    handover = cli(rob, "assign", "swindon-2026-0705", "--role", "2.receiving", "--name", "Eve",
+                   "--email", "eve@evil.example,rob@csc.example", ok=False)
     assert handover.returncode == 1 and "not an e-mail address" in handover.stderr
     holders = json.loads(cli(env, "status", "swindon-2026-0705", "--json").stdout)["holders"]
     assert "eve" not in json.dumps(holders).lower()

@@ -10,10 +10,10 @@ from temporalio.testing import WorkflowEnvironment
 from protocols.messages import ActionResult, CaseState
 from starter.cases import InvalidInput, act, parse_action
 from starter.errors import explain
-from tests.conftest import case_input, keep_history, make_worker, start_case, wait_for
+from tests.conftest import RAE, case_input, keep_history, make_worker, start_case, wait_for
 from workflows.disagreement import DisagreementWorkflow
 
-BY = {"name": "Mo Manager", "role": "Line manager"}
+BY = RAE  # the raising practitioner: every stage role nobody is named for is theirs
 
 
 async def _ready(handle) -> CaseState:
@@ -27,7 +27,7 @@ async def _ready(handle) -> CaseState:
 async def _refused(client, wid: str, name: str, data: dict, expect: str) -> None:
     before = await client.get_workflow_handle(wid).query(DisagreementWorkflow.timeline)
     with pytest.raises(WorkflowUpdateFailedError) as err:
-        await act(client, wid, name, parse_action(name, {**data, "by": BY}))
+        await act(client, wid, name, parse_action(name, {"by": BY, **data}))
     assert expect in explain(err.value), explain(err.value)
     after = await client.get_workflow_handle(wid).query(DisagreementWorkflow.timeline)
     # E-mail receipts land in the background; nothing else may have been written.
@@ -57,10 +57,11 @@ async def test_validators_reject_with_clear_messages(dev_env: WorkflowEnvironmen
         await _refused(client, dudley.id, "bypass", {"to_stage": "3a", "reason": "x",
                                                       "urgent": True},
                        "does not allow stages to be bypassed")
+        # Barnsley's bypass gathers each agreement itself: someone not involved is refused.
         await _refused(client, barnsley.id, "bypass", {"to_stage": "3", "reason": "x",
-                                                        "agreed_by": ["A"],
-                                                        "agreement_of": ["professionals"]},
-                       "agreement of the professionals and managers")
+                                                        "by": {"name": "Mo Manager"}},
+                       "Only the two practitioners or the stage 1 role holders (Rae Raiser, "
+                       "Rob Receiver) may move the case past this stage (Barnsley 3.3)")
         await _refused(client, york.id, "agree_timescale",
                        {"stage": "1", "timescale": {"kind": "working_days", "amount": 2}},
                        "no timescale to agree")

@@ -265,7 +265,10 @@ async def test_raise_act_escalate_and_guard(site: Site, chromium: Browser) -> No
 
 async def test_timescale_limit_and_immediate_risk(site: Site, chromium: Browser) -> None:
     page = await chromium.new_page()
-    leeds = await start_case(site.client, case_input("leeds", "2026-0077"))
+    # Lee holds stage 1's raising role, so Lee's link may act in it (protocols.permissions).
+    lee = {"name": "Lee Manager", "role": "Team manager", "email": "lee@csc.example"}
+    leeds = await start_case(site.client, case_input("leeds", "2026-0077",
+                                                     holders={"1.raising": lee}))
 
     async def entered() -> bool:
         return bool((await cases.get_state(site.client, leeds.id)).stages_visited)

@@ -59,7 +59,10 @@ HOSTILE = "<script>alert('x')</script>"
 ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
 CHILD = "Test Child Alpha"  # the child's name in conftest.case_input
 ROB = Person(name="Rob Receiver", email="rob@csc.example", role="Social worker")
-MO = {"name": "Mo Manager", "role": "Line manager"}
+RAE = Person(name="Rae Raiser", email="rae@school.example", role="Teacher")
+# Who sends the setting-up updates: the receiving practitioner, who holds every role of their
+# side nobody is named for (protocols.permissions).
+BY = ROB.model_dump(include={"name", "email", "role"})
 
 
 @dataclass
@@ -85,9 +88,10 @@ class Site:
                   role_key: str = "receiving") -> str:
         return self.path(self.links.for_case(wid, person, role_key))
 
-    async def raise_case(self, protocol: str = "york", reference: str = "2026-0001") -> str:
+    async def raise_case(self, protocol: str = "york", reference: str = "2026-0001",
+                         **fields: Any) -> str:
         """A real case, once its workflow has entered its first stage and recorded it."""
-        handle = await start_case(self.client, case_input(protocol, reference))
+        handle = await start_case(self.client, case_input(protocol, reference, **fields))
 
         async def entered() -> bool:
             return any(e.kind == "stage_entered" for e in await self.recorded(handle.id))
@@ -96,7 +100,7 @@ class Site:
         return handle.id
 
     async def act(self, wid: str, name: str, data: dict[str, Any],
-                  by: dict[str, str] = MO) -> ActionResult:
+                  by: dict[str, str] = BY) -> ActionResult:
         result = await cases.act(self.client, wid, name,
                                  cases.parse_action(name, {**data, "by": by}))
         assert result is not None
@@ -331,7 +335,8 @@ async def test_rejection_shown_next_to_its_field_with_text_kept(site: Site) -> N
     assert await site.recorded() == before, "a refused update wrote history"
 
     # Leeds allows at most 10 working days: the refusal is placed at the number typed.
-    leeds = await site.raise_case("leeds", "2026-0077")
+    lee = {"name": "Lee Manager", "email": "lee@csc.example"}  # holds 1.raising, so may act
+    leeds = await site.raise_case("leeds", "2026-0077", holders={"1.raising": lee})
     manager = site.path(site.links.for_case(leeds, Person(name="Lee Manager",
                                                           email="lee@csc.example"),
                                             "1.raising", role="manager"))
@@ -532,7 +537,8 @@ FILLED = {
     "resume": {"note": "Back"},
     "agree_timescale": {"stage": "1", "kind": "until", "until.day": "4", "until.month": "3",
                   "until.year": "2031", "until.time": "12:30", "reason": "x"},
-    "assign": {"role": "2.raising", "person.name": "Nia New", "person.email": "nia@x.example"},
+    "assign": {"role": "2.receiving", "person.name": "Nia New",
+               "person.email": "nia@x.example"},
     "confirm_in_writing": {"duty": "", "summary": "Letter sent"},
     "report_immediate_risk": {"description": "Disclosure today"},
     "withdraw": {"reason": "Raised in error"},
@@ -576,7 +582,9 @@ async def test_every_action_form_renders_and_sends_its_update(action_id: str,
     for name, data in steps:
         await site.act(wid, name, data)
     slug = ACTIONS[action_id].slug
-    url = f"{site.case_link(wid)}/cases/{wid}/{slug}"
+    # Withdrawing is the raising side's; everything else the receiving practitioner may do.
+    who, key = (RAE, "raising") if action_id == "withdraw" else (ROB, "receiving")
+    url = f"{site.case_link(wid, who, key)}/cases/{wid}/{slug}"
     page = await site.get(url)
     assert page.status_code == 200, page.text
     labels = set(re.findall(r'<label[^>]*for="([^"]+)"', page.text))
@@ -587,7 +595,7 @@ async def test_every_action_form_renders_and_sends_its_update(action_id: str,
     assert done.status_code == 303, done.text
     new = (await site.recorded(wid))[len(before):]
     [event] = [e for e in new if e.kind == RECORDED_AS[action_id]]
-    assert (event.actor, event.via) == ("Rob Receiver", "update")
+    assert (event.actor, event.via) == (who.name, "update")
     state = await site.state(wid)
     if action_id == "agree_timescale":
         [deadline] = [d for d in state.deadlines if d.stage == "1"]

@@ -11,6 +11,8 @@ from datetime import timedelta
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import (
+    RAE,
+    ROB,
     at,
     case_input,
     close_to,
@@ -21,7 +23,7 @@ from tests.conftest import (
 )
 from workflows.disagreement import DisagreementWorkflow
 
-BY = {"name": "Mo Manager", "role": "Line manager"}
+BY = RAE  # the raising practitioner: every stage role nobody is named for is theirs
 
 
 def stage_moves(timeline) -> list[tuple[str, object]]:
@@ -151,10 +153,12 @@ async def test_barnsley_outcomes_bypass_and_resolution(skipping_env, settings, m
         handle = await start_case(env.client, case_input("barnsley"))
         await handle.signal("record_outcome_signal", {
             "stage": "1", "resolved": False, "by": BY, "summary": "Workers disagree"})
-        await handle.signal("bypass_signal", {
-            "to_stage": "4", "reason": "Managers agree it needs the Head of Safeguarding",
-            "by": BY, "agreed_by": ["Rae Raiser", "Rob Receiver", "Mo Manager"],
-            "agreement_of": ["professionals", "managers"]})
+        # Barnsley 3.3: the professionals and managers involved agree, each for themselves
+        # (stage 2's roles are nobody's yet, so the two practitioners hold them).
+        for by in (BY, ROB):
+            await handle.signal("bypass_signal", {
+                "to_stage": "4", "reason": "Managers agree it needs the Head of Safeguarding",
+                "by": by})
         await handle.signal("record_outcome_signal", {
             "stage": "4", "resolved": True, "by": BY, "summary": "Assessment reopened",
             "learning_points": ["Closure criteria unclear"]})
@@ -246,7 +250,7 @@ async def test_reassignment_and_withdrawal(skipping_env, settings, mailbox) -> N
         await handle.signal("assign_signal", {
             "role": "1.receiving", "reason": "Sickness: taking over",
             "person": {"name": "Tia Takeover", "role": "Senior practitioner",
-                       "email": "tia@csc.example"}, "by": BY})
+                       "email": "tia@csc.example"}, "by": ROB})
         await skip_to(env, at("2030-03-04 10:00"))
         state = await handle.query(DisagreementWorkflow.state)
         await handle.signal("withdraw_signal", {"reason": "Raised in error", "by": BY})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from protocols.caserecord import role_holder, role_title
+from protocols.caserecord import agency_side, carried_from, role_holder, role_title
 from protocols.messages import (
     CaseInput,
     CaseState,
@@ -19,6 +19,7 @@ from protocols.messages import (
     Person,
     TimelineEvent,
 )
+from protocols.permissions import SIDES, Effective, Seat, rule_for, seats
 from protocols.schema import Protocol, Stage
 
 CLOSED_STATUSES: tuple[CaseStatus, ...] = ("closed", "withdrawn")
@@ -49,6 +50,10 @@ class CaseBook:
         self.closed_at: datetime | None = None
         self.closing_summary = ""
         self.legal_hold = inp.case.legal_hold
+        # A bypass needing everyone's agreement (protocols.permissions, agreement = "all"):
+        # who has agreed so far, by role key, for the move to which stage (reset on each move).
+        self.bypass_agreed: dict[str, str] = {}
+        self.bypass_to = ""
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -87,6 +92,38 @@ class CaseBook:
             if d.live and d.next_nudge is not None:
                 moments.append(d.next_nudge)
         return min(moments) if moments else None
+
+    def seats(self) -> dict[str, Seat]:
+        """Every role on the case with the person in it (protocols.permissions.seats). A stage
+        role nobody is named for is held, where the protocol carries holders forward, by whoever
+        was named for the same role earlier (Dudley: the Head teacher deals with stages 2 and
+        3), else by the practitioner of the agency that holds it (Swindon stage 1: the
+        raiser's)."""
+        out = seats(self.holders, [s.id for s in self.protocol.stages])
+        for stage in self.protocol.stages:
+            for side in SIDES:
+                key = f"{stage.id}.{side}"
+                seat = out.get(key)
+                if seat is None:
+                    continue
+                own = agency_side(stage, side)
+                mine = "" if own == side else own
+                if not seat.stand_in:
+                    out[key] = Seat(key, seat.person, side=mine)
+                    continue
+                carried = (carried_from(self.protocol, self.inp.case, self, stage, side)
+                           if self.protocol.holders_carried_forward else None)
+                if carried is not None:
+                    out[key] = Seat(key, carried[1], side=mine)
+                elif mine and own in self.holders:
+                    out[key] = Seat(key, self.holders[own], stand_in=True, side=mine)
+        return out
+
+    def permission(self, action: str, stage: str | None = None, of: str = "") -> Effective:
+        """The permission rule for ``action`` at ``stage`` (default: the current stage), for
+        ``of`` (the duty confirmed, the role handed over)."""
+        return rule_for(action, stage or self.stage_id, of=of,
+                        deployment=self.inp.permissions, document=self.protocol.permissions)
 
     def holder_label(self, key: str) -> str:
         person = self.holders.get(key)

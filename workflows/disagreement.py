@@ -125,6 +125,9 @@ class DisagreementWorkflow:
         # Messages can arrive in the very first activation, before run() has entered a stage;
         # their handlers wait for this, and validators leave the check to the handler till then.
         self._opened = False
+        # Who-may checks (protocols.permissions) in the handlers: see _permissions_apply.
+        self._permissions = False
+        self._permission_asks = 0
 
     # -- main loop ----------------------------------------------------------------------------
     @workflow.run
@@ -298,6 +301,7 @@ class DisagreementWorkflow:
             book.cancel_stage_deadlines(previous)
         book.stage_id = stage_id
         book.stage_entered_at = now
+        book.bypass_agreed, book.bypass_to = {}, ""
         book.stages_visited.append(stage_id)
         stage = book.stage
         arose = book.inp.case.arose or now
@@ -433,6 +437,14 @@ class DisagreementWorkflow:
         return f"Resolved at stage {stage_id}. Still due: {'; '.join(pending)}."
 
     async def _do_bypass(self, msg: Bypass, via: str) -> str:
+        book = self._book
+        if self._permissions and check.collects_agreement(book):
+            still = self._agree_to_bypass(msg, via)
+            if still:
+                return (f"Your agreement to move to stage {msg.to_stage} is recorded; the case "
+                        f"moves once {still} agree too.")
+            agreed = list(dict.fromkeys(book.bypass_agreed.values()))
+            msg = msg.model_copy(update={"agreed_by": agreed})
         who = ", ".join(msg.agreed_by) or msg.by.name
         self._book.event(workflow.now(), "bypass",
                          f"Bypass to stage {msg.to_stage} agreed by {who}: {msg.reason}",
@@ -441,6 +453,23 @@ class DisagreementWorkflow:
         await self._enter_stage(msg.to_stage, f"bypass: {msg.reason}", kind="escalated",
                                 actor=msg.by.name, via=via)
         return f"The case moved to stage {msg.to_stage} ({self._book.stage.name})."
+
+    def _agree_to_bypass(self, msg: Bypass, via: str) -> str:
+        """Record the actor's agreement to a bypass everyone must agree to; who has still to
+        agree ('' once all have)."""
+        book = self._book
+        if book.bypass_to != msg.to_stage:
+            book.bypass_agreed, book.bypass_to = {}, msg.to_stage
+        needed = check.needed_agreement(book, book.permission("bypass"))
+        for key in check.acting_keys(book, msg.by):
+            if key in needed:
+                book.bypass_agreed[key] = msg.by.name
+        still = check.names(s for k, s in needed.items() if k not in book.bypass_agreed)
+        if still:
+            book.event(workflow.now(), "bypass_agreed",
+                       f"{msg.by.name} agreed to move the case to stage {msg.to_stage}: "
+                       f"{msg.reason}. Still to agree: {still}", actor=msg.by.name, via=via)
+        return still
 
     async def _do_pause(self, msg: Pause, via: str) -> str:
         book, now = self._book, workflow.now()
@@ -737,10 +766,21 @@ class DisagreementWorkflow:
         ])
 
     # -- messages: every action of protocols.actions, as an update and a signal ------------
-    def _validate(self, action: ActionSpec, msg: Any) -> None:
+    def _validate(self, action: ActionSpec, msg: Any, *, permissions: bool = True) -> None:
         _well_formed(msg, action.model)
         if self._opened:
-            check.CHECKS[action.id](self._book, msg, workflow.now())
+            check.run(self._book, action.id, msg, workflow.now(), permissions=permissions)
+
+    def _permissions_apply(self) -> bool:
+        """Whether a handler checks who may act. Validators always do (they never run on
+        replay); handlers run on replay too, so a message a saved history accepted before the
+        checks existed must replay as it ran. One patch marker per message until the first
+        that ran with the checks: ``patched`` remembers its answer per id, so one shared id
+        would stay False for good in a case whose earlier messages predate the checks."""
+        if not self._permissions:
+            self._permission_asks += 1
+            self._permissions = workflow.patched(f"permissions-v1.{self._permission_asks}")
+        return self._permissions
 
     def _doer(self, action: ActionSpec) -> Callable[[Any, str], Awaitable[str]]:
         return getattr(self, f"_do_{action.id}")
@@ -749,7 +789,7 @@ class DisagreementWorkflow:
         await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
             # Again: the case may have moved on while this waited for the lock.
-            self._validate(action, msg)
+            self._validate(action, msg, permissions=self._permissions_apply())
             text = await self._doer(action)(msg, "update")
         self._wake = True
         return ActionResult(message=text, state=self._book.snapshot(workflow.now()))
@@ -768,7 +808,7 @@ class DisagreementWorkflow:
                                  via="signal")
                 return
             try:
-                self._validate(action, msg)
+                self._validate(action, msg, permissions=self._permissions_apply())
                 # Some refusals need an activity's answer first (an agreed timescale checked
                 # against the protocol's maximum); they are refused the same way, before the
                 # handler has changed anything. Raised out of a signal, they would fail the case.

@@ -31,6 +31,7 @@ from protocols.messages import (
     Resume,
     Withdraw,
 )
+from protocols.permissions import BUSINESS_UNIT, Effective, Seat, eligible, held_by, names
 from workflows.book import CaseBook
 
 REJECTED = "Rejected"
@@ -70,7 +71,9 @@ def check_outcome(book: CaseBook, msg: RecordOutcome) -> None:
                f"{book.stage_id}.", "stage")
 
 
-def check_bypass(book: CaseBook, msg: Bypass) -> None:
+def check_bypass(book: CaseBook, msg: Bypass, *, collected: bool = False) -> None:
+    """``collected``: each person's agreement is gathered through their own link or token
+    (a permission rule with ``agreement = "all"``), so nobody needs to list who agreed."""
     _must_be_open(book)
     rule = book.protocol.bypass
     if not rule.allowed:
@@ -86,7 +89,7 @@ def check_bypass(book: CaseBook, msg: Bypass) -> None:
                f"matter is urgent ({rule.source}). Say that it is urgent, and why.", "urgent")
     missing = [g for g in rule.requires_agreement_of
                if g not in {a.strip().lower() for a in msg.agreement_of}]
-    if missing or (rule.requires_agreement_of and not msg.agreed_by):
+    if not collected and (missing or (rule.requires_agreement_of and not msg.agreed_by)):
         needed = " and ".join(rule.requires_agreement_of)
         reject(f"A bypass needs the agreement of the {needed} involved ({rule.source}); "
                f"record who agreed.", "agreed_by")
@@ -238,6 +241,17 @@ def find_markable(book: CaseBook, key: str) -> DeadlineState:
     return found
 
 
+def deadline_stage(book: CaseBook, d: DeadlineState) -> str:
+    """The stage whose role holders a deadline names: its own, or the earlier one it says
+    (``holders_of``, Leeds Step 3b); the current stage for a deadline of no stage."""
+    stage = d.stage or book.stage_id
+    if d.kind == "stage":
+        rule = next((r for r in book.protocol.stage(stage).deadlines if r.id == d.rule), None)
+        if rule is not None and rule.holders_of:
+            return rule.holders_of
+    return stage
+
+
 def check_step_done(book: CaseBook, msg: MarkStepDone) -> None:
     _must_be_open(book, allow_paused=True)
     find_markable(book, msg.deadline)
@@ -246,6 +260,107 @@ def check_step_done(book: CaseBook, msg: MarkStepDone) -> None:
 def check_legal_hold(book: CaseBook, msg: LegalHold) -> None:
     if book.legal_hold == msg.on:
         reject(f"The case is already {'on' if msg.on else 'off'} legal hold.")
+
+
+# -- who may ----------------------------------------------------------------------------------
+VERBS = {
+    "record_outcome": "record this stage's outcome",
+    "bypass": "move the case past this stage",
+    "pause": "pause the case",
+    "resume": "resume the case",
+    "agree_timescale": "agree this stage's timescales",
+    "assign": "hand over the role {role}",
+    "confirm_in_writing": "confirm the outcome in writing",
+    "report_immediate_risk": "report immediate risk on this case",
+    "withdraw": "withdraw the disagreement",
+    "set_legal_hold": "place or lift a legal hold",
+    "record_discussion": "record a discussion on this case",
+    "mark_step_done": "mark this step done",
+}
+
+
+def _party(book: CaseBook, party: str, target: str) -> str:
+    stage = book.stage
+    side = target.rpartition(".")[2]
+    labels = {
+        "stage_holders": f"the stage {stage.id} role holders",
+        "stage_raising": f"the stage {stage.id} {book.role_title(stage, 'raising')}",
+        "stage_receiving": f"the stage {stage.id} {book.role_title(stage, 'receiving')}",
+        "raising_side": "the raising side", "receiving_side": "the receiving side",
+        "practitioners": "the two practitioners", "named": "the people named on the case",
+        "deadline_holders": f"the stage {target or stage.id} role holders the deadline names",
+        BUSINESS_UNIT: "the partnership's business unit", "own_role": "its holder",
+        "side_manager": f"a manager of the {side} side",
+        "side_vacant": f"anyone of the {side} side while nobody is named for it",
+    }
+    return labels.get(party, f"the holder of {party}")
+
+
+def _who_may(book: CaseBook, eff: Effective, allowed: dict[str, Seat], target: str) -> str:
+    parties = [_party(book, p, target) for p in eff.rule.who]
+    who = ", ".join(parties[:-1]) + (" or " if len(parties) > 1 else "") + parties[-1]
+    named = names(allowed.values())
+    return f"{who} ({named})" if named else f"{who} (nobody is named for that yet)"
+
+
+def acting_keys(book: CaseBook, actor: Any) -> list[str]:
+    """The role keys the actor acts in: held by e-mail (or role key and name), or, for the
+    business unit acting for someone, the role named."""
+    if actor.role_key == BUSINESS_UNIT:
+        return [actor.on_behalf_of] if actor.on_behalf_of else []
+    return held_by(actor, book.seats())
+
+
+def needed_agreement(book: CaseBook, eff: Effective) -> dict[str, Seat]:
+    return eligible(eff.rule.who, book.seats(), book.stage_id,
+                    [s.id for s in book.protocol.stages])
+
+
+def check_permission(book: CaseBook, action_id: str, msg: Any) -> None:
+    """Refuse the action unless the acting person (``msg.by``) may take it now, saying who
+    may (and where the rule comes from)."""
+    actor = msg.by
+    target = getattr(msg, "role", "") if action_id == "assign" else ""
+    if action_id == "mark_step_done":
+        target = deadline_stage(book, find_markable(book, msg.deadline))
+    of = target if action_id == "assign" else ""
+    if action_id == "confirm_in_writing":
+        awaited = [d.rule for d in book.awaited_duties()]
+        of = msg.duty or (awaited[0] if awaited else "")
+    eff = book.permission(action_id, of=of)
+    allowed = eligible(eff.rule.who, book.seats(), book.stage_id,
+                       [s.id for s in book.protocol.stages], target=target)
+    verb = VERBS[action_id].format(role=target)
+    if actor.role_key == BUSINESS_UNIT:
+        if BUSINESS_UNIT in eff.rule.who:
+            return
+        if not actor.on_behalf_of or not actor.reason:
+            reject(f"The business unit may {verb} only on behalf of someone who may: say whose "
+                   f"role (on behalf of, e.g. 2.raising) and why. Who may: "
+                   f"{_who_may(book, eff, allowed, target)} ({eff.cites()}).")
+    acting = acting_keys(book, actor)
+    if not any(k in allowed for k in acting):
+        reject(f"Only {_who_may(book, eff, allowed, target)} may {verb} ({eff.cites()}).",
+               "role" if action_id == "assign" else None)
+    if (action_id == "bypass" and eff.rule.agreement == "all" and book.bypass_to == msg.to_stage
+            and all(k in book.bypass_agreed for k in acting if k in allowed)):
+        still = [s for k, s in allowed.items() if k not in book.bypass_agreed]
+        reject(f"Your agreement to move to stage {msg.to_stage} is already recorded; still to "
+               f"agree: {names(still)}.")
+
+
+def collects_agreement(book: CaseBook) -> bool:
+    return book.permission("bypass").rule.agreement == "all"
+
+
+def run(book: CaseBook, action_id: str, msg: Any, now: datetime, *, permissions: bool) -> None:
+    """The protocol's check for the action, then (``permissions``) who may take it."""
+    if action_id == "bypass":
+        check_bypass(book, msg, collected=permissions and collects_agreement(book))
+    else:
+        CHECKS[action_id](book, msg, now)
+    if permissions:
+        check_permission(book, action_id, msg)
 
 
 Check = Callable[[CaseBook, Any, datetime], None]

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from infra.settings import load_settings
+from starter.cli.operators import add_acting_arguments
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -85,11 +86,11 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def cmd_hold(args: argparse.Namespace) -> int:
     from infra.connection import connect
-    from protocols.messages import Actor
     from starter.cases import act, parse_action
+    from starter.cli.operators import acting
 
     message = parse_action("set_legal_hold", {"on": not args.lift, "reason": args.reason,
-                                              "by": Actor(name=args.by).model_dump()})
+                                              "by": acting(args, args.case_id).model_dump()})
 
     async def go() -> int:
         client = await connect(load_settings())
@@ -109,8 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("hold", help="place a case on legal hold (or --lift it)")
     p.add_argument("case_id", metavar="ID")
     p.add_argument("--reason", required=True)
-    p.add_argument("--by", required=True)
     p.add_argument("--lift", action="store_true")
+    add_acting_arguments(p)
     p.set_defaults(handler=cmd_hold)
 
     p = sub.add_parser("worker", help="run the worker (and embedded services, web forms)")

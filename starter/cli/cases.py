@@ -19,7 +19,9 @@ from protocols.actions import MANAGER_ACTIONS
 from protocols.loader import available_protocols, protocol_choices
 from protocols.messages import CONTACT_METHODS, ActionResult, Actor, CaseState
 from starter.cli import lazy
+from starter.cli.operators import acting, add_acting_arguments
 from starter.cli.output import table
+from starter.operators import read_token
 from starter.timefmt import london, parse_moment
 
 cases = lazy("starter.cases")
@@ -35,21 +37,9 @@ def _run(coro_factory: Callable[[Any], Awaitable[int]]) -> int:
     return asyncio.run(go())
 
 
-def _actor(args: argparse.Namespace) -> Actor:
-    return Actor(name=args.by, role=args.by_role or "", agency=args.by_agency or "",
-                 email=args.by_email or "")
-
-
-def _add_actor(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--by", required=required, help="your name (recorded on the case)")
-    p.add_argument("--by-role", help="your role, e.g. 'Line manager'")
-    p.add_argument("--by-agency", help="your agency")
-    p.add_argument("--by-email", help="your e-mail address")
-
-
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("case_id", metavar="ID", help="case id, e.g. york-2026-0042")
-    _add_actor(p)
+    add_acting_arguments(p)
     p.add_argument("--signal", action="store_true",
                    help="send without waiting for an answer (an invalid one is recorded as "
                         "refused on the case)")
@@ -138,8 +128,18 @@ def cmd_raise(args: argparse.Namespace) -> int:
     if "reference" not in data:
         raise ValueError("give a case reference with --reference (e.g. 2026-0042)")
     raiser = data.get("raising", {})
-    actor = Actor(name=args.by or raiser.get("name") or "unknown",
-                  role=raiser.get("role", ""), agency=raiser.get("agency", ""))
+    # Who raised it: the operator token's person where one is set, else the raising
+    # practitioner the case names (never a typed name).
+    if read_token(args.token_file):
+        actor = acting(args, f"{protocol}-{data['reference']}")
+    else:
+        if args.by:
+            raise ValueError("--by needs your operator token (RESOLUTIONS_OPERATOR_TOKEN); "
+                             "without one the case is raised in the raising practitioner's "
+                             "name")
+        actor = Actor(name=raiser.get("name") or "unknown", role=raiser.get("role", ""),
+                      agency=raiser.get("agency", ""), email=raiser.get("email", ""),
+                      role_key="raising")
     inp = cases.build_case_input(protocol, data, urgency, actor)
 
     async def go(client) -> int:
@@ -169,7 +169,7 @@ async def _wait_for_stage(client, workflow_id: str) -> CaseState | None:
 def _action(name: str, build: Callable[[argparse.Namespace], dict[str, Any]]):
     def handler(args: argparse.Namespace) -> int:
         data = build(args)
-        data["by"] = _actor(args).model_dump()
+        data["by"] = acting(args, args.case_id).model_dump()
         message = cases.parse_action(name, data)
 
         async def go(client) -> int:
@@ -312,7 +312,7 @@ def _discussion(args) -> dict[str, Any]:
 def _step_done_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deadline", required=True,
                    help="the deadline's key, e.g. 2/discuss_with_line_managers (see status)")
-    p.add_argument("--done-by", action="append", help="who did it (repeatable; default --by)")
+    p.add_argument("--done-by", action="append", help="who did it (repeatable; default: you)")
     p.add_argument("--note", default="")
 
 
@@ -463,8 +463,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--child-name")
     p.add_argument("--child-dob", help="YYYY-MM-DD")
     p.add_argument("--child-address")
-    p.add_argument("--by", help="your name, if not the raising practitioner")
-    p.set_defaults(handler=cmd_raise)
+    p.add_argument("--by", help="deprecated: with an operator token, its name")
+    p.add_argument("--token-file", help="a file holding your operator token")
+    p.set_defaults(handler=cmd_raise, on_behalf_of="", behalf_reason="")
 
     for action in MANAGER_ACTIONS:
         add_arguments, build = ACTION_ARGUMENTS[action.id]

@@ -273,7 +273,9 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
         raise csrf_failed(exc) from None
     form = FormState(values=values)
     data = action.read(values, form)
-    data["by"] = grant.actor().model_dump()  # who acts comes from the link, never the form
+    # Who acts comes from the link, never the form: the person and the role key they hold,
+    # which the workflow matches against the case's holders (protocols.permissions).
+    data["by"] = grant.actor().model_dump() | {"role_key": grant.role_key}
     message = None
     try:
         message = cases.parse_action(action.name, data)

@@ -151,18 +151,74 @@ class Journey:
         self._browser, (self._slots, self._check_slots) = browser, slots
         self._contexts: list[BrowserContext] = []
         self.started = now()
+        # Who is who (name → e-mail, role key), learnt from the commands that name people, and
+        # each person's operator token: a command with `--by NAME` runs with NAME's token.
+        self.people: dict[str, tuple[str, str]] = {}
+        self.tokens: dict[str, asyncio.Task[str]] = {}
 
     async def check(self, *args: str) -> Ran:
         """A command reading a closed case's record: it waits behind people's actions."""
         async with self._check_slots:
             return await self.run(*args)
 
+    def _learn(self, args: tuple[str, ...]) -> list[str]:
+        """Note the people a `raise` or `assign` command names, with their role keys; their
+        names."""
+        before = set(self.people)
+        given = dict(zip(args, args[1:], strict=False))
+        if args[:1] == ("raise",):
+            for side in ("raising", "receiving"):
+                if f"--{side}-name" in given:
+                    self.people[given[f"--{side}-name"]] = (given.get(f"--{side}-email", ""),
+                                                            side)
+            for i, arg in enumerate(args[:-1]):
+                if arg == "--holder":
+                    key, _, rest = args[i + 1].partition("=")
+                    name, _, email = rest.partition("<")
+                    self.people[name.strip()] = (email.strip().rstrip(">"), key.strip())
+        elif args[:1] in (("assign",), ("hand-over",)) and "--name" in given:
+            self.people[given["--name"]] = (given.get("--email", ""), given.get("--role", ""))
+        return [name for name in self.people if name not in before]
+
+    def operator(self, name: str) -> asyncio.Task[str]:
+        """An operator token for ``name``, made as an administrator does
+        (`resolutions operators add`), once per person, in the background."""
+        if name not in self.tokens:
+            email, role_key = self.people.get(name, ("", ""))
+            args = ("operators", "add", "--name", name, *(["--email", email] if email else []),
+                    "--role-key", role_key or "raising")
+
+            async def make() -> str:
+                ran = await self._exec(args, self.site.env)
+                assert ran.code == 0, ran.err
+                return ran.out.splitlines()[0].strip()
+
+            self.tokens[name] = asyncio.ensure_future(make())
+        return self.tokens[name]
+
     async def run(self, *args: str, ok: bool = True, timeout: float = 90) -> Ran:
-        """`resolutions ARGS` in its own process; with ``ok``, it must exit 0."""
+        """`resolutions ARGS` in its own process; with ``ok``, it must exit 0. A command acting
+        ``--by NAME`` runs with NAME's operator token (RESOLUTIONS_OPERATOR_TOKEN). The people
+        a case is raised with get theirs before it starts (its clock is compressed); a person a
+        role is handed to, at once in the background."""
+        named = [self.operator(name) for name in self._learn(args)]
+        if args[:1] == ("raise",):
+            await asyncio.gather(*named)
+        env = self.site.env
+        if "--by" in args:
+            by = args[args.index("--by") + 1]
+            env = {**env, "RESOLUTIONS_OPERATOR_TOKEN": await self.operator(by)}
+        ran = await self._exec(args, env, timeout)
+        if ok:
+            assert ran.code == 0, f"`resolutions {' '.join(args)}` exit {ran.code}: {ran.err}"
+        return ran
+
+    async def _exec(self, args: tuple[str, ...], env: dict[str, str],
+                    timeout: float = 90) -> Ran:
         async with self._slots:
             t0 = now()
             proc = await asyncio.create_subprocess_exec(
-                RESOLUTIONS, *args, cwd=self.tmp, env=self.site.env,
+                RESOLUTIONS, *args, cwd=self.tmp, env=env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             try:
                 out, err = await asyncio.wait_for(proc.communicate(), timeout)
@@ -178,8 +234,6 @@ class Journey:
             began, took = (t0 - self.started).total_seconds(), (ran.t1 - t0).total_seconds()
             print(f"{began:6.1f} +{took:4.1f} {self.name[5:30]} {' '.join(args)[:70]}",
                   file=sys.stderr)
-        if ok:
-            assert ran.code == 0, f"`resolutions {' '.join(args)}` exit {ran.code}: {ran.err}"
         return ran
 
     async def refused(self, *args: str, says: str) -> Ran:

@@ -19,9 +19,10 @@ def _nudged(stage: str):
 @journey
 async def test_barnsley_bypass_with_everyones_agreement(j: Journey) -> None:
     """No agreement between the workers; at Step 2 nothing happens, so the system reminds the
-    managers; a bypass without the managers' agreement is refused, then agreed by all and the
-    case goes to the Head of Safeguarding, who resolves it with a general principle for the
-    QA sub-group; written confirmation closes it."""
+    managers; a bypass is agreed by each professional and manager involved, each with their
+    own token (someone not involved is refused, and an agreement counts once), and only with
+    the last agreement does the case go to the Head of Safeguarding, who resolves it with a
+    general principle for the QA sub-group; written confirmation closes it."""
     cid = "barnsley-2026-7501"
     raised = await j.run(
         "raise", "--protocol", "barnsley", "--reference", "2026-7501",
@@ -44,15 +45,19 @@ async def test_barnsley_bypass_with_everyones_agreement(j: Journey) -> None:
 
     await j.until(cid, _nudged("2"), "reminded at step 2", timeout=30,
                   mail=("nudge", "colin@csc.barnsley.example"))
-    await j.refused("bypass", cid, "--to-stage", "4", "--reason", "Eviction is on Monday",
-                    "--agreement-of", "professionals", "--agreed-by", "Wes Worker",
-                    "--by", "Liz Lead", says="needs the agreement of the professionals and "
-                                             "managers")
-    moved = await j.run("bypass", cid, "--to-stage", "4", "--reason", "Eviction is on Monday",
-                        "--agreement-of", "professionals", "--agreement-of", "managers",
-                        "--agreed-by", "Wes Worker", "--agreed-by", "Rita Social",
-                        "--agreed-by", "Liz Lead", "--agreed-by", "Colin Colleague",
-                        "--by", "Liz Lead")
+    bypass = ("bypass", cid, "--to-stage", "4", "--reason", "Eviction is on Monday")
+    await j.refused(*bypass, "--by", "Hal Safeguarding",
+                    says="Only the two practitioners or the stage 2 role holders (Wes Worker, "
+                         "Rita Social, Liz Lead, Colin Colleague) may move the case past this "
+                         "stage (Barnsley 3.3)")
+    first = await j.run(*bypass, "--by", "Liz Lead")
+    assert "moves once Wes Worker, Rita Social, Colin Colleague agree too" in first.out, first.out
+    await j.refused(*bypass, "--by", "Liz Lead", says="already recorded")
+    for name in ("Wes Worker", "Rita Social"):
+        waiting = await j.run(*bypass, "--by", name)
+        assert "is recorded" in waiting.out, waiting.out
+    assert (await j.status(cid))["stage"] == "2"
+    moved = await j.run(*bypass, "--by", "Colin Colleague")
     assert "moved to stage 4" in moved.out, moved.out
     await j.mail(cid, "stage_entered", "hal@csc.barnsley.example")
 
@@ -83,7 +88,7 @@ async def test_barnsley_bypass_with_everyones_agreement(j: Journey) -> None:
 async def test_barnsley_immediate_risk_reported_midway(j: Journey) -> None:
     """Raised on the web; the receiving worker's mailed link reports immediate risk, which
     alarms the Heads of Children's Social Care and of Safeguarding and moves the case past the
-    workers to Step 2; the raiser hands the receiving side's role over; a reminder goes out on
+    workers to Step 2; the receiving worker hands their side's role over; a reminder goes out on
     its own; no agreement at Step 2; the Service Manager resolves it at Step 3 and confirms."""
     page = await j.page()
     cid, raised = await web.raise_on_web(
@@ -106,7 +111,8 @@ async def test_barnsley_immediate_risk_reported_midway(j: Journey) -> None:
 
     await page.reload()
     await expect(page.locator("#current-stage")).to_contain_text("Stage 2")
-    await web.hand_over(page, "2.receiving", "Vic Colleague", "vic@door.barnsley.example")
+    await tim.reload()
+    await web.hand_over(tim, "2.receiving", "Vic Colleague", "vic@door.barnsley.example")
     await j.until(cid, _nudged("2"), "reminded at step 2", timeout=30,
                   mail=("nudge", "vic@door.barnsley.example"))
     vic = await j.page()
@@ -114,8 +120,9 @@ async def test_barnsley_immediate_risk_reported_midway(j: Journey) -> None:
     two = await web.outcome(vic, "Stage 2: Line manager / agency safeguarding lead", False,
                             "Front door keeps its decision", contact="E-mail",
                             expect_text="moved to stage 3")
-    await page.reload()
-    await web.hand_over(page, "3.receiving", "Stella Manager", "stella@door.barnsley.example")
+    # Vic, the receiving side's manager, names the Service Manager.
+    await vic.reload()
+    await web.hand_over(vic, "3.receiving", "Stella Manager", "stella@door.barnsley.example")
     stella = await j.page()
     await stella.goto(await j.mailed_link(cid, "role_assigned", "stella@door.barnsley.example"))
     three = await web.outcome(stella, "Stage 3: Service manager", True,

@@ -56,7 +56,7 @@ async def test_dudley_school_case_agreed_halted_extended_resolved(j: Journey) ->
     assert "Head teacher / Principal (receiving agency)" not in shown, shown
 
     await j.run("agree-timescale", cid, "--stage", "2", "--working-days", "5",
-                "--by", "Max Manager", "--by-role", "Team manager")
+                "--by", "Max Manager")
     paused = await j.run("pause", cid, "--reason", "Head teacher off sick",
                          "--by", "Hattie Head")
     assert "paused" in paused.out, paused.out
@@ -124,10 +124,10 @@ async def test_dudley_withdrawn_after_the_managers_are_named(j: Journey) -> None
                             "The hub keeps its decision", contact="Telephone",
                             expect_text="moved to stage 2")
 
-    # The raiser names the receiving manager; nobody agrees Stage 2's timescale, so the
-    # system reminds them on its own.
-    await page.reload()
-    await web.hand_over(page, "2.receiving", "Gil Teamlead", "gil@mash.dudley.example")
+    # The receiving practitioner names their own manager (the raiser may not); nobody agrees
+    # Stage 2's timescale, so the system reminds them on its own.
+    await rhea.reload()
+    await web.hand_over(rhea, "2.receiving", "Gil Teamlead", "gil@mash.dudley.example")
     await j.until(cid, lambda s: any(d["key"] == "2/resolve" and d["nudges"] >= 1
                                      for d in s["deadlines"]), "nudged", timeout=30,
                   mail=("nudge", "gil@mash.dudley.example"))

@@ -140,7 +140,8 @@ async def test_leeds_halted_then_stage_two_runs_out(j: Journey) -> None:
 @journey
 async def test_leeds_immediate_risk_starts_at_head_of_service(j: Journey) -> None:
     """Raised on the web as an immediate risk: Duty and Advice alarmed, the case starts at
-    Step 3a and the LSCP is told; the raiser names the receiving Head of Service and Director;
+    Step 3a and the LSCP is told; the receiving practitioner names their Head of Service and
+    Director (the raiser may not name the other agency's);
     no agreement at 3a; at 3b the two working days to raise it with the Director pass on their
     own (the Head of Service told); the Director's mailed link resolves it and confirms in
     writing."""
@@ -158,8 +159,10 @@ async def test_leeds_immediate_risk_starts_at_head_of_service(j: Journey) -> Non
     await expect(page.locator("#current-stage")).to_contain_text("Stage 3a")
     await j.mail(cid, "immediate_risk", "duty@leeds.example")
     await j.mail(cid, "case_raised", "lscp@leeds.example")
-    await web.hand_over(page, "3a.receiving", "Hana Service", "hana@duty.leeds.example")
-    await web.hand_over(page, "3b.receiving", "Dora Director", "dora@duty.leeds.example")
+    sam = await j.page()
+    await sam.goto(await j.mailed_link(cid, "case_raised", "sam@duty.leeds.example"))
+    await web.hand_over(sam, "3a.receiving", "Hana Service", "hana@duty.leeds.example")
+    await web.hand_over(sam, "3b.receiving", "Dora Director", "dora@duty.leeds.example")
 
     hana = await j.page()
     await hana.goto(await j.mailed_link(cid, "role_assigned", "hana@duty.leeds.example"))

@@ -86,7 +86,8 @@ async def test_swindon_immediate_risk_raised_on_the_web(j: Journey) -> None:
     """Raised on the web as an immediate risk: the alarm goes at once, the Partnership told;
     the raiser names their line manager; Stage 1 lapses; the receiving social worker's mailed
     link records no agreement at Stage 2; the raiser bypasses urgently to the Heads of
-    Service, hands that role over, and the Head's mailed link resolves the case."""
+    Service, the social worker hands that role over, and the Head's mailed link resolves the
+    case."""
     page = await j.page()
     cid, raised = await web.raise_on_web(
         j, page, protocol="swindon", urgency="Immediate risk of significant harm to the child",
@@ -109,15 +110,19 @@ async def test_swindon_immediate_risk_raised_on_the_web(j: Journey) -> None:
                             "MASH stands by its threshold decision", contact="Telephone",
                             expect_text="moved to stage 3")
 
-    await page.reload()
-    await page.get_by_role("link", name="Move the case on to a later stage (bypass)").click()
-    await page.get_by_label("Stage 4: Heads / Leads / Directors of Service").check()
-    await page.fill("#reason", "The child is frightened to go home tonight")
-    await page.get_by_label("The matter is urgent").check()
-    await page.fill("#agreed_by", "Ivy Teacher\nKen Social")
-    await page.get_by_role("button", name="Move the case on").click()
-    await expect(page.locator(web.BANNER)).to_contain_text("moved to stage 4")
-    await web.hand_over(page, "4.receiving", "Dana Director", "dana@mash.swindon.example")
+    # Stage 3's raising role carries Lou (Ivy's line manager) forward: she moves the case on.
+    lou = await j.page()
+    await lou.goto(await j.mailed_link(cid, "role_assigned", "lou@school.swindon.example"))
+    await lou.get_by_role("link", name="Move the case on to a later stage (bypass)").click()
+    await lou.get_by_label("Stage 4: Heads / Leads / Directors of Service").check()
+    await lou.fill("#reason", "The child is frightened to go home tonight")
+    await lou.get_by_label("The matter is urgent").check()
+    await lou.fill("#agreed_by", "Ivy Teacher\nKen Social")
+    await lou.get_by_role("button", name="Move the case on").click()
+    await expect(lou.locator(web.BANNER)).to_contain_text("moved to stage 4")
+    # The receiving side names its own Head of Service (the raiser may not).
+    await ken.reload()
+    await web.hand_over(ken, "4.receiving", "Dana Director", "dana@mash.swindon.example")
 
     dana = await j.page()
     await dana.goto(await j.mailed_link(cid, "role_assigned", "dana@mash.swindon.example"))

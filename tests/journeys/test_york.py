@@ -46,7 +46,7 @@ async def test_york_stage_two_runs_out_of_time(j: Journey) -> None:
                     "--by", "Mo Manager", says="at most 5 working days")
     agreed = await j.run("agree-timescale", cid, "--stage", "2", "--working-days", "1",
                          "--reason", "The child is due home on Friday",
-                         "--by", "Mo Manager", "--by-role", "Team manager")
+                         "--by", "Mo Manager")
     assert "is now due" in agreed.out, agreed.out
 
     # Nobody records an outcome: the agreed day passes and the case moves on by itself.
@@ -110,10 +110,11 @@ async def test_york_stage_two_runs_out_of_time(j: Journey) -> None:
 
 @journey
 async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
-    """An urgent case raised on the web starts at Stage 3; the raiser hands the senior
-    roles over on the web; Stage 3 sits until the system nudges; the senior manager's mailed
-    link records no agreement, so it goes to the CYSCP Chair with the written account, and
-    the Chair's stage ends unresolved: the case closes unresolved at the final stage."""
+    """An urgent case raised on the web starts at Stage 3; each side names its own senior
+    manager on the web (the raiser may not name the other agency's); Stage 3 sits until the
+    system nudges; the senior manager's mailed link records no agreement, so it goes to the
+    CYSCP Chair with the written account, and the Chair's stage ends unresolved: the case
+    closes unresolved at the final stage."""
     page = await j.page()
     cid, raised = await web.raise_on_web(
         j, page, protocol="york", urgency="Urgent: the situation needs a quick resolution",
@@ -129,9 +130,11 @@ async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
     assert cid == "york-2026-7102"
     await expect(page.locator("#current-stage")).to_contain_text("Stage 3")
 
-    # The raiser names the senior managers by handing their roles over.
+    # Each side names its own senior manager by handing the role over, through its own link.
     await web.hand_over(page, "3.raising", "Hal Headteacher", "hal@yorkhigh.example")
-    await web.hand_over(page, "3.receiving", "Stu Senior", "stu@duty.york.example")
+    ray = await j.page()
+    await ray.goto(await j.mailed_link(cid, "case_raised", "ray@duty.york.example"))
+    await web.hand_over(ray, "3.receiving", "Stu Senior", "stu@duty.york.example")
 
     # Nobody acts: York's "as soon as possible" earns a reminder on its own.
     await j.until(cid, lambda s: any(d["key"] == "3/conversation" and d["nudges"] >= 1
@@ -149,10 +152,14 @@ async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
     shown = (await j.run("mail", account["file_name"])).out
     assert "york-written-account-2026-7102.html" in shown, shown
 
-    four = await web.outcome(stu, "Stage 4: Support from the CYSCP to resolve the matter",
+    # Stage 4's roles are nobody's yet, so the senior managers named for stage 3 carry them
+    # forward: Hal records the Chair's stage through his own link.
+    hal = await j.page()
+    await hal.goto(await j.mailed_link(cid, "role_assigned", "hal@yorkhigh.example"))
+    four = await web.outcome(hal, "Stage 4: Support from the CYSCP to resolve the matter",
                              False, "The Chair's recommendations were not accepted",
                              expect_text="Not resolved at the final stage")
-    await expect(stu.locator("#read-only")).to_contain_text("This case is closed")
+    await expect(page.locator("#read-only")).to_contain_text("This case is closed")
     state = await j.status(cid)
     assert state["status"] == "closed" and state["holders"]["3.receiving"]["name"] == "Stu Senior"
 

@@ -1,0 +1,192 @@
+"""Who may do what (protocols/permissions.py), as people meet it: each party's personal link
+on the web forms, and the `resolutions` command with each person's operator token, against
+`python worker.py` and `resolutions web`. Every attack is refused with who may do it instead,
+and leaves the case as it was; the people the rules name still act."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+from protocols.messages import Person
+from starter import cases
+from starter.web.csrf import FIELD
+from tests.conftest import as_operator, case_input
+from tests.test_actions import RAE, ROB, Stack, stack, web_process  # noqa: F401 - fixtures
+
+LEE = Person(name="Lee Manager", email="lee@school.example", role="Line manager")
+MO = Person(name="Mo Manager", email="mo@csc.example", role="Team manager")
+HOLDERS = {"2.raising": LEE.model_dump(), "2.receiving": MO.model_dump(),
+           "3.raising": {"name": "Hana Head", "email": "hana@school.example"},
+           "3.receiving": {"name": "Sol Service", "email": "sol@csc.example"}}
+ONLY_STAGE_2 = ("Only the stage 2 role holders (Lee Manager, Mo Manager) may record this "
+                "stage&#39;s outcome (York s5 Stage 2 para 1)")
+
+
+async def _york_at_stage_2(st: Stack, reference: str) -> str:
+    """A York case with its managers named, moved to stage 2 by the raiser's own link."""
+    handle = await cases.raise_case(st.client, st.settings,
+                                    case_input("york", reference, holders=HOLDERS))
+    await _until_stage(st, handle.id, "1")
+    page = await _post(st, handle.id, RAE, "raising", "record-outcome",
+                       {"stage": "1", "resolved": "no", "summary": "No agreement"}, 303)
+    assert page == "", page
+    await _until_stage(st, handle.id, "2")
+    return handle.id
+
+
+async def _until_stage(st: Stack, wid: str, stage: str) -> None:
+    from tests.test_actions import _until
+
+    async def there() -> bool:
+        state = await cases.get_state(st.client, wid)
+        return state.stages_visited[-1:] == [stage]
+
+    await _until(there)
+
+
+async def _post(st: Stack, wid: str, who: Person, key: str, slug: str,
+                form: dict[str, str], status: int = 400) -> str:
+    """Send a form through ``who``'s personal link; the refusal page's text ('' if accepted)."""
+    url = f"{st.case_url(wid, who, key)}/{slug}"
+    csrf = re.search(rf'name="{FIELD}" value="([^"]+)"', (await st.web.get(url)).text)
+    assert csrf, url
+    page = await st.web.post(url, data={**form, FIELD: csrf[1]})
+    assert page.status_code == status, page.text[-1500:]
+    return page.text if status != 303 else ""
+
+
+async def _unchanged(st: Stack, wid: str, before: list) -> None:
+    after = await st.recorded(wid)
+    assert after == before, "a refused action wrote history"
+
+
+async def test_each_party_may_do_only_what_the_rules_give_them_on_the_web(
+        stack: Stack) -> None:  # noqa: F811 - the fixture imported above
+    wid = await _york_at_stage_2(stack, "2026-8101")
+    before = await stack.recorded(wid)
+    # The raiser records the line managers' stage.
+    page = await _post(stack, wid, RAE, "raising", "record-outcome",
+                       {"stage": "2", "resolved": "yes", "summary": "Sorted"})
+    assert ONLY_STAGE_2 in page, page[-2000:]
+    # The receiving practitioner hands the other agency's senior manager role to an outsider,
+    # and the raiser's own role away, and withdraws the disagreement raised against them.
+    page = await _post(stack, wid, ROB, "receiving", "assign",
+                       {"role": "3.raising", "person.name": "Eve Outsider",
+                        "person.email": "eve@elsewhere.example"})
+    assert ("Only its holder, a manager of the raising side or anyone of the raising side "
+            "while nobody is named for it (Hana Head, Lee Manager) may hand over the role "
+            "3.raising") in page, page[-2000:]
+    page = await _post(stack, wid, ROB, "receiving", "assign",
+                       {"role": "raising", "person.name": "Eve Outsider",
+                        "person.email": "eve@elsewhere.example"})
+    assert "may hand over the role raising" in page, page[-2000:]
+    page = await _post(stack, wid, ROB, "receiving", "withdraw", {"reason": "Not ours"})
+    assert ("Only the raising side (Rae Raiser, Lee Manager, Hana Head) may withdraw the "
+            "disagreement (not set by the document; the default)") in page, page[-2000:]
+    await _unchanged(stack, wid, before)
+    state = await cases.get_state(stack.client, wid)
+    assert state.stage == "2" and state.status == "open"
+    assert state.holders["3.raising"].name == "Hana Head" and state.holders["raising"].name == (
+        "Rae Raiser")
+
+    # Allowed: the raising side's manager names its senior manager; the line manager records
+    # stage 2; only the receiving line manager confirms in writing (York s5 Stage 2 para 3).
+    await _post(stack, wid, LEE, "2.raising", "assign",
+                {"role": "3.raising", "person.name": "Hal Head",
+                 "person.email": "hal@school.example"}, 303)
+    await _post(stack, wid, LEE, "2.raising", "record-outcome",
+                {"stage": "2", "resolved": "yes", "summary": "Assessment reopened"}, 303)
+    before = await stack.recorded(wid)
+    page = await _post(stack, wid, LEE, "2.raising", "confirm-in-writing",
+                       {"summary": "Letter"})
+    assert ("Only the stage 2 Line manager (receiving agency) (Mo Manager) may confirm the "
+            "outcome in writing (York s5 Stage 2 para 3)") in page, page[-2000:]
+    await _unchanged(stack, wid, before)
+    await _post(stack, wid, MO, "2.receiving", "confirm-in-writing", {"summary": "Letter"}, 303)
+    state = await cases.get_state(stack.client, wid)
+    assert state.status == "closed" and state.holders["3.raising"].name == "Hal Head"
+
+
+async def test_the_command_line_acts_only_as_the_person_of_its_operator_token(
+        stack: Stack) -> None:  # noqa: F811 - the fixture imported above
+    wid = await _york_at_stage_2(stack, "2026-8102")
+    before = await stack.recorded(wid)
+    two = ("record-outcome", wid, "--stage", "2", "--resolved", "--summary", "Sorted")
+
+    # No token: refused before anything is sent; a typed name is not who you are.
+    bare = await _cli(stack, stack.env, *two, "--by", "Lee Manager")
+    assert bare.returncode == 1 and "needs your operator token" in bare.stderr
+    forged = await _cli(stack, {**stack.env, "RESOLUTIONS_OPERATOR_TOKEN": "rop_guessed"}, *two)
+    assert forged.returncode == 1 and "not known here" in forged.stderr
+    rae = stack.tokens[RAE.name]
+    posing = await _cli(stack, rae, *two, "--by", "Lee Manager")
+    assert posing.returncode == 1 and "is not the person of your operator token" in (
+        posing.stderr)
+    # Each attack, with the attacker's own token.
+    refused = await _cli(stack, rae, *two)
+    assert refused.returncode == 1, refused.stdout
+    assert ONLY_STAGE_2.replace("&#39;", "'") in refused.stderr, refused.stderr
+    rob = stack.tokens[ROB.name]
+    for args, says in (
+            (("assign", wid, "--role", "3.raising", "--name", "Eve Outsider", "--email",
+              "eve@elsewhere.example"), "may hand over the role 3.raising"),
+            (("assign", wid, "--role", "raising", "--name", "Eve Outsider"),
+             "may hand over the role raising"),
+            (("withdraw", wid, "--reason", "Not ours"),
+             "Only the raising side (Rae Raiser, Lee Manager, Hana Head) may withdraw")):
+        done = await _cli(stack, rob, *args)
+        assert done.returncode == 1 and says in done.stderr, (args, done.stderr)
+    # As a signal, the same refusal is recorded on the case, which is otherwise unchanged.
+    sent = await _cli(stack, rae, *two, "--signal")
+    assert sent.returncode == 0, sent.stderr
+    from tests.test_actions import _until
+
+    async def rejected() -> list:
+        return [e for e in (await stack.recorded(wid))[len(before):] if e.kind == "rejected"]
+
+    [event] = await _until(rejected)
+    assert "Only the stage 2 role holders (Lee Manager, Mo Manager)" in event.summary
+    assert (await cases.get_state(stack.client, wid)).stage == "2"
+
+    # The business unit acts for someone only saying whose role and why.
+    roles = json.dumps({"bu@york.example": {"role": "business_unit", "protocols": ["york"]}})
+    bu = {**as_operator(stack.env, "Bea Unit", "bu@york.example", business_unit=True),
+          "RESOLUTIONS_ROLES": roles}
+    unsaid = await _cli(stack, bu, *two)
+    assert unsaid.returncode == 1 and "only on behalf of someone who may" in unsaid.stderr
+    done = await _cli(stack, bu, *two, "--on-behalf-of", "2.raising", "--behalf-reason",
+                      "Lee is on leave; agreed by phone")
+    assert done.returncode == 0 and "Resolved at stage 2" in done.stdout, done.stderr
+    withdrawn = await _cli(stack, {**bu, "RESOLUTIONS_ROLES": "{}"}, "withdraw", wid,
+                           "--reason", "x", "--on-behalf-of", "raising", "--behalf-reason", "y")
+    assert withdrawn.returncode == 1 and "does not hold the business-unit role" in (
+        withdrawn.stderr)
+    # Allowed: the receiving line manager confirms with their own token.
+    mo = as_operator(stack.env, MO.name, MO.email, "2.receiving")
+    closed = await _cli(stack, mo, "confirm-in-writing", wid, "--summary", "Letter sent")
+    assert closed.returncode == 0 and "the case is closed" in closed.stdout, closed.stderr
+
+    # The token store keeps no token, and only its owner can read it.
+    store = Path(stack.env["RESOLUTIONS_DATA_DIR"]) / "operators.json"
+    assert stat.S_IMODE(os.stat(store).st_mode) == 0o600
+    text = store.read_text()
+    assert rae["RESOLUTIONS_OPERATOR_TOKEN"] not in text and "Rae Raiser" in text
+
+
+async def _cli(st: Stack, env: dict[str, str], *args: str):
+    import asyncio
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    async with st.cli_slots:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "starter.cli", *args, env=env, cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 90)
+    return subprocess.CompletedProcess(args, proc.returncode or 0, out.decode(), err.decode())
