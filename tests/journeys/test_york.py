@@ -159,7 +159,7 @@ async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
     four = await web.outcome(hal, "Stage 4: Support from the CYSCP to resolve the matter",
                              False, "The Chair's recommendations were not accepted",
                              expect_text="Not resolved at the final stage")
-    await expect(page.locator("#read-only")).to_contain_text("This case is closed")
+    await expect(hal.locator("#read-only")).to_contain_text("This case is closed")
     state = await j.status(cid)
     assert state["status"] == "closed" and state["holders"]["3.receiving"]["name"] == "Stu Senior"
 
