@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     # ignoring case); empty = the default: letters, digits and dashes, at most 20, never more
     # than 4 letters in a row (2026-0042, CSC-123456), so that a name cannot be a reference.
     reference_pattern: str = ""
+    # The agencies' mail domains, comma-separated (york.gov.uk, nhs.net); when set, a person
+    # can be named on a case (raised or handed over) only at one of them or a sub-domain.
+    # Empty = any address. Frozen into each case when it is raised.
+    mail_domains: str = ""
 
     @field_validator("smtp_starttls", mode="before")
     @classmethod
@@ -194,6 +198,14 @@ class Settings(BaseSettings):
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"is not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("mail_domains")
+    @classmethod
+    def _domains(cls, value: str) -> str:
+        from protocols.addresses import parse_domains
+
+        parse_domains(value)
         return value
 
     @field_validator("mail_from")

@@ -33,3 +33,27 @@ def check_address(value: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"'{value}' is not an e-mail address: {exc}") from None
     return value
+
+
+def parse_domains(value: str) -> list[str]:
+    """The deployment's agency mail domains (``RESOLUTIONS_MAIL_DOMAINS``, comma-separated),
+    lower-cased; ``ValueError`` naming the first one that is not a domain."""
+    domains = [d.strip().lower().lstrip("@") for d in value.split(",") if d.strip()]
+    for domain in domains:
+        try:
+            validate_email(f"x@{domain}", check_deliverability=False)
+        except EmailNotValidError:
+            raise ValueError(f"'{domain}' is not a mail domain (e.g. york.gov.uk)") from None
+    return domains
+
+
+def check_domain(address: str, domains: list[str]) -> str:
+    """``address`` if ``domains`` is empty or its domain is one of them (or below one);
+    ``ValueError`` saying which domains are allowed if not."""
+    if not domains or not address:
+        return address
+    host = address.rsplit("@", 1)[-1].lower()
+    if any(host == d or host.endswith("." + d) for d in domains):
+        return address
+    raise ValueError(f"'{address}' is not at one of this partnership's agencies' mail domains "
+                     f"({', '.join(domains)}); ask the business unit if the address is right")

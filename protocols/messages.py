@@ -182,6 +182,9 @@ class CaseInput(Message):
     search_attributes: bool = True
     # The deployment's own permission rules (RESOLUTIONS_PERMISSIONS), frozen when raised.
     permissions: list[PermissionRule] = Field(default_factory=list)
+    # The deployment's agency mail domains (RESOLUTIONS_MAIL_DOMAINS), frozen when raised;
+    # empty = any address.
+    mail_domains: list[str] = Field(default_factory=list)
 
 
 # -- manager actions ---------------------------------------------------------------------------

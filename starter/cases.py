@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from infra.settings import Settings, SettingsError, load_settings
 from protocols import actions
 from protocols.actions import Refusal
+from protocols.addresses import check_domain, parse_domains
 from protocols.loader import load_protocol
 from protocols.messages import (
     FROM_PEOPLE,
@@ -25,6 +26,7 @@ from protocols.messages import (
     CaseDetails,
     CaseInput,
     CaseState,
+    Person,
     TimelineEvent,
     Urgency,
 )
@@ -140,11 +142,24 @@ def build_case_input(
         missing["receiving.agency"] = "Say which agency the disagreement is with"
     if not case.raising.name:
         missing["raising.name"] = "Give the raising practitioner's name"
+    domains = parse_domains(settings.mail_domains)
+    for key, person in _people(case):
+        try:
+            check_domain(person.email, domains)
+        except ValueError as exc:
+            missing[f"{key}.email"] = str(exc)
     if missing:
         raise InvalidInput("; ".join(missing.values()), missing)
     return CaseInput(protocol=protocol, protocol_hash=protocol.content_hash(), case=case,
                      urgency=urgency, raised_by=actor, search_attributes=search_attributes,
-                     permissions=deployment_permissions(settings, protocol.id))
+                     permissions=deployment_permissions(settings, protocol.id),
+                     mail_domains=domains)
+
+
+def _people(case: CaseDetails) -> list[tuple[str, Person]]:
+    """Everyone the case names with the form field their address came from."""
+    people: list[tuple[str, Person]] = [("raising", case.raising), ("receiving", case.receiving)]
+    return people + [(f"holders.{key}", person) for key, person in case.holders.items()]
 
 
 def deployment_permissions(settings: Settings, protocol: str) -> list[PermissionRule]:

@@ -190,3 +190,37 @@ async def _cli(st: Stack, env: dict[str, str], *args: str):
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(), 90)
     return subprocess.CompletedProcess(args, proc.returncode or 0, out.decode(), err.decode())
+
+
+async def test_a_deployment_that_lists_its_agencies_mail_domains_names_no_one_outside_them(
+        stack: Stack) -> None:  # noqa: F811 - the fixture imported above
+    """SECURITY.md: with RESOLUTIONS_MAIL_DOMAINS set, a case names people only at those
+    domains, when it is raised and at every hand-over (the workflow holds the list)."""
+    domains = {"RESOLUTIONS_MAIL_DOMAINS": "school.example, csc.example"}
+    raise_args = ("raise", "--protocol", "york", "--reference", "2026-8110",
+                  "--raising-name", RAE.name, "--raising-agency", "School",
+                  "--raising-email", RAE.email, "--receiving-name", ROB.name,
+                  "--receiving-agency", "Children's Social Care", "--issue", "Closed early",
+                  "--risk", "Neglect continues", "--nature", "Threshold",
+                  "--aim", "Reopen the assessment")
+    env = {**stack.tokens[RAE.name], **domains}
+    outside = await _cli(stack, env, *raise_args, "--receiving-email", "rob@gmail.example")
+    assert outside.returncode == 1, outside.stdout
+    assert ("'rob@gmail.example' is not at one of this partnership's agencies' mail domains "
+            "(school.example, csc.example)") in outside.stderr, outside.stderr
+    raised = await _cli(stack, env, *raise_args, "--receiving-email", ROB.email)
+    assert raised.returncode == 0, raised.stderr
+    wid = "york-2026-8110"
+    before = await stack.recorded(wid)
+    # The raiser hands over their own role: to someone outside the domains, refused (also
+    # when the command line that does it has no domain list of its own: the case holds it).
+    for who in (env, stack.tokens[RAE.name]):
+        away = await _cli(stack, who, "assign", wid, "--role", "raising", "--name", "Eve Out",
+                          "--email", "eve@elsewhere.example")
+        assert away.returncode == 1 and "not at one of this partnership's agencies'" in (
+            away.stderr), away.stderr
+    await _unchanged(stack, wid, before)
+    inside = await _cli(stack, env, "assign", wid, "--role", "raising", "--name", "Ria New",
+                        "--email", "ria@sub.school.example")
+    assert inside.returncode == 0, inside.stderr
+    assert (await cases.get_state(stack.client, wid)).holders["raising"].name == "Ria New"

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from temporalio.exceptions import ApplicationError
 
 from protocols.actions import ACTIONS, Refusal
+from protocols.addresses import check_domain
 from protocols.caserecord import london
 from protocols.messages import (
     AgreeTimescale,
@@ -174,6 +175,10 @@ def check_assign(book: CaseBook, msg: Assign) -> None:
                "role")
     if not msg.person.name:
         reject("Give the name of the person taking over the role.", "person.name")
+    try:
+        check_domain(msg.person.email, book.inp.mail_domains)
+    except ValueError as exc:
+        reject(str(exc), "person.email")
 
 
 def check_confirm(book: CaseBook, msg: ConfirmInWriting) -> None:
