@@ -24,6 +24,7 @@ from protocols.messages import (
     Actor,
     CaseDetails,
     CaseInput,
+    CaseLimits,
     CaseState,
     TimelineEvent,
     Urgency,
@@ -144,7 +145,10 @@ def build_case_input(
         raise InvalidInput("; ".join(missing.values()), missing)
     return CaseInput(protocol=protocol, protocol_hash=protocol.content_hash(), case=case,
                      urgency=urgency, raised_by=actor, search_attributes=search_attributes,
-                     permissions=deployment_permissions(settings, protocol.id))
+                     permissions=deployment_permissions(settings, protocol.id),
+                     limits=CaseLimits(per_minute=settings.case_actions_per_minute,
+                                       per_day=settings.case_actions_per_day,
+                                       continue_after_events=settings.case_continue_after_events))
 
 
 def deployment_permissions(settings: Settings, protocol: str) -> list[PermissionRule]:

@@ -37,7 +37,7 @@ from temporalio.worker import (
 
 from protocols.messages import CaseInput, CaseRecord
 from starter.audit.audited_case import AuditedCase, Check
-from starter.audit.facts import Facts, decode_facts
+from starter.audit.facts import MAIL_ACTIVITIES, Facts, decode_facts
 from starter.audit.history import event_kind, event_time, started_input
 from starter.audit.replay import describe_failure, quiet_runtime
 from workflows.disagreement import DisagreementWorkflow
@@ -104,8 +104,8 @@ def cross_checks(record: CaseRecord, facts: Facts) -> list[Check]:
     checks = [Check(name="deadlines come from recorded calendar answers", ok=not unexplained,
                     detail=f"{len(dues)} deadline(s)" + (
                         f"; not found: {', '.join(unexplained)}" if unexplained else ""))]
-    receipts = {f.data["result"].get("message_id") for f in facts.of("activity",
-                                                                      "send_notification")}
+    receipts = {f.data["result"].get("message_id") for f in facts.of("activity")
+                if f.name in MAIL_ACTIVITIES}
     told = [e.details.get("message_id") for e in record.timeline if e.kind == "notification_sent"]
     missing = [m for m in told if m not in receipts]
     checks.append(Check(

@@ -303,7 +303,7 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     if form.has_errors or result is None:
         return await _show_form(request, token, workflow_id, action, ordered(form, action), 400)
     response = RedirectResponse(f"/t/{token}/cases/{workflow_id}", status_code=303)
-    set_flash(request, response, workflow_id, result.message, result.state.expected_next)
+    set_flash(request, response, workflow_id, result.message, result.position.expected_next)
     return response
 
 
