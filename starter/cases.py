@@ -343,7 +343,8 @@ class CaseListing:
 
 def list_query(protocol: str | None = None, overdue: bool = False,
                include_closed: bool = False) -> str:
-    parts = ["WorkflowType = 'DisagreementWorkflow'"]
+    # A case that continued as new is listed once, by its latest run.
+    parts = ["WorkflowType = 'DisagreementWorkflow'", "ExecutionStatus != 'ContinuedAsNew'"]
     if not include_closed:  # open cases, and those ended outside the protocol (never closed)
         parts.append("ExecutionStatus = 'Running'" if overdue
                      else f"(ExecutionStatus = 'Running' OR {endings.ABNORMAL_QUERY})")
