@@ -53,18 +53,19 @@ def _messages(text: str) -> list[tuple[str, dict]]:
     ]
 
 
-async def history_bytes(client: Client, workflow_id: str) -> tuple[int, int]:
-    """(bytes, events) of the case's history, across all its runs."""
-    total = events = 0
+async def history_bytes(client: Client, workflow_id: str) -> tuple[int, int, int]:
+    """(bytes, events, runs) of the case's history, across all its runs."""
+    total = events = runs = 0
     run_id: str | None = None
     # Walk back from the latest run through the runs it continued (continue-as-new).
     while True:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         total += sum(e.ByteSize() for e in history.events)
         events += len(history.events)
+        runs += 1
         first = history.events[0].workflow_execution_started_event_attributes
         if not first.continued_execution_run_id:
-            return total, events
+            return total, events, runs
         run_id = first.continued_execution_run_id
 
 
@@ -82,7 +83,8 @@ async def settle(client: Client, workflow_id: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def measure(protocol: str, counts: list[int], text_len: int) -> list[tuple[int, int, int]]:
+async def measure(protocol: str, counts: list[int], text_len: int,
+                  continue_after: int = 10_000) -> list[tuple[int, int, int, int]]:
     folder = Path(tempfile.mkdtemp(prefix="history-size-"))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -97,10 +99,11 @@ async def measure(protocol: str, counts: list[int], text_len: int) -> list[tuple
     env = await WorkflowEnvironment.start_local(
         data_converter=converter, dev_server_existing_path=str(ROOT / ".venv/bin/temporal"),
         dev_server_extra_args=extra)
-    rows: list[tuple[int, int, int]] = []
+    rows: list[tuple[int, int, int, int]] = []
     try:
         settings = Settings(data_dir=folder, smtp_port=sink.port, task_queue=QUEUE,
                             permissions=PERMISSIONS, case_actions_per_minute=1000,
+                            case_continue_after_events=continue_after,
                             link_secret="bench-secret-of-at-least-thirty-two-bytes!")
         async with build_worker(env.client, settings):
             details = {"reference": f"2030-{uuid.uuid4().int % 10000:04d}",
@@ -121,8 +124,8 @@ async def measure(protocol: str, counts: list[int], text_len: int) -> list[tuple
                     done += 1
                     await settle(env.client, wid)
                 await settle(env.client, wid)
-                size, events = await history_bytes(env.client, wid)
-                rows.append((target, size, events))
+                size, events, runs = await history_bytes(env.client, wid)
+                rows.append((target, size, events, runs))
     finally:
         await env.shutdown()
         sink.stop()
@@ -134,16 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", default="leeds")
     parser.add_argument("--counts", default="0,10,20,40")
     parser.add_argument("--text", type=int, default=500, help="characters in each reason")
+    parser.add_argument("--continue-after", type=int, default=10_000,
+                        help="events after which a run continues as new (200 to 40,000)")
     args = parser.parse_args(argv)
     counts = sorted({int(c) for c in args.counts.split(",")})
-    rows = asyncio.run(measure(args.protocol, counts, args.text))
+    rows = asyncio.run(measure(args.protocol, counts, args.text, args.continue_after))
     print(f"{args.protocol}, texts of {args.text} characters")
-    print(f"{'actions':>8} {'history bytes':>14} {'events':>7} {'bytes/action since last':>24}")
-    last: tuple[int, int, int] | None = None
-    for n, size, events in rows:
+    print(f"{'actions':>8} {'history bytes':>14} {'events':>7} {'runs':>5} "
+          f"{'bytes/action since last':>24}")
+    last: tuple[int, int] | None = None
+    for n, size, events, runs in rows:
         per = f"{(size - last[1]) / (n - last[0]):,.0f}" if last and n > last[0] else "-"
-        print(f"{n:>8} {size:>14,} {events:>7} {per:>24}")
-        last = (n, size, events)
+        print(f"{n:>8} {size:>14,} {events:>7} {runs:>5} {per:>24}")
+        last = (n, size)
     return 0
 
 
