@@ -446,7 +446,7 @@ def average_counts(histories: list[WorkflowHistory]) -> dict[str, float]:
                 attrs = event.activity_task_started_event_attributes
                 totals["retried"] += attrs.attempt - 1
                 at = event.event_time.ToDatetime().timestamp()
-                if names.get(attrs.scheduled_event_id) == "send_notification":
+                if names.get(attrs.scheduled_event_id) in ("send_notification", "send_case_email"):
                     started[event.event_id] = at
                 elif attrs.scheduled_event_id in scheduled:
                     calendar_waits.append(at - scheduled[attrs.scheduled_event_id])

@@ -27,6 +27,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -336,15 +337,24 @@ def link_builder_from_settings(settings: Settings) -> Callable[..., str]:
     return build
 
 
-def _sending_run(workflow_id: str) -> str:
-    """The run of the case whose e-mail is being sent (inside the notification activity).
+# The first run of the case whose e-mail is being sent, set by ``send_case_email`` from its
+# input: a case that continued as new sends from a later run, but its links stay bound to the
+# first (Temporal's first_execution_run_id), which every run of the case shares.
+SENDING_RUN: ContextVar[str] = ContextVar("resolutions_sending_run", default="")
 
-    The workflow never continues as new, so the run that sends is the case's first run.
+
+def _sending_run(workflow_id: str) -> str:
+    """The first run of the case whose e-mail is being sent (inside the notification activity).
+
+    From ``SENDING_RUN`` where the activity set it; else (``send_notification``, whose cases
+    never continued as new) the run that sends, which is then the first.
     Outside an activity (or for another workflow id) there is none to bind: ''.
     """
     from temporalio import activity
 
     if not activity.in_activity():
         return ""
+    if SENDING_RUN.get():
+        return SENDING_RUN.get()
     info = activity.info()
     return info.workflow_run_id or "" if info.workflow_id == workflow_id else ""

@@ -143,6 +143,14 @@ class Settings(BaseSettings):
     # can be named on a case (raised or handed over) only at one of them or a sub-domain.
     # Empty = any address. Frozen into each case when it is raised.
     mail_domains: str = ""
+    # What keeps a case alive (protocols.messages.CaseLimits), frozen into each case when
+    # raised: accepted actions per case per minute and per 24 hours, and the history length
+    # at which a case's run continues as new. Per personal link, the web forms also allow
+    # web_link_actions_per_minute actions (starter.web.limits).
+    case_actions_per_minute: int = Field(default=20, ge=1, le=1000)
+    case_actions_per_day: int = Field(default=300, ge=1, le=100_000)
+    case_continue_after_events: int = Field(default=10_000, ge=200, le=40_000)
+    web_link_actions_per_minute: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("smtp_starttls", mode="before")
     @classmethod

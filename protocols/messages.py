@@ -50,6 +50,23 @@ Text = Annotated[str, BeforeValidator(_clean), Field(max_length=5000)]
 Line = Annotated[str, BeforeValidator(_clean), Field(max_length=200), AfterValidator(_one_line)]
 Email = Annotated[str, BeforeValidator(_clean), Field(max_length=254), AfterValidator(_one_line)]
 
+# A reason or note (pause, resume, withdraw, bypass, hand-over, hold, a timescale's reason) is a
+# sentence or two: what people type is capped at REASON_MAX characters (issue 14: 5,000-character
+# reasons sent again and again filled a case's history). Messages read back from a history keep
+# the older Text cap, so a running case whose messages predate this still loads.
+REASON_MAX = 1000
+
+
+def _short_reason(value: str, info: ValidationInfo) -> str:
+    if info.context and info.context.get("from_people") and len(value) > REASON_MAX:
+        raise ValueError(f"is {len(value):,} characters long; a reason may be at most "
+                         f"{REASON_MAX:,} characters (record a longer account as a discussion)")
+    return value
+
+
+Reason = Annotated[str, BeforeValidator(_clean), Field(max_length=5000),
+                   AfterValidator(_short_reason)]
+
 Urgency = Literal["standard", "urgent", "immediate-risk"]
 CaseStatus = Literal["open", "paused", "resolved", "closed", "withdrawn"]
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{2,40}$"
@@ -127,7 +144,7 @@ class Actor(Message):
     email: Email = ""
     role_key: Line = ""
     on_behalf_of: Line = ""
-    reason: Text = ""
+    reason: Reason = ""
 
     _email = field_validator("email")(classmethod(lambda cls, v, info: _check_email(v, info)))
 
@@ -169,6 +186,18 @@ class CaseDetails(Message):
         return value
 
 
+class CaseLimits(Message):
+    """What keeps a case alive whatever its own users send (issue 14), frozen when raised.
+
+    At most ``per_minute`` actions in any minute and ``per_day`` in any 24 hours are accepted
+    on one case; a run continues as new once its history holds ``continue_after_events``
+    events (Temporal ends a run at 51,200 events or 50 MB, and suggests continuing earlier)."""
+
+    per_minute: int = Field(default=20, ge=1)
+    per_day: int = Field(default=300, ge=1)
+    continue_after_events: int = Field(default=10_000, ge=200, le=40_000)
+
+
 class CaseInput(Message):
     """The workflow's input. The protocol is frozen in: a case keeps the rules it began with."""
 
@@ -185,6 +214,9 @@ class CaseInput(Message):
     # The deployment's agency mail domains (RESOLUTIONS_MAIL_DOMAINS), frozen when raised;
     # empty = any address.
     mail_domains: list[str] = Field(default_factory=list)
+    limits: CaseLimits = Field(default_factory=CaseLimits)
+    # A later run of a case that continued as new: its record so far (workflows.book).
+    carried: CarriedCase | None = None
 
 
 # -- manager actions ---------------------------------------------------------------------------
@@ -210,7 +242,7 @@ class RecordOutcome(Message):
 
 class Bypass(Message):
     to_stage: Line
-    reason: Text = Field(min_length=1)
+    reason: Reason = Field(min_length=1)
     by: Actor
     agreed_by: list[Line] = Field(default_factory=list, max_length=20)
     agreement_of: list[Line] = Field(default_factory=list, max_length=10)
@@ -218,20 +250,20 @@ class Bypass(Message):
 
 
 class Pause(Message):
-    reason: Text = Field(min_length=1)
+    reason: Reason = Field(min_length=1)
     by: Actor
 
 
 class Resume(Message):
     by: Actor
-    note: Text = ""
+    note: Reason = ""
 
 
 class AgreeTimescale(Message):
     stage: Line
     deadline: Line = ""  # rule id; empty = the stage's escalation deadline
     timescale: AgreedTimescale
-    reason: Text = ""
+    reason: Reason = ""
     agreed_by: list[Line] = Field(default_factory=list, max_length=20)
     by: Actor
 
@@ -239,7 +271,7 @@ class AgreeTimescale(Message):
 class Assign(Message):
     role: Line = Field(description="'raising', 'receiving' or '<stage>.raising' etc.")
     person: Person
-    reason: Text = ""
+    reason: Reason = ""
     by: Actor
 
 
@@ -255,7 +287,7 @@ class ReportImmediateRisk(Message):
 
 
 class Withdraw(Message):
-    reason: Text = Field(min_length=1)
+    reason: Reason = Field(min_length=1)
     by: Actor
 
 
@@ -282,7 +314,7 @@ class MarkStepDone(Message):
 
     deadline: Line = Field(min_length=1)  # its key ("2/discuss_with_line_managers") or rule id
     done_by: list[Line] = Field(default_factory=list, max_length=20)  # empty = who records it
-    note: Text = ""
+    note: Reason = ""
     by: Actor
 
 
@@ -290,7 +322,7 @@ class LegalHold(Message):
     """Put a case on legal hold (never purged) or lift the hold."""
 
     on: bool
-    reason: Text = Field(min_length=1)
+    reason: Reason = Field(min_length=1)
     by: Actor
 
 
@@ -423,10 +455,19 @@ class CaseState(Message):
 
 
 class ActionResult(Message):
-    """What an accepted update changed, and what happens next."""
+    """What an accepted update changed, and what happens next: ``brief`` (a small summary;
+    results of older workers carried the whole ``state`` instead)."""
 
     message: str
-    state: CaseState
+    state: CaseState | None = None
+    brief: CaseBrief | None = None
+
+    @property
+    def position(self) -> CaseBrief | CaseState:
+        """The case's position after the action, from whichever the worker sent."""
+        out = self.brief or self.state
+        assert out is not None, "an action result carries its brief or its state"
+        return out
 
 
 class CaseRecord(Message):
@@ -495,3 +536,99 @@ class NotificationResult(Message):
     sent_to: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)  # roles with no address known
     subject: str = ""
+
+
+# -- e-mail by query (issue 14): the activity's input stays small ---------------------------
+class MailEvent(Message):
+    """One e-mail event, by reference: ids, role keys and the event, never the case record.
+
+    The ``send_case_email`` activity reads the rest (:class:`MailRecord`) with one query of the
+    case, ``mail_record(event_key)``. The workflow keeps that record as it stood when the event
+    happened until the e-mail is sent, so every attempt renders the same message.
+    """
+
+    workflow_id: str
+    first_run_id: str = ""  # the case's first run: what personal links are bound to
+    event: str
+    event_key: str
+    stage: str | None = None
+    to: list[str]
+    cc: list[str] = Field(default_factory=list)
+    attach_forms: list[str] = Field(default_factory=list)
+    deadline_key: str | None = None
+    actor: Actor | None = None
+    extra: dict[str, str] = Field(default_factory=dict)  # short values only (see MailRecord)
+    protocol_id: str = ""
+    protocol_hash: str = ""
+
+
+class MailRecord(Message):
+    """What an e-mail is rendered from: the case, its state and timeline at the event.
+
+    ``as_of_event`` is False when the case no longer held the event's record (an e-mail of an
+    earlier run, say): the record is then the case as it stands, and says so."""
+
+    case: CaseDetails
+    state: CaseState
+    timeline: list[TimelineEvent]
+    extra: dict[str, str] = Field(default_factory=dict)  # the event's longer texts (a reason)
+    as_of_event: bool = True
+
+
+class DeadlineBrief(Message):
+    """A live deadline as a person reads it: what, by whom, when, under which rule."""
+
+    key: str
+    what: str
+    who: str
+    timescale: str
+    source: str
+    status: DeadlineStatus = "pending"
+    due: datetime | None = None
+
+
+class CaseBrief(Message):
+    """What an accepted update returns besides its sentence: the case's position and what is
+    due next, small and bounded (never its outcomes, discussions or timeline)."""
+
+    workflow_id: str
+    partnership: str
+    status: CaseStatus
+    urgency: Urgency
+    stage: str
+    stage_name: str
+    stage_entered_at: datetime
+    immediate_risk: bool = False
+    paused_reason: str = ""
+    deadlines: list[DeadlineBrief] = Field(default_factory=list)  # the live ones only
+    expected_next: list[str] = Field(default_factory=list)
+    closed_at: datetime | None = None
+    closing_summary: str = ""
+
+
+class CarriedCase(Message):
+    """A case's record carried into its next run when it continues as new."""
+
+    runs: list[str]  # the run ids before this one, first first
+    status: CaseStatus
+    stage_id: str
+    stage_entered_at: datetime
+    stages_visited: list[str]
+    deadlines: list[DeadlineState]
+    timeline: list[TimelineEvent]
+    holders: dict[str, Person]
+    outcomes: list[Outcome] = Field(default_factory=list)
+    discussions: list[Discussion] = Field(default_factory=list)
+    immediate_risk: bool = False
+    paused_at: datetime | None = None
+    paused_reason: str = ""
+    not_notified: list[str] = Field(default_factory=list)
+    legal_hold: bool = False
+    bypass_agreed: dict[str, str] = Field(default_factory=dict)
+    bypass_to: str = ""
+    mail_seq: int = 0
+    recent_actions: list[datetime] = Field(default_factory=list)
+
+
+ActionResult.model_rebuild()
+CaseInput.model_rebuild()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from infra.settings import Settings, SettingsError, load_settings
 from protocols import actions
@@ -25,6 +26,7 @@ from protocols.messages import (
     Actor,
     CaseDetails,
     CaseInput,
+    CaseLimits,
     CaseState,
     Person,
     TimelineEvent,
@@ -153,7 +155,10 @@ def build_case_input(
     return CaseInput(protocol=protocol, protocol_hash=protocol.content_hash(), case=case,
                      urgency=urgency, raised_by=actor, search_attributes=search_attributes,
                      permissions=deployment_permissions(settings, protocol.id),
-                     mail_domains=domains)
+                     mail_domains=domains,
+                     limits=CaseLimits(per_minute=settings.case_actions_per_minute,
+                                       per_day=settings.case_actions_per_day,
+                                       continue_after_events=settings.case_continue_after_events))
 
 
 def _people(case: CaseDetails) -> list[tuple[str, Person]]:
@@ -270,10 +275,22 @@ def parse_action(name: str, data: dict[str, Any]) -> BaseModel:
 
 
 def case_handle(client: Client, workflow_id: str, run_id: str = "") -> WorkflowHandle:
-    """The case named by ``workflow_id`` (any letter case); with ``run_id`` (a personal
-    link's binding), that run only: a link never reaches another case of the same id."""
-    return client.get_workflow_handle(normalise_id(workflow_id), run_id=run_id or None,
+    """The case named by ``workflow_id`` (any letter case), at its latest run. With
+    ``run_id`` (a personal link's binding: the case's first run) that case only, across the
+    runs it continued into: Temporal checks it on updates (first_execution_run_id), and
+    reads check it with :func:`same_case`, so a link never reaches another case of the id."""
+    return client.get_workflow_handle(normalise_id(workflow_id),
                                       first_execution_run_id=run_id or None)
+
+
+async def same_case(handle: WorkflowHandle, run_id: str) -> None:
+    """Raise NOT_FOUND unless the case's latest run began with ``run_id`` (or is that run)."""
+    if not run_id:
+        return
+    info = (await handle.describe()).raw_description.workflow_execution_info
+    if run_id not in (info.first_run_id or info.execution.run_id, info.execution.run_id):
+        raise RPCError(f"workflow {handle.id} of this link no longer exists",
+                       RPCStatusCode.NOT_FOUND, b"")
 
 
 async def act(client: Client, workflow_id: str, name: str, message: BaseModel,
@@ -308,12 +325,17 @@ def refusal_of(exc: BaseException) -> Refusal | None:
 
 
 async def get_state(client: Client, workflow_id: str, run_id: str = "") -> CaseState:
-    return await case_handle(client, workflow_id, run_id).query(DisagreementWorkflow.state)
+    handle = case_handle(client, workflow_id, run_id)
+    await same_case(handle, run_id)
+    return await handle.query(DisagreementWorkflow.state)
 
 
 async def get_timeline(client: Client, workflow_id: str,
                        run_id: str = "") -> list[TimelineEvent]:
-    return await case_handle(client, workflow_id, run_id).query(DisagreementWorkflow.timeline)
+    """The whole timeline: a run that continued as new carries its record forward."""
+    handle = case_handle(client, workflow_id, run_id)
+    await same_case(handle, run_id)
+    return await handle.query(DisagreementWorkflow.timeline)
 
 
 @dataclass
@@ -336,7 +358,8 @@ class CaseListing:
 
 def list_query(protocol: str | None = None, overdue: bool = False,
                include_closed: bool = False) -> str:
-    parts = ["WorkflowType = 'DisagreementWorkflow'"]
+    # A case that continued as new is listed once, by its latest run.
+    parts = ["WorkflowType = 'DisagreementWorkflow'", "ExecutionStatus != 'ContinuedAsNew'"]
     if not include_closed:  # open cases, and those ended outside the protocol (never closed)
         parts.append("ExecutionStatus = 'Running'" if overdue
                      else f"(ExecutionStatus = 'Running' OR {endings.ABNORMAL_QUERY})")

@@ -50,7 +50,10 @@ def label_from_history(execution_status: str) -> str:
 
 
 async def ending(client: Client, workflow_id: str, run_id: str = "") -> Ending | None:
-    """How the case's run ended, if abnormally (None while running or once completed)."""
-    desc = await client.get_workflow_handle(workflow_id, run_id=run_id or None).describe()
+    """How the case's run ended, if abnormally (None while running or once completed). With
+    ``run_id`` (a link's first run), the latest run of that case: one that continued as new
+    goes on in its next run, and that one's ending counts."""
+    desc = await client.get_workflow_handle(workflow_id,
+                                            first_execution_run_id=run_id or None).describe()
     label = label_of(desc.status)
     return Ending(label, desc.close_time) if label else None

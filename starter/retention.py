@@ -21,7 +21,10 @@ from infra.settings import Settings
 from protocols.messages import CaseRecord
 from starter import endings
 
-CLOSED_QUERY = "WorkflowType = 'DisagreementWorkflow' AND ExecutionStatus != 'Running'"
+# A case that continued as new is judged by its latest run (which carries its record); its
+# earlier runs go with it when it is purged.
+CLOSED_QUERY = ("WorkflowType = 'DisagreementWorkflow' AND ExecutionStatus != 'Running' "
+                "AND ExecutionStatus != 'ContinuedAsNew'")
 
 
 @dataclass
@@ -68,16 +71,22 @@ async def purge(client: Client, settings: Settings, *, as_of: datetime | None = 
             if dry_run:
                 decision.action = "would purge"
             else:
-                await client.workflow_service.delete_workflow_execution(
-                    DeleteWorkflowExecutionRequest(
-                        namespace=client.namespace,
-                        workflow_execution=WorkflowExecution(workflow_id=wf.id,
-                                                             run_id=wf.run_id or "")))
+                await delete_runs(client, wf.id, wf.run_id or "")
                 decision.mail_removed = remove_mail(settings.data_dir, wf.id)
                 decision.action = "purged"
                 log_purge(settings.data_dir, decision, as_of)
         decisions.append(decision)
     return decisions
+
+
+async def delete_runs(client: Client, workflow_id: str, run_id: str) -> None:
+    """Delete a case's run and every earlier run it continued from (continue-as-new)."""
+    earlier = [wf.run_id async for wf in client.list_workflows(
+        f"WorkflowId = '{workflow_id}' AND ExecutionStatus = 'ContinuedAsNew'")]
+    for run in [run_id, *earlier]:
+        await client.workflow_service.delete_workflow_execution(DeleteWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run or "")))
 
 
 def remove_mail(data_dir: Path, workflow_id: str) -> int:

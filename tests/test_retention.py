@@ -10,7 +10,7 @@ from temporalio.service import RPCError
 
 from infra.mailsink import SmtpSink
 from protocols.messages import ActionResult, CaseRecord
-from starter.cases import act, parse_action
+from starter.cases import act, get_state, parse_action
 from starter.retention import purge
 from tests.conftest import case_input, make_worker, start_case, wait_for
 from workflows.disagreement import DisagreementWorkflow
@@ -36,7 +36,8 @@ async def test_purge_respects_retention_and_legal_hold(dev_env, settings, tmp_pa
                 await wait_for(lambda h=h: _entered(h))
             result = await act(client, held.id, "set_legal_hold", parse_action(
                 "set_legal_hold", {"on": True, "reason": "Court order", "by": BY}))
-            assert isinstance(result, ActionResult) and result.state.legal_hold
+            assert isinstance(result, ActionResult) and "legal hold" in result.message
+            assert (await get_state(client, held.id)).legal_hold
             for h in (gone, held):
                 await act(client, h.id, "withdraw", parse_action(
                     "withdraw", {"reason": "Done", "by": RAISER}))

@@ -91,13 +91,13 @@ async def test_validators_reject_with_clear_messages(dev_env: WorkflowEnvironmen
 
         paused = await act(client, leeds.id, "pause", parse_action(
             "pause", {"reason": "Sickness", "by": BY}))
-        assert paused is not None and paused.state.status == "paused"
+        assert paused is not None and paused.brief.status == "paused"
         await _refused(client, leeds.id, "record_outcome",
                        {"stage": "1", "resolved": True, "summary": "x"}, "paused")
 
         done = await act(client, barnsley.id, "withdraw", parse_action(
             "withdraw", {"reason": "Raised in error", "by": BY}))
-        assert done is not None and done.state.status == "withdrawn"
+        assert done is not None and done.brief.status == "withdrawn"
         await barnsley.result()
         for name, data in [("record_outcome", {"stage": "1", "resolved": True, "summary": "x"}),
                            ("pause", {"reason": "x"})]:
@@ -149,7 +149,8 @@ async def test_outcome_records_how_the_two_sides_spoke(dev_env: WorkflowEnvironm
             "record_outcome", {"stage": "1", "resolved": False, "summary": "Spoke by phone.",
                                "contact_method": "phone", "by": BY}))
         assert done is not None
-        assert [o.contact_method for o in done.state.outcomes] == ["phone"]
+        outcomes = (await case.query(DisagreementWorkflow.state)).outcomes
+        assert [o.contact_method for o in outcomes] == ["phone"]
         recorded = [e for e in await case.query(DisagreementWorkflow.timeline)
                     if e.kind == "outcome_recorded"]
         assert recorded[0].details["contact_method"] == "phone"
@@ -166,8 +167,9 @@ async def test_agreed_hours_past_the_maximum_are_refused(dev_env: WorkflowEnviro
         await _ready(york)
         moved = await act(client, york.id, "record_outcome", parse_action("record_outcome", {
             "stage": "1", "resolved": False, "summary": "No agreement", "by": BY}))
-        assert moved is not None and moved.state.stage == "2"
-        resolve = next(d for d in moved.state.deadlines if d.key == "2/resolve")
+        assert moved is not None and moved.brief.stage == "2"
+        deadlines = (await york.query(DisagreementWorkflow.state)).deadlines
+        resolve = next(d for d in deadlines if d.key == "2/resolve")
         assert resolve.latest_allowed is not None
         now = await dev_env.get_current_time()
         too_many = int((resolve.latest_allowed - now).total_seconds() // 3600) + 2

@@ -10,9 +10,12 @@ from datetime import datetime
 
 from protocols.caserecord import agency_side, carried_from, role_holder, role_title
 from protocols.messages import (
+    CarriedCase,
+    CaseBrief,
     CaseInput,
     CaseState,
     CaseStatus,
+    DeadlineBrief,
     DeadlineState,
     Discussion,
     Outcome,
@@ -54,6 +57,25 @@ class CaseBook:
         # who has agreed so far, by role key, for the move to which stage (reset on each move).
         self.bypass_agreed: dict[str, str] = {}
         self.bypass_to = ""
+        if inp.carried is not None:
+            self.restore(inp.carried)
+
+    # -- continue-as-new ------------------------------------------------------------------------
+    CARRIED = ("status", "stage_id", "stage_entered_at", "stages_visited", "timeline", "holders",
+               "outcomes", "discussions", "immediate_risk", "paused_at", "paused_reason",
+               "not_notified", "legal_hold", "bypass_agreed", "bypass_to")
+
+    def restore(self, carried: CarriedCase) -> None:
+        """Take up the record a previous run of the case carried into this one."""
+        for name in self.CARRIED:
+            setattr(self, name, getattr(carried, name))
+        self.deadlines = {d.key: d for d in carried.deadlines}
+
+    def carry(self, runs: list[str], mail_seq: int, recent: list[datetime]) -> CarriedCase:
+        """The record to carry into the case's next run (see ``restore``)."""
+        return CarriedCase(runs=runs, deadlines=list(self.deadlines.values()),
+                           mail_seq=mail_seq, recent_actions=recent,
+                           **{name: getattr(self, name) for name in self.CARRIED})
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -223,3 +245,17 @@ class CaseBook:
             retention_class=self.inp.case.retention_class,
             legal_hold=self.legal_hold,
         )
+
+    def brief(self, now: datetime) -> CaseBrief:
+        """The case's position and what is due next: what an accepted update returns."""
+        stage = self.stage
+        return CaseBrief(
+            workflow_id=self.workflow_id, partnership=self.protocol.partnership,
+            status=self.status, urgency=self.inp.urgency, stage=stage.id, stage_name=stage.name,
+            stage_entered_at=self.stage_entered_at, immediate_risk=self.immediate_risk,
+            paused_reason=self.paused_reason,
+            deadlines=[DeadlineBrief(key=d.key, what=d.what, who=d.who, timescale=d.timescale,
+                                     source=d.source, status=d.status, due=d.due)
+                       for d in self.deadlines.values() if d.live],
+            expected_next=self.expected_next(now), closed_at=self.closed_at,
+            closing_summary=self.closing_summary)

@@ -39,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
         DeadlineState,
         Discussion,
         LegalHold,
+        MailEvent,
+        MailRecord,
         MarkStepDone,
         NotificationRequest,
         NotificationResult,
@@ -57,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import validation as check
     from workflows.book import CaseBook
+    from workflows.limits import ActionRate, Switch
 
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
@@ -72,6 +75,9 @@ NOTIFY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
 )
 NOTIFY_GIVE_UP = timedelta(days=7)
+# An e-mail's extra values up to this length travel in its (small) activity input; longer
+# ones (texts people typed) stay in the case and reach the activity by its query.
+MAIL_SHORT = 80
 
 
 def _update_handler(action: ActionSpec, name: str) -> Callable[..., Any]:
@@ -79,6 +85,7 @@ def _update_handler(action: ActionSpec, name: str) -> Callable[..., Any]:
         return await self._apply_update(action, msg)
 
     def validate(self: DisagreementWorkflow, msg: Any) -> None:
+        self._check_rate()
         self._validate(action, msg)
 
     # The message's model decides how the SDK decodes the update's argument.
@@ -122,6 +129,20 @@ class DisagreementWorkflow:
         self._wake = False
         self._mail: list[asyncio.Task[None]] = []
         self._mail_seq = 0
+        # E-mail by query (issue 14): each unsent e-mail's record as it stood at its event, by
+        # event key, for the activity's one query (see _notify); see _mail_by_query.
+        self._mail_records: dict[str, tuple[CaseState, int, dict[str, str]]] = {}
+        self._mail_small = False
+        self._mail_asks = 0
+        # Issue 14: a cap on actions per case (validators; signals behind a patch), and a run
+        # that continues as new before Temporal's limits, carrying the record (CaseBook.carry).
+        carried = inp.carried
+        self._rate = ActionRate(inp.limits, carried.recent_actions if carried else None)
+        self._rate_applies = Switch("action-rate-v1")
+        self._continue_applies = Switch("continue-as-new-v1")
+        self._runs = [*carried.runs] if carried else []
+        if carried is not None:
+            self._mail_seq = carried.mail_seq
         # Messages can arrive in the very first activation, before run() has entered a stage;
         # their handlers wait for this, and validators leave the check to the handler till then.
         self._opened = False
@@ -134,12 +155,15 @@ class DisagreementWorkflow:
     async def run(self, inp: CaseInput) -> CaseRecord:
         book = self._book
         async with self._lock:
-            await self._open_case(inp)
+            if inp.carried is None:
+                await self._open_case(inp)
             self._opened = True
         while not book.closed:
             await self._sleep()
             async with self._lock:
                 await self._process_due()
+            if not book.closed and self._history_full(inp):
+                await self._continue_as_new(inp)
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._mail:
             await asyncio.gather(*self._mail)
@@ -180,6 +204,38 @@ class DisagreementWorkflow:
                 on_expiry=f"escalate to stage {limit.escalate_to}", source=limit.source,
                 clock_start=arose, due=answer.due, remind_at=answer.remind_at)
         await self._enter_stage(entry, why, announce_case=True)
+
+    def _history_full(self, inp: CaseInput) -> bool:
+        """Whether this run's history is long enough to go on in a new run: at the case's own
+        threshold, or when Temporal suggests it (well before its 51,200-event/50 MB end)."""
+        info = workflow.info()
+        full = (info.get_current_history_length() >= inp.limits.continue_after_events
+                or info.is_continue_as_new_suggested())
+        return full and self._continue_applies()
+
+    async def _continue_as_new(self, inp: CaseInput) -> None:
+        """Go on in a new run of the same case (same workflow id and first run, so links,
+        search attributes and readers follow it), carrying the whole record. Waits first for
+        every message being handled and every e-mail being sent, whose receipts belong here."""
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished()
+                                      and all(t.done() for t in self._mail))
+        book, now = self._book, workflow.now()
+        runs = [*self._runs, workflow.info().run_id]
+        workflow.logger.info("case %s: continuing as new after %d events (run %d)",
+                             book.workflow_id, workflow.info().get_current_history_length(),
+                             len(runs) + 1)
+        carried = book.carry(runs, self._mail_seq, self._rate.recent(now))
+        workflow.continue_as_new(
+            inp.model_copy(update={"carried": carried}),
+            search_attributes=(workflow.info().typed_search_attributes
+                               if inp.search_attributes else None))
+
+    def _check_rate(self) -> None:
+        """Refuse an update past the case's cap on actions (validators never run on replay)."""
+        if self._opened:
+            why = self._rate.refusal(workflow.now())
+            if why:
+                check.reject(why)
 
     def _entry_stage(self, inp: CaseInput) -> tuple[str, str]:
         protocol = inp.protocol
@@ -637,7 +693,8 @@ class DisagreementWorkflow:
         self._upsert_progress()
         return f"Recorded as done: {d.what}."
 
-    def _met_by_sending(self, request: NotificationRequest, result: NotificationResult) -> None:
+    def _met_by_sending(self, request: NotificationRequest | MailEvent,
+                        result: NotificationResult) -> None:
         """A stage deadline the protocol says is met by sending a form (Swindon's Stage 5
         referral with Appendix 1) is met once the stage-entry e-mail carrying it has reached
         the form's addressee. Only protocols that say so (``met_by_sending``) are affected."""
@@ -708,17 +765,48 @@ class DisagreementWorkflow:
             "compute_deadlines", queries, result_type=list[DeadlineAnswer],
             start_to_close_timeout=CALENDAR_TIMEOUT)
 
+    def _mail_by_query(self) -> bool:
+        """Whether e-mails go as a small :class:`MailEvent` (``send_case_email``, which reads
+        the record by query) rather than the whole record (``send_notification``). A saved
+        history's e-mails replay as they were scheduled; a running case switches at its next
+        e-mail (one patch id per e-mail until the first new one, as _permissions_apply)."""
+        if not self._mail_small:
+            self._mail_asks += 1
+            self._mail_small = workflow.patched(f"mail-by-query-v1.{self._mail_asks}")
+        return self._mail_small
+
     def _notify(self, event: str, to: list[str], *, cc: list[str] | None = None,
                 attach: list[str] | None = None, deadline_key: str | None = None,
                 actor: Any = None, **extra: str) -> None:
-        """Send an e-mail in the background: retried by Temporal, never blocking the case."""
+        """Send an e-mail in the background: retried by Temporal, never blocking the case.
+
+        The activity's input names the event, its role keys and ids; the case record it is
+        rendered from stays in the workflow (``mail_record``), kept as it stood at this event
+        until the e-mail is sent, so the history grows by a bounded amount per e-mail."""
         book, now = self._book, workflow.now()
         self._mail_seq += 1
         stage = book.stage_id
         copies = [f"contact:{c.contact}"
                   for c in book.protocol.copies_for(stage, "every_communication")]
+        key = f"{self._mail_seq:04d}-{event}"
+        if self._mail_by_query():
+            texts = {k: v for k, v in extra.items() if v}
+            # Short values (a stage id, a nudge's number) go in the input; texts people typed
+            # (a reason) stay in the record, so no input carries free text.
+            longer = {k: v for k, v in texts.items() if len(v) > MAIL_SHORT}
+            small = MailEvent(
+                workflow_id=book.workflow_id,
+                first_run_id=workflow.info().first_execution_run_id, event=event,
+                event_key=key, stage=stage, to=list(dict.fromkeys(to)),
+                cc=list(dict.fromkeys([*(cc or []), *copies])), attach_forms=attach or [],
+                deadline_key=deadline_key, actor=actor,
+                extra={k: v for k, v in texts.items() if k not in longer},
+                protocol_id=book.protocol.id, protocol_hash=book.inp.protocol_hash)
+            self._mail_records[key] = (book.snapshot(now), len(book.timeline), longer)
+            self._mail.append(asyncio.create_task(self._send(small, "send_case_email")))
+            return
         request = NotificationRequest(
-            workflow_id=book.workflow_id, event=event, event_key=f"{self._mail_seq:04d}-{event}",
+            workflow_id=book.workflow_id, event=event, event_key=key,
             stage=stage, to=list(dict.fromkeys(to)),
             cc=list(dict.fromkeys([*(cc or []), *copies])), attach_forms=attach or [],
             deadline_key=deadline_key, actor=actor, extra={k: v for k, v in extra.items() if v},
@@ -727,16 +815,17 @@ class DisagreementWorkflow:
             protocol_id=book.protocol.id, protocol_hash=book.inp.protocol_hash,
             case=book.inp.case, state=book.snapshot(now),
             timeline=[e for e in book.timeline if e.via != "activity"])
-        self._mail.append(asyncio.create_task(self._send(request)))
+        self._mail.append(asyncio.create_task(self._send(request, "send_notification")))
 
-    async def _send(self, request: NotificationRequest) -> None:
+    async def _send(self, request: NotificationRequest | MailEvent, activity: str) -> None:
         book = self._book
         try:
             result = await workflow.execute_activity(
-                "send_notification", request, result_type=NotificationResult,
+                activity, request, result_type=NotificationResult,
                 start_to_close_timeout=NOTIFY_TIMEOUT, schedule_to_close_timeout=NOTIFY_GIVE_UP,
                 heartbeat_timeout=NOTIFY_HEARTBEAT, retry_policy=NOTIFY_RETRY)
         except ActivityError as err:
+            self._mail_records.pop(request.event_key, None)
             book.event(workflow.now(), "notification_failed",
                        f"E-mail '{request.event}' could not be sent: {err.cause or err}",
                        via="activity", stage=request.stage, event_key=request.event_key)
@@ -746,6 +835,7 @@ class DisagreementWorkflow:
                    f"{', '.join(result.sent_to) or 'nobody'}", via="activity",
                    stage=request.stage, event_key=request.event_key,
                    message_id=result.message_id)
+        self._mail_records.pop(request.event_key, None)
         self._met_by_sending(request, result)
         for missing in result.missing:
             note = f"{request.event}: {missing} not notified, address missing"
@@ -791,14 +881,19 @@ class DisagreementWorkflow:
             # Again: the case may have moved on while this waited for the lock.
             self._validate(action, msg, permissions=self._permissions_apply())
             text = await self._doer(action)(msg, "update")
+            self._rate.record(workflow.now())
         self._wake = True
-        return ActionResult(message=text, state=self._book.snapshot(workflow.now()))
+        return ActionResult(message=text, brief=self._book.brief(workflow.now()))
 
     async def _apply_signal(self, action: ActionSpec, raw: Any) -> None:
         await workflow.wait_condition(lambda: self._opened)
         name = action.id
         async with self._lock:
             now = workflow.now()
+            if self._rate.refusal(now) and self._rate_applies():
+                self._book.event(now, "rejected", f"{name} refused: {self._rate.refusal(now)}",
+                                 via="signal")
+                return
             try:
                 msg = action.model.model_validate(raw)
             except ValidationError as err:
@@ -820,6 +915,7 @@ class DisagreementWorkflow:
                 self._book.event(workflow.now(), "rejected", f"{name} refused: {err.message}",
                                  actor=actor, via="signal")
                 return
+            self._rate.record(workflow.now())
         self._wake = True
 
     # -- queries ------------------------------------------------------------------------------
@@ -830,6 +926,18 @@ class DisagreementWorkflow:
     @workflow.query
     def timeline(self) -> list[TimelineEvent]:
         return list(self._book.timeline)
+
+    @workflow.query
+    def mail_record(self, event_key: str) -> MailRecord:
+        """What the e-mail of ``event_key`` is rendered from: the case as it stood at that
+        event while the e-mail is unsent, else (``as_of_event`` False) as it stands now. The
+        timeline leaves out the e-mail receipts, as the whole record sent to the activity did."""
+        book = self._book
+        held = self._mail_records.get(event_key)
+        state, upto, longer = held or (book.snapshot(workflow.now()), len(book.timeline), {})
+        return MailRecord(case=book.inp.case, state=state,
+                          timeline=[e for e in book.timeline[:upto] if e.via != "activity"],
+                          extra=longer, as_of_event=held is not None)
 
     @workflow.query
     def case_input(self) -> CaseInput:

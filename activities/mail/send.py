@@ -1,4 +1,8 @@
-"""The ``send_notification`` activity: resolve, render and send one case event's e-mail by SMTP.
+"""The e-mail activities: resolve, render and send one case event's e-mail by SMTP.
+
+``send_case_email`` takes a small :class:`MailEvent` (ids, role keys, the event) and reads the
+case record with one query of the case; ``send_notification`` takes the whole record, as
+e-mails scheduled before issue 14 did, and is kept for the cases whose histories hold them.
 
 One SMTP message per personal link; which recipients the relay has accepted is kept in the
 activity's heartbeat details, so a retry on any host sends only to the rest
@@ -21,10 +25,18 @@ from activities.mail.content import build_context, render_bodies, subject_for
 from activities.mail.message import build_attachments, build_message, message_id
 from activities.progress import SendProgress
 from infra.contacts import contact_address
+from infra.links import SENDING_RUN
 from infra.settings import Settings
 from infra.smtp import connection_options
 from protocols.loader import ProtocolError, load_protocol
-from protocols.messages import CaseInput, NotificationRequest, NotificationResult, Person
+from protocols.messages import (
+    CaseInput,
+    MailEvent,
+    MailRecord,
+    NotificationRequest,
+    NotificationResult,
+    Person,
+)
 from protocols.schema import Protocol
 
 # (case id, recipient, role key, who holds that role by the protocol) -> personal link
@@ -77,6 +89,32 @@ class NotificationActivities:
             return await self._send_notification(req, progress)
         finally:
             beating.cancel()
+
+    @activity.defn(name="send_case_email")
+    async def send_case_email(self, event: MailEvent) -> NotificationResult:
+        """Send one event's e-mail, reading the case record by one query of the case.
+
+        Every attempt sends the same message: the workflow keeps the record as it stood at the
+        event (``mail_record``) until this activity has completed, and the Message-ID, the
+        subject and the addressees come from the event, its key and that record, never from
+        the case as it is when an attempt runs. Only if the case no longer holds the event's
+        record (``as_of_event`` False: the activity outlived the run that scheduled it) is the
+        e-mail rendered from the case as it stands, which the log says.
+        """
+        handle = activity.client().get_workflow_handle(event.workflow_id)
+        record = await handle.query("mail_record", event.event_key, result_type=MailRecord)
+        if not record.as_of_event:
+            activity.logger.warning("notification %s (%s): rendered from the case as it "
+                                    "stands", event.event, event.event_key)
+        req = NotificationRequest(
+            **event.model_dump(exclude={"first_run_id", "extra"}),
+            extra={**event.extra, **record.extra}, case=record.case, state=record.state,
+            timeline=record.timeline)
+        token = SENDING_RUN.set(event.first_run_id)
+        try:
+            return await self.send_notification(req)
+        finally:
+            SENDING_RUN.reset(token)
 
     async def _send_notification(self, req: NotificationRequest,
                                  progress: SendProgress) -> NotificationResult:

@@ -59,6 +59,10 @@ def _input_summary(inp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The e-mail activities: with the whole record (before issue 14), or by query (MailEvent).
+MAIL_ACTIVITIES = ("send_notification", "send_case_email")
+
+
 def _mail_summary(request: dict[str, Any]) -> dict[str, Any]:
     keys = ("event", "event_key", "stage", "to", "cc", "deadline_key")
     return {k: request.get(k) for k in keys}
@@ -105,7 +109,7 @@ async def decode_facts(history: WorkflowHistory, converter: DataConverter) -> Fa
             a = ev.activity_task_scheduled_event_attributes
             args = await _values(converter, a.input)
             request = args[0] if args else None
-            if a.activity_type.name == "send_notification" and isinstance(request, dict):
+            if a.activity_type.name in MAIL_ACTIVITIES and isinstance(request, dict):
                 request = _mail_summary(request)
             scheduled[ev.event_id] = (a.activity_type.name, request)
         elif which == "activity_task_completed_event_attributes":

@@ -15,7 +15,7 @@ from temporalio.converter import DataConverter
 
 from protocols.calendar import LONDON
 from starter.audit.audited_case import AuditedCase
-from starter.audit.history import count, list_histories, visibility_query
+from starter.audit.history import count, list_case_histories, visibility_query
 from starter.audit.rebuild import Rebuilder
 from starter.cli.output import Progress
 
@@ -35,7 +35,7 @@ async def gather_cases(client: Client, converter: DataConverter, query: str,
     progress = Progress(total, label=progress_label) if total > 1 else None
 
     async def feed() -> AsyncIterator[WorkflowHistory]:
-        async for history in list_histories(client, query):
+        async for history in list_case_histories(client, query):
             yield history
 
     cases: list[AuditedCase] = []

@@ -106,9 +106,33 @@ async def count(client: Client, query: str) -> int:
 
 
 async def list_histories(client: Client, query: str) -> AsyncIterator[WorkflowHistory]:
-    """Every matching execution's history, one at a time."""
+    """Every matching execution's history, one at a time (every run of a case that continued
+    as new: what ``replay --all`` checks)."""
     async for history in client.list_workflows(query).map_histories():
         yield history
+
+
+async def list_case_histories(client: Client, query: str) -> AsyncIterator[WorkflowHistory]:
+    """One history per matching case: its latest run, which carries the whole record of a case
+    that continued as new. A case matches when any of its runs does (a window on StartTime
+    matches the first run, started when the case was raised)."""
+    seen: set[str] = set()
+    async for wf in client.list_workflows(query):
+        if wf.id in seen:
+            continue
+        seen.add(wf.id)
+        continued = wf.status is not None and wf.status.name == "CONTINUED_AS_NEW"
+        yield await fetch(client, wf.id, None if continued else wf.run_id)
+
+
+async def runs(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of a case, first first: its latest run and the runs it continued from."""
+    out = [await fetch(client, workflow_id)]
+    while True:
+        started = out[0].events[0].workflow_execution_started_event_attributes
+        if not started.continued_execution_run_id:
+            return out
+        out.insert(0, await fetch(client, workflow_id, started.continued_execution_run_id))
 
 
 async def iterate(histories: Iterable[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:

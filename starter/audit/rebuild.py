@@ -35,9 +35,9 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from protocols.messages import CaseInput, CaseRecord
+from protocols.messages import CarriedCase, CaseInput, CaseRecord
 from starter.audit.audited_case import AuditedCase, Check
-from starter.audit.facts import Facts, decode_facts
+from starter.audit.facts import MAIL_ACTIVITIES, Facts, decode_facts
 from starter.audit.history import event_kind, event_time, started_input
 from starter.audit.replay import describe_failure, quiet_runtime
 from workflows.disagreement import DisagreementWorkflow
@@ -90,9 +90,14 @@ def _replayed(instance: Any, at: datetime) -> CaseRecord | None:
     return CaseRecord(state=book.snapshot(at), timeline=instance.timeline())
 
 
-def cross_checks(record: CaseRecord, facts: Facts) -> list[Check]:
-    """Does the record rest on the history's facts? Deadlines and e-mails, one by one."""
+def cross_checks(record: CaseRecord, facts: Facts,
+                 carried: CarriedCase | None = None) -> list[Check]:
+    """Does the record rest on the history's facts? Deadlines and e-mails, one by one. In a
+    run a case continued into, what it carried from its earlier runs rests on theirs (each
+    checked by replaying it): its deadlines' instants and e-mail receipts count as known."""
     answered: set[datetime] = set()
+    for d in carried.deadlines if carried else []:
+        answered.update(t for t in (d.due, d.remind_at, d.latest_allowed) if t is not None)
     for fact in facts.of("activity"):
         if fact.name in ("compute_deadlines", "shift_after_pause"):
             for answer in fact.data["result"] or []:
@@ -104,8 +109,10 @@ def cross_checks(record: CaseRecord, facts: Facts) -> list[Check]:
     checks = [Check(name="deadlines come from recorded calendar answers", ok=not unexplained,
                     detail=f"{len(dues)} deadline(s)" + (
                         f"; not found: {', '.join(unexplained)}" if unexplained else ""))]
-    receipts = {f.data["result"].get("message_id") for f in facts.of("activity",
-                                                                      "send_notification")}
+    receipts = {f.data["result"].get("message_id") for f in facts.of("activity")
+                if f.name in MAIL_ACTIVITIES}
+    receipts |= {e.details.get("message_id") for e in (carried.timeline if carried else [])
+                 if e.kind == "notification_sent"}
     told = [e.details.get("message_id") for e in record.timeline if e.kind == "notification_sent"]
     missing = [m for m in told if m not in receipts]
     checks.append(Check(
@@ -174,7 +181,7 @@ class Rebuilder:
         else:
             raise ValueError(f"{history.workflow_id}: replay failed before the workflow started"
                              f" ({describe_failure(failure).text() if failure else 'no detail'})")
-        checks += cross_checks(record, facts)
+        checks += cross_checks(record, facts, inp.carried)
         status = _execution_status(history)
         return AuditedCase(
             workflow_id=record.state.workflow_id, run_id=history.run_id, input=inp,

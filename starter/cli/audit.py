@@ -89,13 +89,22 @@ async def _history(ctx: _Context, target: str) -> WorkflowHistory:
 # -- export ------------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
     async def go(ctx: _Context) -> int:
-        found = await history.fetch(await ctx.client(), args.case_id)
+        # The latest run carries the case's whole record; a case that continued as new has
+        # its earlier runs written beside it (<out>.run-1.json, …), first first.
+        chain = await history.runs(await ctx.client(), args.case_id)
+        found = chain[-1]
         text = history.export_json(found)
         if not args.out:
             sys.stdout.write(text + "\n")
             return 0
-        _write(args.out, text + "\n",
-               f"{len(found.events)} events of {args.case_id} (payloads encrypted as stored)")
+        out = Path(args.out)
+        for n, earlier in enumerate(chain[:-1], start=1):
+            _write(str(out.with_suffix(f".run-{n}{out.suffix}")),
+                   history.export_json(earlier) + "\n",
+                   f"run {n} of {len(chain)}: {len(earlier.events)} events")
+        runs = f" (run {len(chain)} of {len(chain)})" if len(chain) > 1 else ""
+        _write(args.out, text + "\n", f"{len(found.events)} events of {args.case_id}{runs} "
+                                       "(payloads encrypted as stored)")
         return 0
 
     return _run(go)
@@ -130,8 +139,9 @@ async def _targets(ctx: _Context, targets: list[str]) -> AsyncIterator[WorkflowH
             from temporalio.client import WorkflowHistory
 
             yield WorkflowHistory(target, found.events)  # reported under the file's name
-        else:
-            yield await history.fetch(await ctx.client(), target)
+        else:  # every run of the case, first first (continue-as-new)
+            for run in await history.runs(await ctx.client(), target):
+                yield run
 
 
 # -- timeline ----------------------------------------------------------------------------------

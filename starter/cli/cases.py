@@ -189,7 +189,7 @@ def _action(name: str, build: Callable[[argparse.Namespace], dict[str, Any]]):
 def _print_result(result: ActionResult) -> None:
     print(result.message)
     print()
-    _print_state(result.state, brief=True)
+    _print_state(result.position, brief=True)  # type: ignore[arg-type]
 
 
 def _outcome(args) -> dict[str, Any]:
@@ -361,7 +361,7 @@ def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> No
         print("  next:")
         for line in state.expected_next:
             print(f"    - {line}")
-    if state.not_notified and not brief:
+    if not brief and state.not_notified:
         print("  not notified (address missing):")
         for line in state.not_notified:
             print(f"    - {line}")

@@ -32,6 +32,7 @@ from starter.web.deps import (
     withdrawn,
 )
 from starter.web.forms import FormState, add_model_errors, read_form
+from starter.web.limits import web_limits
 from starter.web.rendering import PageError, render
 from starter.web.roles import Access, Denied, case_access, check_case, still_holds
 
@@ -149,6 +150,7 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     grant = grant_for(request, token)
     check_workflow_id(workflow_id)
     _authorise(request, grant, workflow_id, act=False)
+    web_limits(request).check_read(token)
     client = web(request).client
     state = await temporal(cases.get_state(client, workflow_id, _run(request)))
     timeline = await temporal(cases.get_timeline(client, workflow_id, _run(request)))
@@ -255,6 +257,7 @@ async def action_form(request: Request, token: str, workflow_id: str, slug: str)
     check_workflow_id(workflow_id)
     action = _action(slug)
     _authorise(request, grant, workflow_id, act=True)
+    web_limits(request).check_read(token)
     return await _show_form(request, token, workflow_id, action, None)
 
 
@@ -264,6 +267,7 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     check_workflow_id(workflow_id)
     action = _action(slug)
     _authorise(request, grant, workflow_id, act=True)
+    web_limits(request).check_action(token, workflow_id)  # per link and per case
     await _may_act(request, await temporal(cases.get_state(web(request).client, workflow_id,
                                                            _run(request))))
     values = read_form(await request.form(max_files=0, max_fields=200))
@@ -303,7 +307,7 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     if form.has_errors or result is None:
         return await _show_form(request, token, workflow_id, action, ordered(form, action), 400)
     response = RedirectResponse(f"/t/{token}/cases/{workflow_id}", status_code=303)
-    set_flash(request, response, workflow_id, result.message, result.state.expected_next)
+    set_flash(request, response, workflow_id, result.message, result.position.expected_next)
     return response
 
 
