@@ -23,9 +23,11 @@ from protocols.calendar import LONDON
 from protocols.loader import load_protocol
 from protocols.messages import CaseState
 from protocols.schema import Protocol
-from starter import cases
+from starter import cases, endings
 
 OPEN_STATUSES = ("open", "paused", "resolved")
+# A run ended outside the protocol (terminated, timed out…) was never closed: it stays listed.
+ENDED_OUTSIDE = tuple(endings.ABNORMAL.values())
 STATUS_CHOICES = [("open", "Open"), ("overdue", "Overdue"), ("closed", "Closed"),
                   ("all", "All")]
 BREACHED = ("expired", "breached")
@@ -98,11 +100,13 @@ class Row:
     @property
     def open(self) -> bool:
         status = self.status
-        return status in OPEN_STATUSES or (self.listing.running and status not in
-                                           ("closed", "withdrawn"))
+        return status in OPEN_STATUSES + ENDED_OUTSIDE or (
+            self.listing.running and status not in ("closed", "withdrawn"))
 
     @property
     def status(self) -> str:
+        if self.listing.status in ENDED_OUTSIDE:  # its own record stopped: say how
+            return self.listing.status
         return (self.state.status if self.state else "") or self.listing.status or "open"
 
     @property
@@ -131,6 +135,8 @@ class Row:
 
     @property
     def overdue(self) -> bool:
+        if not self.listing.running:
+            return False
         if self.listing.overdue:
             return True
         return bool(self.state and self.open and any(
