@@ -128,5 +128,14 @@ async def test_every_page_at_1280_and_390(site: Site, chromium: Browser) -> None
     await check(page, f"{unit}/cases/{york}", "business-unit-case", problems)
     await check(page, f"{rob}/cases/{york}", "practitioner-case", problems)
     await check(page, f"{rob}/cases/{york}/outcome", "practitioner-outcome-form", problems)
+    # The case page draws its protocol with the path taken and where the case is now.
+    await page.goto(f"{rob}/cases/{york}")
+    diagram = page.locator("svg.app-diagram")
+    assert await diagram.count() == 1
+    assert "You are here: step 2" in (
+        await diagram.locator("g[data-stage='2']").text_content() or "")
+    assert "This case: step 1" in (
+        await diagram.locator("g[data-stage='1']").text_content() or "")
+    assert "stage 1, then 2" in (await diagram.locator("desc").text_content() or "")
     await check(page, f"{auditor}/cases/{swindon}", "auditor-case-swindon", problems)
     assert problems == [], "\n".join(problems)

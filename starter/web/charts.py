@@ -13,8 +13,8 @@ from markupsafe import Markup
 BAR = "#1d70b8"
 INK = "#0b0c0c"
 ROW = 30
-LABEL_W = 150
-WIDTH = 600
+LABEL_W = 110
+WIDTH = 420
 
 
 def bar_chart(title: str, items: list[tuple[str, int]], *, chart_id: str,
