@@ -153,7 +153,7 @@ async def test_dashboard_overdue_first_filters_charts_and_csv(site: Site,
     screens = await chromium.new_page(bypass_csp=True)
     await check(screens, f"{unit}/cases?status=all", "dashboard-york-all", problems)
     await check(screens, f"{auditor}/cases?status=closed", "dashboard-closed", problems)
-    assert problems == [], "\n".join(problems)
+    assert problems == [], "\n".join(problems)  # screenshots: test-artifacts/screenshots/
     link = site.links.for_case(fresh, Person(**ROB), "receiving")
     assert (await page.goto(site.url(link) + "/cases")).status == 403  # a case link: no list
     await context.close()

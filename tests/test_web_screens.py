@@ -138,4 +138,4 @@ async def test_every_page_at_1280_and_390(site: Site, chromium: Browser) -> None
         await diagram.locator("g[data-stage='1']").text_content() or "")
     assert "stage 1, then 2" in (await diagram.locator("desc").text_content() or "")
     await check(page, f"{auditor}/cases/{swindon}", "auditor-case-swindon", problems)
-    assert problems == [], "\n".join(problems)
+    assert problems == [], "\n".join(problems + [f"screenshots: {SHOTS}"])
