@@ -33,9 +33,11 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.deadlines import DeadlineActivities
+from activities.digest import DigestActivities
 from infra.secrets import owner_only_from_now
 from infra.settings import Settings, load_settings
 from protocols.calendar import CompressedCalendar, WorkingCalendar
+from workflows.digest import DigestWorkflow
 from workflows.disagreement import DisagreementWorkflow
 
 log = logging.getLogger("resolutions.worker")
@@ -61,12 +63,13 @@ def build_worker(
     )
     dates = DeadlineActivities(calendar, settings.reminder_working_days_before)
     mail = NotificationActivities(settings, link_builder=link_builder)
+    digest = DigestActivities(client, settings)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[DisagreementWorkflow],
+        workflows=[DisagreementWorkflow, DigestWorkflow],
         activities=[dates.compute_deadlines, dates.shift_after_pause, mail.send_notification,
-                    mail.send_case_email],
+                    mail.send_case_email, digest.send_digests],
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -113,6 +116,10 @@ async def serve(settings: Settings, stop: asyncio.Event, extras: Sequence[Extra]
         if settings.embedded:
             await start_embedded(settings, stack)
         client = await connect(settings)
+        if settings.embedded:  # a cluster gets its schedule from `resolutions setup-cluster`
+            from infra.schedules import ensure_digest_schedule
+
+            log.info("Daily digest schedule %s", await ensure_digest_schedule(client, settings))
         worker = build_worker(client, settings, link_builder=link_builder_from_settings(settings))
         log.info("Worker polling task queue '%s' on %s (namespace %s)", settings.task_queue,
                  client.service_client.config.target_host, client.namespace)

@@ -44,6 +44,12 @@ def cmd_setup_cluster(args: argparse.Namespace) -> int:
                 namespace=client.namespace, search_attributes=missing))
         print(f"Namespace {client.namespace}: {len(missing)} search attribute(s) added, "
               f"{len(wanted) - len(missing)} already present.")
+        from infra.schedules import DIGEST_HOUR, DIGEST_MINUTE, ensure_digest_schedule
+        from protocols.digest import DIGEST_SCHEDULE_ID
+
+        done = await ensure_digest_schedule(client, settings)
+        print(f"Schedule {DIGEST_SCHEDULE_ID} {done}: the daily digest to each business unit "
+              f"at {DIGEST_HOUR:02d}:{DIGEST_MINUTE:02d} London time.")
         return 0
 
     return asyncio.run(go())
@@ -118,7 +124,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-web", action="store_true")
     p.set_defaults(handler=cmd_worker)
 
-    p = sub.add_parser("setup-cluster", help="register the custom search attributes")
+    p = sub.add_parser("setup-cluster", help="register the custom search attributes and "
+                       "create the daily digest schedule")
     p.set_defaults(handler=cmd_setup_cluster)
 
     p = sub.add_parser("keys", help="encryption keys")

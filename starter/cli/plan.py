@@ -8,6 +8,7 @@ import json
 from infra.settings import load_settings
 from protocols.calendar import WorkingCalendar
 from protocols.deadlines import plan
+from protocols.diagram import protocol_svg
 from protocols.loader import available_protocols, load_protocol, protocol_choices
 from protocols.schema import Protocol
 from starter.timefmt import london, parse_moment, utc_now
@@ -27,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     psub = p.add_subparsers(dest="action")
     show = psub.add_parser("show", help="print one protocol's rules readably")
     show.add_argument("name")
+    show.add_argument("--svg", action="store_true",
+                      help="print the protocol's flow chart as an SVG image instead")
     protocols.add_verify(psub)
     p.set_defaults(handler=cmd_protocols)
 
@@ -95,7 +98,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_protocols(args: argparse.Namespace) -> int:
     if getattr(args, "name", None):
-        print(describe_protocol(load_protocol(args.name)))
+        protocol = load_protocol(args.name)
+        print(protocol_svg(protocol) if args.svg else describe_protocol(protocol))
         return 0
     for name in available_protocols():
         p = load_protocol(name)

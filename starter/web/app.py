@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 from infra.links import Links, derive_key, link_secret
 from infra.settings import Settings
-from starter.web import routes_case, routes_list, routes_raise
+from starter.web import routes_case, routes_list, routes_protocols, routes_raise
 from starter.web.csrf import SESSION_COOKIE, Csrf
 from starter.web.deps import WebContext
 from starter.web.rendering import PageError, error_page
@@ -123,7 +123,8 @@ def create_app(settings: Settings, client: Client, *, assets_dir: Path | None = 
     if assets:
         app.mount("/assets", GovukAssets(dist), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (routes_list.router, routes_raise.router, routes_case.router):
+    for router in (routes_list.router, routes_raise.router, routes_case.router,
+                   routes_protocols.router):
         app.include_router(router)
     _mount_codec_endpoint(app, settings, client)
     _add_session_middleware(app)
