@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     case_actions_per_minute: int = Field(default=20, ge=1, le=1000)
     case_actions_per_day: int = Field(default=300, ge=1, le=100_000)
     case_continue_after_events: int = Field(default=10_000, ge=200, le=40_000)
-    web_link_actions_per_minute: int = Field(default=10, ge=1, le=1000)
+    web_link_actions_per_minute: int = Field(default=15, ge=1, le=1000)
 
     @field_validator("smtp_starttls", mode="before")
     @classmethod

@@ -2,7 +2,7 @@
 
 The workflow caps accepted actions per case for every client (``CaseLimits``, checked by its
 validators). The web app adds, before it asks Temporal anything, a cap per personal link on
-actions (``RESOLUTIONS_WEB_LINK_ACTIONS_PER_MINUTE``, default 10) and on page reads (ten times
+actions (``RESOLUTIONS_WEB_LINK_ACTIONS_PER_MINUTE``, default 15) and on page reads (ten times
 that), and the case's own cap on actions sent through any link, so one link, or many links
 to one case, cannot flood a case or the worker. Moving windows from the ``limits`` library,
 in memory: one web process is one limiter (several processes each keep their own, and the
