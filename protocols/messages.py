@@ -336,6 +336,9 @@ class DeadlineState(Message):
     status: DeadlineStatus = "pending"
     next_nudge: datetime | None = None
     nudges: int = 0
+    # A timescale agreed beyond the document's "where possible" maximum (Leeds): who agreed
+    # it, why, and the rule that allows it; empty otherwise.
+    beyond_max: str = ""
 
     @model_validator(mode="before")
     @classmethod
@@ -417,6 +420,9 @@ class CaseState(Message):
     closing_summary: str = ""
     retention_class: str = "standard"
     legal_hold: bool = False
+    # What needs a person's eye (workflows.limits.flags): drifting, overdue duties, breaches
+    # recorded, timescales beyond the document's maximum, a pause; shown wherever the case is.
+    flags: list[str] = Field(default_factory=list)
 
 
 class ActionResult(Message):

@@ -86,6 +86,10 @@ class Timescale(Strict):
     # For "agreed": the choices the document names (e.g. immediate / 24 hours / a date).
     options: list[str] = Field(default_factory=list)
     text: str = Field(default="", description="The document's own words")
+    # For "agreed": where the document's maximum is "where possible"/"ideally" (Leeds), the
+    # citation of its rule for going beyond it ("agreed and recorded"): a longer timescale is
+    # then accepted with who agreed it and why, and flagged. Empty: the maximum is hard.
+    beyond_max: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> Timescale:
@@ -373,8 +377,29 @@ class Precondition(Sourced):
 class OverallLimit(Sourced):
     timescale: Timescale
     clock: ClockStart = "concern_arose"
-    escalate_to: str
+    escalate_to: str | None = None
     what: str
+    # What passing the limit does: "escalate" to ``escalate_to``, or "record_breach": the
+    # breach is recorded, the parties and ``breach_told`` contacts are told, and the case
+    # carries on (Leeds: "Where possible ... one month"). Empty: escalate (protocols frozen
+    # before it was recorded).
+    when_passed: Literal["escalate", "record_breach"] | None = None
+    breach_told: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _target(self) -> OverallLimit:
+        if self.when_passed != "record_breach" and self.escalate_to is None:
+            raise ValueError("an overall limit that escalates names 'escalate_to'")
+        return self
+
+    @property
+    def records_breach(self) -> bool:
+        return self.when_passed == "record_breach"
+
+    def describe_passing(self) -> str:
+        if self.records_breach:
+            return "recorded as a breach; the parties are told; the case carries on"
+        return f"escalate to stage {self.escalate_to}"
 
 
 class Reminders(Sourced):
@@ -382,6 +407,19 @@ class Reminders(Sourced):
 
     nudge_working_days: int = Field(default=2, ge=1)
     max_nudges: int = Field(default=3, ge=0)
+    # After the ``max_nudges``: a reminder every this many working days for as long as the
+    # case is open, so nothing drifts in silence (and an awaited duty never lapses). Empty:
+    # the nudges stop (protocols frozen before it was recorded).
+    then_every_working_days: int | None = Field(default=None, ge=1)
+    then_source: str = ""
+
+
+class Halting(Sourced):
+    """Whether the document lets a case be halted (paused), and in its words why or why not.
+    Absent: a protocol frozen before it was recorded (pause allowed, as then)."""
+
+    allowed: bool
+    text: str = Field(description="Shown with a refusal or on the pause form")
 
 
 class Guidance(Sourced):
@@ -415,6 +453,7 @@ class Protocol(Strict):
     bypass: BypassRule
     preconditions: list[Precondition] = Field(default_factory=list)
     overall_limit: OverallLimit | None = None
+    halting: Halting | None = None
     policy_issues: PolicyIssueRoute | None = None
     copies: list[CopyRule] = Field(default_factory=list)
     # Who may take each action (protocols.permissions); absent in protocols frozen before.
@@ -448,6 +487,9 @@ class Protocol(Strict):
         need_stage(self.policy_issues.stage if self.policy_issues else None, "policy_issues.stage")
         need_stage(self.overall_limit.escalate_to if self.overall_limit else None,
                    "overall_limit.escalate_to")
+        for contact in self.overall_limit.breach_told if self.overall_limit else []:
+            if contact not in self.contacts:
+                raise ValueError(f"overall_limit.breach_told names unknown contact '{contact}'")
         for i, rule in enumerate(self.copies):
             need_stage(rule.from_stage, f"copies[{i}].from_stage")
             for s in rule.at_stages:
@@ -549,7 +591,11 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    "holders_of": None,
                                    "applies_to_kind": None, "applies_to_side": None,
                                    "kind_label": "", "holders_carried_forward": False,
-                                   "permissions": []}
+                                   "permissions": [],
+                                   # issue 15: limits as the documents set them
+                                   "beyond_max": "", "when_passed": None, "breach_told": [],
+                                   "then_every_working_days": None, "then_source": "",
+                                   "halting": None}
 
 
 def _without_empty_additions(node: object) -> object:

@@ -203,7 +203,9 @@ def test_leeds_ten_working_days_per_stage_and_one_month_overall(
     })
     (overall,) = t["overall"]
     assert overall["due"] == "2026-05-27T17:00:00+01:00"
-    assert overall["on_expiry"] == "escalate to stage 4"
+    # "Where possible" (Leeds s3 Step 2 para 2): a breach on the record, not a move to stage 4.
+    assert overall["on_expiry"] == \
+        "recorded as a breach; the parties are told; the case carries on"
     assert overall["source"].startswith("Leeds")
 
 
@@ -330,7 +332,8 @@ def test_readable_output_shows_overall_limit(capsys: pytest.CaptureFixture[str])
     assert main(["plan", "--protocol", "leeds", "--arose", "2026-04-27T10:00"]) == 0
     out = capsys.readouterr().out
     assert "Overall:" in out
-    assert "by Wed 27 May 2026 17:00 (1 month); on expiry: escalate to stage 4" in out
+    assert ("by Wed 27 May 2026 17:00 (1 month); on expiry: recorded as a breach; the parties "
+            "are told; the case carries on") in out
 
 
 # -- errors: non-zero exit and one clear line on stderr ------------------------------------------

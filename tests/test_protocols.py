@@ -393,12 +393,15 @@ def test_leeds() -> None:
         assert "lscp" not in contact_ids_copied(p, stage_id)
         assert not p.stage(stage_id).forms
 
-    # One month for the overall process; then stage 4 (exceptional circumstances).
+    # One month for the overall process "where possible" (s3 Step 2 para 2): passing it is
+    # recorded as a breach and the LSCP told; it does not send the case to stage 4.
     limit = p.overall_limit
     assert limit is not None
     assert limit.timescale.kind == "calendar_months" and limit.timescale.amount == 1
     assert limit.clock == "concern_arose"
-    assert limit.escalate_to == "4"
+    assert limit.records_breach and limit.escalate_to is None
+    assert limit.breach_told == ["lscp"]
+    assert limit.quote.startswith("Where possible")
     assert p.stage("4").exceptional
     assert "Chair" in p.stage("4").receiving.title
 

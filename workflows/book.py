@@ -21,6 +21,7 @@ from protocols.messages import (
 )
 from protocols.permissions import SIDES, Effective, Seat, rule_for, seats
 from protocols.schema import Protocol, Stage
+from workflows import limits
 
 CLOSED_STATUSES: tuple[CaseStatus, ...] = ("closed", "withdrawn")
 
@@ -46,6 +47,10 @@ class CaseBook:
         self.immediate_risk = inp.urgency == "immediate-risk"
         self.paused_at: datetime | None = None
         self.paused_reason = ""
+        # While paused where the protocol provides halting: when the next reminder to resume
+        # goes out, and how many have (workflows.limits; issue 15).
+        self.resume_remind_at: datetime | None = None
+        self.resume_reminders = 0
         self.not_notified: list[str] = []
         self.closed_at: datetime | None = None
         self.closing_summary = ""
@@ -80,7 +85,9 @@ class CaseBook:
 
     def next_wake(self) -> datetime | None:
         """The earliest instant something is due: a reminder, a deadline or a nudge."""
-        if self.status == "paused" or self.closed:
+        if self.status == "paused":
+            return self.resume_remind_at
+        if self.closed:
             return None
         moments: list[datetime] = []
         for d in self.deadlines.values():
@@ -222,4 +229,5 @@ class CaseBook:
             closing_summary=self.closing_summary,
             retention_class=self.inp.case.retention_class,
             legal_hold=self.legal_hold,
+            flags=limits.flags(self, now),
         )

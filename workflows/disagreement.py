@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
     from protocols.schema import Duty
+    from workflows import limits
     from workflows import search_attributes as sa
     from workflows import validation as check
     from workflows.book import CaseBook
@@ -177,7 +178,7 @@ class DisagreementWorkflow:
                 key="overall", kind="overall", stage=None, rule="overall", what=limit.what,
                 who="All parties", timescale=limit.timescale.describe(),
                 timescale_kind=limit.timescale.kind,
-                on_expiry=f"escalate to stage {limit.escalate_to}", source=limit.source,
+                on_expiry=limit.describe_passing(), source=limit.source,
                 clock_start=arose, due=answer.due, remind_at=answer.remind_at)
         await self._enter_stage(entry, why, announce_case=True)
 
@@ -208,6 +209,9 @@ class DisagreementWorkflow:
 
     async def _process_due(self) -> None:
         book = self._book
+        if book.status == "paused" and book.resume_remind_at is not None \
+                and book.resume_remind_at <= workflow.now():
+            await self._remind_to_resume()
         if book.closed or book.status == "paused":
             return
         now = workflow.now()
@@ -236,9 +240,13 @@ class DisagreementWorkflow:
             d.status = "breached"
             limit = book.protocol.overall_limit
             assert limit is not None
+            if limit.records_breach:
+                self._record_overall_breach(d)
+                return
             book.event(now, "deadline_passed", f"Overall limit passed: {d.what}", via="timer",
                        deadline=d.key, source=d.source)
             target = limit.escalate_to
+            assert target is not None
             if (book.status == "open" and book.protocol.stage_index(book.stage_id)
                     < book.protocol.stage_index(target)):
                 await self._enter_stage(target, f"the overall limit passed ({limit.source})",
@@ -261,6 +269,24 @@ class DisagreementWorkflow:
                      self._parties_for(d), deadline_key=d.key, what=d.what, who=d.who)
         await self._schedule_nudge(d, d.due)
 
+    def _record_overall_breach(self, d: DeadlineState) -> None:
+        """A soft overall limit passed (Leeds' month, "where possible"): a breach on the record,
+        the parties and the partnership told; the case stays where it is and carries on."""
+        book, now = self._book, workflow.now()
+        limit = book.protocol.overall_limit
+        assert limit is not None
+        where = ("resolved, awaiting its duties" if book.status == "resolved"
+                 else f"stage {book.stage_id} ({book.stage.name})")
+        book.event(now, "limit_breached",
+                   f"Overall limit passed: {d.what} ({d.timescale}) was due "
+                   f"{london(d.due) if d.due else 'by now'}. Recorded as a breach; the case "
+                   f"carries on at {where}.", via="timer", deadline=d.key, source=d.source)
+        stage = book.stage_id
+        self._notify("deadline_passed", ["raising", "receiving", f"{stage}.raising",
+                                         f"{stage}.receiving"],
+                     cc=[f"contact:{c}" for c in limit.breach_told], deadline_key=d.key,
+                     what=f"{d.what} ({d.timescale}, {d.source})", who=d.who)
+
     async def _nudge(self, d: DeadlineState) -> None:
         book, now = self._book, workflow.now()
         was_due = d.next_nudge
@@ -268,8 +294,10 @@ class DisagreementWorkflow:
         d.next_nudge = None
         what = (f"agree a timescale for '{d.what}'" if d.status == "awaiting_agreement"
                 else d.what)
+        rules = book.protocol.reminders
         book.event(now, "nudge", f"Reminder {d.nudges}: {what}", via="timer", deadline=d.key,
-                   source=book.protocol.reminders.source)
+                   source=rules.then_source if d.nudges > rules.max_nudges and rules.then_source
+                   else rules.source)
         self._notify("nudge", self._parties_for(d), deadline_key=d.key, what=what, who=d.who,
                      nudge=str(d.nudges))
         await self._schedule_nudge(d, was_due)
@@ -278,13 +306,17 @@ class DisagreementWorkflow:
         """The next nudge, counted from the instant the last one was due (not the timer's
         slightly later wake-up, which may fall after the cut-off)."""
         rules = self._book.protocol.reminders
+        every = rules.nudge_working_days
         if d.nudges >= rules.max_nudges:
-            if d.kind == "duty":
-                d.status = "lapsed"
-            return
+            if rules.then_every_working_days is None:
+                if d.kind == "duty":
+                    d.status = "lapsed"
+                return
+            # Nothing drifts in silence: reminders go on while the case is open, and an
+            # awaited duty stays overdue until someone records it (issue 15).
+            every = rules.then_every_working_days
         [answer] = await self._compute([DeadlineQuery(
-            key=d.key, clock_start=since or workflow.now(),
-            working_days=rules.nudge_working_days)])
+            key=d.key, clock_start=since or workflow.now(), working_days=every)])
         d.next_nudge = answer.due
 
     # -- stages -------------------------------------------------------------------------------
@@ -476,10 +508,42 @@ class DisagreementWorkflow:
         book.status = "paused"
         book.paused_at = now
         book.paused_reason = msg.reason
-        book.event(now, "paused", f"Paused: {msg.reason}", actor=msg.by.name, via=via)
+        halting = book.protocol.halting
+        book.event(now, "paused", f"Paused: {msg.reason}", actor=msg.by.name, via=via,
+                   source=halting.source if halting else "")
         self._notify("paused", ["raising", "receiving"], actor=msg.by, reason=msg.reason)
+        if halting is not None and limits.keeps_reminding(book):
+            # Leeds s3 Stage 4 para 2: "resumed as soon as possible ... does not drift".
+            book.resume_reminders = 0
+            await self._schedule_resume_reminder(now)
         self._upsert_progress()
         return "The case is paused: its clocks stop until it is resumed."
+
+    async def _schedule_resume_reminder(self, since: datetime) -> None:
+        book = self._book
+        rules = book.protocol.reminders
+        every = (rules.nudge_working_days if book.resume_reminders < rules.max_nudges
+                 else rules.then_every_working_days or rules.nudge_working_days)
+        [answer] = await self._compute([DeadlineQuery(key="resume", clock_start=since,
+                                                      working_days=every)])
+        book.resume_remind_at = answer.due
+
+    async def _remind_to_resume(self) -> None:
+        """A paused case reminds the agency with the concern to resume it, and offers a
+        hand-over (Leeds s3 Stage 4 para 2: "in cases of sickness a different person needs to
+        take over the process"), for as long as it stays paused."""
+        book, now = self._book, workflow.now()
+        was_due = book.resume_remind_at
+        book.resume_reminders += 1
+        halting = book.protocol.halting
+        what = (f"resume the case as soon as possible (paused since "
+                f"{london(book.paused_at)}: {book.paused_reason}); if the person who holds it "
+                f"is away, hand the role to someone else")
+        book.event(now, "nudge", f"Reminder {book.resume_reminders}: {what}", via="timer",
+                   source=halting.source if halting else book.protocol.reminders.source)
+        self._notify("nudge", ["raising", f"{book.stage_id}.raising"], what=what,
+                     who="The agency with the concern", nudge=str(book.resume_reminders))
+        await self._schedule_resume_reminder(was_due or now)
 
     async def _do_resume(self, msg: Resume, via: str) -> str:
         book, now = self._book, workflow.now()
@@ -504,6 +568,7 @@ class DisagreementWorkflow:
                 setattr(book.deadlines[key], field, a.due)
         book.status = "open"
         book.paused_at = None
+        book.resume_remind_at = None
         reason = book.paused_reason
         book.paused_reason = ""
         book.event(now, "resumed", f"Resumed after pause ({reason}). {msg.note}".strip(),
@@ -527,7 +592,13 @@ class DisagreementWorkflow:
         [a] = await self._compute([DeadlineQuery(key=d.key, clock_start=workflow.now(),
                                                  agreed=msg.timescale, with_reminder=True)])
         assert a.due is not None
-        if d.latest_allowed is not None and a.due > d.latest_allowed:
+        soft = limits.soft_max(book, d)
+        beyond = d.latest_allowed is not None and a.due > d.latest_allowed
+        if beyond and soft:
+            timescale = limits.timescale_of(book, d)
+            assert timescale is not None
+            check.check_beyond_max(book, msg, d, timescale)
+        elif beyond:
             check.reject(f"That would end on {a.due.isoformat()}, after the protocol's maximum "
                          f"({d.latest_allowed.isoformat()}, {d.source}).")
         extension = d.agreed is not None
@@ -536,6 +607,14 @@ class DisagreementWorkflow:
         d.status, d.next_nudge = "pending", None
         kind = "timescale_extended" if extension else "timescale_agreed"
         agreed_by = ", ".join(msg.agreed_by) or msg.by.name
+        if soft:
+            d.beyond_max = limits.beyond_max_note(msg.agreed_by, msg.reason, soft) if beyond \
+                else ""
+            if beyond:
+                book.event(now, "timescale_beyond_max",
+                           f"Timescale for '{d.what}' goes beyond the document's maximum "
+                           f"({d.timescale}, {d.source}): {d.beyond_max}", actor=msg.by.name,
+                           via=via, deadline=d.key, source=soft)
         book.event(now, kind, f"Timescale for '{d.what}' {'extended' if extension else 'agreed'}"
                    f": {msg.timescale.describe()}, due {a.due.isoformat()} (agreed by "
                    f"{agreed_by})", actor=msg.by.name, via=via, reason=msg.reason,
@@ -761,7 +840,8 @@ class DisagreementWorkflow:
         workflow.upsert_search_attributes([
             sa.CASE_STAGE.value_set(book.stage_id),
             sa.CASE_STATUS.value_set(book.status),
-            sa.CASE_OVERDUE.value_set(book.overdue(workflow.now())),
+            sa.CASE_OVERDUE.value_set(book.overdue(workflow.now())
+                                      or limits.any_drifting(book)),
             sa.CASE_NEXT_DEADLINE.value_set(nxt) if nxt else sa.CASE_NEXT_DEADLINE.value_unset(),
         ])
 

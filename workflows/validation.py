@@ -32,6 +32,7 @@ from protocols.messages import (
     Withdraw,
 )
 from protocols.permissions import BUSINESS_UNIT, Effective, Seat, eligible, held_by, names
+from protocols.schema import Timescale
 from workflows.book import CaseBook
 
 REJECTED = "Rejected"
@@ -97,6 +98,10 @@ def check_bypass(book: CaseBook, msg: Bypass, *, collected: bool = False) -> Non
 
 def check_pause(book: CaseBook, msg: Pause) -> None:
     _must_be_open(book)
+    halting = book.protocol.halting
+    if halting is not None and not halting.allowed:
+        reject(f"The {book.protocol.short_name} protocol does not provide for halting a case, "
+               f"so its timescales keep running ({halting.source}: {halting.text})")
 
 
 def check_resume(book: CaseBook, msg: Resume) -> None:
@@ -125,11 +130,17 @@ def check_agree_timescale(book: CaseBook, msg: AgreeTimescale, now: datetime) ->
         if agreed.until <= now:
             reject("The agreed date is in the past.", "timescale.until")
         if deadline.latest_allowed is not None and agreed.until > deadline.latest_allowed:
+            if timescale.beyond_max:
+                check_beyond_max(book, msg, deadline, timescale)
+                return
             reject(f"The protocol allows at most {timescale.max_working_days} working days for "
                    f"this stage ({deadline.source}); the latest date is "
                    f"{deadline.latest_allowed.isoformat()}.", "timescale.until")
     if (agreed.kind == "working_days" and timescale.max_working_days is not None
             and (agreed.amount or 0) > timescale.max_working_days):
+        if timescale.beyond_max:
+            check_beyond_max(book, msg, deadline, timescale)
+            return
         reject(f"The protocol allows at most {timescale.max_working_days} working days for this "
                f"stage ({deadline.source}); {agreed.amount} were asked for.",
                "timescale.amount")
@@ -138,6 +149,18 @@ def check_agree_timescale(book: CaseBook, msg: AgreeTimescale, now: datetime) ->
                "reason")
     if deadline.agreed is not None and not msg.agreed_by:
         reject("Record who agreed the extension.", "agreed_by")
+
+
+def check_beyond_max(book: CaseBook, msg: AgreeTimescale, deadline: DeadlineState,
+                     timescale: Timescale) -> None:
+    """A timescale past a "where possible" maximum (Leeds: "ideally within 10 working days")
+    is accepted only with who agreed it and why ("agreed and recorded", s4 bullet 1)."""
+    if msg.reason.strip() and [n for n in msg.agreed_by if n.strip()]:
+        return
+    reject(f"The {book.protocol.short_name} protocol asks for at most "
+           f"{timescale.max_working_days} working days where possible ({deadline.source}); a "
+           f"longer timescale must be agreed and recorded ({timescale.beyond_max}): say who "
+           f"agreed it and why.", "agreed_by" if msg.reason.strip() else "reason")
 
 
 def find_agreeable(book: CaseBook, rule_id: str):

@@ -347,6 +347,10 @@ def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> No
     print(f"  stage {state.stage}: {state.stage_name} (since {london(state.stage_entered_at)})")
     if state.paused_reason:
         print(f"  paused: {state.paused_reason}")
+    if state.flags:
+        print("  needs attention:")
+        for line in state.flags:
+            print(f"    ! {line}")
     live = [d for d in state.deadlines if d.status in ("pending", "awaiting_agreement",
                                                        "expired")]
     if live:

@@ -1,0 +1,92 @@
+"""Limits as the documents set them, and what needs a person's eye (issue 15).
+
+Pure functions over the case book (no I/O, no clock: ``now`` is passed in), used by the
+workflow and by the snapshot every reader sees. A limit says what passing it does: escalate,
+remind, or (Leeds' month, "where possible") a breach on the record. What keeps reminding after
+the protocol's own nudges shows as drifting, so nothing drifts in silence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from protocols.caserecord import london
+from protocols.messages import DeadlineState
+from protocols.schema import DeadlineRule, Timescale
+
+if TYPE_CHECKING:
+    from workflows.book import CaseBook
+
+
+def rule_of(book: CaseBook, d: DeadlineState) -> DeadlineRule | None:
+    """The protocol rule a stage deadline comes from."""
+    if d.kind != "stage" or d.stage is None:
+        return None
+    return next((r for r in book.protocol.stage(d.stage).deadlines if r.id == d.rule), None)
+
+
+def timescale_of(book: CaseBook, d: DeadlineState) -> Timescale | None:
+    rule = rule_of(book, d)
+    return rule.timescale if rule is not None else None
+
+
+def soft_max(book: CaseBook, d: DeadlineState) -> str:
+    """The rule that lets an agreed timescale go beyond the document's maximum (Leeds s4
+    bullet 1: "agreed and recorded"); empty where the maximum is hard (York's "whichever is
+    less")."""
+    timescale = timescale_of(book, d)
+    return timescale.beyond_max if timescale is not None else ""
+
+
+def beyond_max_note(agreed_by: list[str], reason: str, rule: str) -> str:
+    return f"agreed by {', '.join(agreed_by)} because {reason} ({rule})"
+
+
+def keeps_reminding(book: CaseBook) -> bool:
+    """Whether reminders go on after the protocol's nudges (a protocol frozen before this
+    was recorded stops after them, and its awaited duties lapse, as they did then)."""
+    return book.protocol.reminders.then_every_working_days is not None
+
+
+def drifting(book: CaseBook, d: DeadlineState) -> bool:
+    """Still waiting after every nudge the protocol gives: shown as drifting while open."""
+    return (keeps_reminding(book) and d.live and not book.closed
+            and d.nudges >= book.protocol.reminders.max_nudges)
+
+
+def any_drifting(book: CaseBook) -> bool:
+    return any(drifting(book, d) for d in book.deadlines.values())
+
+
+def flags(book: CaseBook, now: datetime) -> list[str]:
+    """What needs a person's eye, one line each, for status, the case page and reports."""
+    out: list[str] = []
+    if book.status == "paused":
+        out.append(f"Paused since {london(book.paused_at)}: {book.paused_reason}")
+    limit = book.protocol.overall_limit
+    for d in book.deadlines.values():
+        if d.kind == "overall" and d.status == "breached" and limit is not None \
+                and limit.records_breach:
+            out.append(f"Overall limit passed on {london(d.due)}: {d.what} ({d.timescale}); "
+                       f"recorded as a breach, the case carries on ({d.source})")
+        if d.beyond_max and d.status != "cancelled":
+            agreed = d.agreed.describe() if d.agreed else d.timescale
+            out.append(f"Timescale beyond the document's maximum for '{d.what}': {agreed}, "
+                       f"{d.beyond_max}")
+        if drifting(book, d):
+            out.append(f"Drifting: {_waiting(d)}; {d.nudges} reminders sent, reminding "
+                       f"every {book.protocol.reminders.then_every_working_days} working days")
+        elif d.kind == "duty" and d.status == "expired" and d.due is not None and d.due <= now:
+            out.append(f"Overdue since {london(d.due)}: {_waiting(d)}")
+    return out
+
+
+def _waiting(d: DeadlineState) -> str:
+    if d.kind == "duty" and d.rule == "written_confirmation":
+        return f"awaiting written confirmation ({d.what}), overdue"
+    if d.status == "awaiting_agreement":
+        return f"no timescale agreed for '{d.what}'"
+    if d.due is None:
+        return f"'{d.what}' has no fixed time ({d.timescale}, {d.source})"
+    return f"'{d.what}' was due {london(d.due)}"
