@@ -256,6 +256,18 @@ class Withdraw(Message):
     by: Actor
 
 
+class Refer(Message):
+    """A decision on a referral the document reserves (protocols.schema.Referral): refer the
+    case (``refer``), or, where "not resolved" offered the decision (Dudley 3b), not; with why
+    and who decided."""
+
+    referral: Line = ""  # the referral's id; empty = the only one open at this stage
+    refer: bool = True
+    reason: Text = Field(min_length=1)
+    decided_by: list[Line] = Field(default_factory=list, max_length=20)
+    by: Actor
+
+
 class RecordDiscussion(Message):
     """A discussion or contact, recorded as it happened; it never moves the case. York asks
     that each inter-agency discussion is recorded contemporaneously, approved and dated (s5),
@@ -423,6 +435,8 @@ class CaseState(Message):
     # What needs a person's eye (workflows.limits.flags): drifting, overdue duties, breaches
     # recorded, timescales beyond the document's maximum, a pause; shown wherever the case is.
     flags: list[str] = Field(default_factory=list)
+    # The referral a stage's "not resolved" offered, awaiting its decision (Dudley 3b).
+    open_referral: str = ""
 
 
 class ActionResult(Message):

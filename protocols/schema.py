@@ -357,6 +357,25 @@ class PolicyIssueRoute(Sourced):
 
     stage: str
     text: str
+    # The first stage whose discussion can raise them (York: the senior managers', stage 3);
+    # empty: any stage before ``stage`` (protocols frozen before it was recorded).
+    taken_from: str | None = None
+
+
+class Referral(Sourced):
+    """A referral the document reserves for a reason, taken only as a decision someone records
+    (who decided, and why): York's "referred directly to the Chair" when the matter is
+    "unresolved within the timescale" or raises "significant policy issues" (s5 Stage 4 para
+    1); Dudley's DSCB Independent Chair "in exceptional circumstances" (s4 Stage 3b)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str = Field(description="The decision, as a person takes it: 'Refer to the Chair'")
+    reason: str = Field(description="Why the document allows it, shown with the decision")
+    from_stages: list[str] = Field(min_length=1)
+    to: str
+    # True where "not resolved" at the stage offers this decision instead of moving the case
+    # on (Dudley 3b): a decision not to refer then closes the case, recording why.
+    on_not_resolved: bool = False
 
 
 class BypassRule(Sourced):
@@ -454,6 +473,7 @@ class Protocol(Strict):
     preconditions: list[Precondition] = Field(default_factory=list)
     overall_limit: OverallLimit | None = None
     halting: Halting | None = None
+    referrals: list[Referral] = Field(default_factory=list)
     policy_issues: PolicyIssueRoute | None = None
     copies: list[CopyRule] = Field(default_factory=list)
     # Who may take each action (protocols.permissions); absent in protocols frozen before.
@@ -496,6 +516,12 @@ class Protocol(Strict):
                 need_stage(s, f"copies[{i}].at_stages")
             if rule.contact not in self.contacts:
                 raise ValueError(f"copies[{i}].contact '{rule.contact}' is not in [contacts]")
+        for ref in self.referrals:
+            for s in ref.from_stages:
+                need_stage(s, f"referral '{ref.id}'.from_stages")
+            need_stage(ref.to, f"referral '{ref.id}'.to")
+        need_stage(self.policy_issues.taken_from if self.policy_issues else None,
+                   "policy_issues.taken_from")
         for i, variant in enumerate(self.routing_variants):
             for s in variant.stages:
                 need_stage(s, f"routing_variants[{i}].stages")
@@ -554,6 +580,12 @@ class Protocol(Strict):
         i = self.stage_index(stage_id)
         return self.stages[i + 1] if i + 1 < len(self.stages) else None
 
+    def referrals_from(self, stage_id: str) -> list[Referral]:
+        return [r for r in self.referrals if stage_id in r.from_stages]
+
+    def referral_on_not_resolved(self, stage_id: str) -> Referral | None:
+        return next((r for r in self.referrals_from(stage_id) if r.on_not_resolved), None)
+
     def copies_for(self, stage_id: str, scope: str | None = None) -> list[CopyRule]:
         """Copy rules in force at a stage (``from_stage`` onwards, or listed in ``at_stages``)."""
         i = self.stage_index(stage_id)
@@ -595,7 +627,7 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    # issue 15: limits as the documents set them
                                    "beyond_max": "", "when_passed": None, "breach_told": [],
                                    "then_every_working_days": None, "then_source": "",
-                                   "halting": None}
+                                   "halting": None, "referrals": [], "taken_from": None}
 
 
 def _without_empty_additions(node: object) -> object:

@@ -114,6 +114,15 @@ SCENARIOS: dict[str, Scenario] = {
         "york", (), {"deadline": "1/conversation", "note": "Spoke this morning"},
         ("--deadline", "1/conversation", "--note", "Spoke this morning"),
         {"deadline": "1/conversation", "note": "Spoke this morning"}, "step_done"),
+    # York s5 Stage 4 para 1: "the matter unresolved within the timescale ... referred
+    # directly to the Chair", a decision at stage 3 (reached here by an urgent bypass).
+    "refer": Scenario(
+        "york", (("bypass", {"to_stage": "3", "reason": "Urgent", "urgent": True,
+                             "agreed_by": ["A"]}),),
+        {"referral": "unresolved_in_timescale", "reason": "Stalled", "decided_by": ["A"]},
+        ("--referral", "unresolved_in_timescale", "--reason", "Stalled", "--decided-by", "A"),
+        {"referral": "unresolved_in_timescale", "refer": "yes", "reason": "Stalled",
+         "decided_by": "A"}, "referred"),
 }
 
 

@@ -232,3 +232,93 @@ async def test_written_confirmation_never_lapses_and_shows_as_drifting(
     fields = described.workflow_execution_info.search_attributes.indexed_fields
     assert json.loads(fields[sa.CASE_OVERDUE.name].data) is True
     assert done.status == "closed" and done.flags == []
+
+
+# -- referrals the documents reserve: decisions, with who and why ---------------------------------
+DUDLEY_HOLDERS = {"2.raising": LINE_MANAGER_A, "2.receiving": LINE_MANAGER_B,
+                  "3a.raising": HEAD_A, "3a.receiving": HEAD_B,
+                  "3b.raising": HEAD_A, "3b.receiving": HEAD_B}
+
+
+async def test_dudley_3b_not_resolved_offers_the_independent_chair_as_a_decision(
+        skipping_env, settings, mailbox, tmp_path: Path) -> None:
+    """Dudley s4 Stage 3b: "Whilst it is a firm DSCB expectation that professional
+    disagreements must be resolved within the 3 stage process", "in exceptional
+    circumstances, where the matter remains unresolved, there is provision for it to be
+    considered by the DSCB Independent Chair". "Not resolved" at 3b keeps the case at 3b with
+    the decision awaited; `refer` records who decided and why, or, not referring, closes it."""
+    env = skipping_env
+    async with make_worker(env.client, settings):
+        cases = {}
+        for ref in ("2030-0201", "2030-0202"):
+            case = await raise_case(env, "dudley", "2030-03-04 09:00", reference=ref,
+                                    holders=DUDLEY_HOLDERS)
+            for hour, stage, who in (("10", "1", RAISING), ("11", "2", LINE_MANAGER_A),
+                                     ("12", "3a", HEAD_A), ("13", "3b", HEAD_A)):
+                await outcome(env, case, f"2030-03-04 {hour}:{ref[-1]}0", stage, who,
+                              "Still apart.")
+            cases[ref] = case
+        await skip_to(env, at("2030-03-04 14:00"))
+        offered = await cases["2030-0201"].query(DisagreementWorkflow.state)
+        refer = ("refer", cases["2030-0201"].id, "--reason", "Exceptional: both Directors agree",
+                 "--by", HEAD_A.name)
+        nobody = await run_cli(env, *refer, tmp_path=tmp_path)
+        referred = await run_cli(env, *refer, "--decided-by", HEAD_A.name, "--decided-by",
+                                 "Mark Bright", tmp_path=tmp_path)
+        declined = await run_cli(env, "refer", cases["2030-0202"].id, "--not-refer", "--reason",
+                                 "Not exceptional: agencies to follow up", "--decided-by",
+                                 HEAD_A.name, "--by", HEAD_A.name, tmp_path=tmp_path)
+        await skip_to(env, at("2030-03-04 14:05"))
+        chair = await cases["2030-0201"].query(DisagreementWorkflow.state)
+        timeline = await cases["2030-0201"].query(DisagreementWorkflow.timeline)
+        closed = await cases["2030-0202"].query(DisagreementWorkflow.state)
+    assert offered.stage == "3b" and offered.open_referral == "independent_chair"
+    assert deadline(offered, "3b/referral_independent_chair").status == "pending"
+    assert nobody[0] == 1 and "Record who decided" in nobody[2]
+    assert referred[0] == 0, referred[2]
+    assert chair.stage == "chair" and chair.open_referral == ""
+    [event] = [e for e in timeline if e.kind == "referred"]
+    assert event.summary == ("Refer to the DSCB Independent Chair (decided by Dr Ruth Ellis, "
+                             "Mark Bright): Exceptional: both Directors agree")
+    assert event.details["source"] == "Dudley s4 Stage 3b, Exceptional Circumstances"
+    assert declined[0] == 0, declined[2]
+    assert closed.status == "closed" and "chair" not in closed.stages_visited
+    assert "not referred" in closed.closing_summary
+    assert "Not exceptional: agencies to follow up (decided by Dr Ruth Ellis)" in \
+        closed.closing_summary
+
+
+async def test_york_stage_3_drifts_and_refers_to_the_chair_only_by_decision(
+        skipping_env, settings, mailbox, tmp_path: Path) -> None:
+    """York s5 Stage 3 para 1: "as soon as possible" (no number); s5 Stage 4 para 1: "or the
+    matter unresolved within the timescale, then the matter should be referred directly to the
+    Chair". Urgent, so at stage 3 from Mon 4 Mar: reminded Wed 6th, Fri 8th, Tue 12th, then
+    drifting, offering the referral; `refer` moves it to stage 4 with who and why. Policy
+    issues are taken from the senior managers' discussion onward: a stage-1 outcome flagging
+    them moves the case to stage 2, not to the Chair."""
+    env = skipping_env
+    async with make_worker(env.client, settings):
+        york = await raise_case(env, "york", "2030-03-04 09:00", urgency="urgent",
+                                holders={"3.raising": HEAD_A, "3.receiving": HEAD_B})
+        early = await raise_case(env, "york", "2030-03-04 09:00", reference="2030-0301")
+        await outcome(env, early, "2030-03-04 10:00", "1", RAISING, "Policy gap found.",
+                      policy_issue=True, contact_method="phone")
+        await skip_to(env, at("2030-03-04 10:05"))
+        early_state = await early.query(DisagreementWorkflow.state)
+        too_early = await run_cli(env, "refer", early.id, "--reason", "Policy", "--decided-by",
+                                  RAISING.name, "--by", RAISING.name, tmp_path=tmp_path)
+        await skip_to(env, at("2030-03-13 09:00"))
+        drifting = await york.query(DisagreementWorkflow.state)
+        referred = await run_cli(env, "refer", york.id, "--referral",
+                                 "unresolved_in_timescale", "--reason",
+                                 "No agreement after seven working days", "--decided-by",
+                                 HEAD_A.name, "--by", HEAD_A.name, tmp_path=tmp_path)
+        state = await york.query(DisagreementWorkflow.state)
+    [flag] = [f for f in drifting.flags if f.startswith("Drifting")]
+    assert "'Senior managers resolve the matter' has no fixed time" in flag
+    assert "the document allows: Refer to the Chair of the CYSCP" in flag
+    assert deadline(drifting, "3/conversation").nudges == 3
+    assert referred[0] == 0, referred[2]
+    assert state.stage == "4" and state.stages_visited == ["3", "4"]
+    assert early_state.stage == "2"
+    assert too_early[0] == 1 and "reserves no referral at stage 2" in too_early[2]

@@ -253,13 +253,21 @@ def test_dudley() -> None:
     *ladder, chair = p.stages
 
     # Timescales are agreed per case: immediately, within 24 hours, or over a longer period.
+    # At 3b passing it reminds: the Independent Chair is "in exceptional circumstances" (s4
+    # Stage 3b), a decision offered by "not resolved", never automatic.
     for stage in ladder:
-        rule = stage.escalation_deadline
+        rule = stage.escalation_deadline if stage.id != "3b" else stage.deadlines[0]
         assert rule is not None, stage.id
+        assert (rule.on_expiry == "remind") == (stage.id == "3b")
         assert rule.timescale.kind == "agreed"
         assert not rule.timescale.fixed  # the document sets no number of days
         options = " ".join(rule.timescale.options).lower()
         assert "immediately" in options and "24 hours" in options
+
+    (referral,) = p.referrals
+    assert (referral.from_stages, referral.to, referral.on_not_resolved) == (["3b"], "chair",
+                                                                             True)
+    assert p.referral_on_not_resolved("3b") is referral
 
     # Outcome in writing to the complainant agency at stages 1 and 2.
     for stage in ladder[:2]:

@@ -549,6 +549,8 @@ FILLED = {
                           "said": "Talked it over", "approved_by": "Mo Manager"},
     "mark_step_done": {"deadline": "1/conversation", "done_by": "Rae Raiser\nRob Receiver",
                        "note": "Spoke this morning"},
+    "refer": {"referral": "unresolved_in_timescale", "refer": "yes", "reason": "Stalled",
+              "decided_by": "A"},
 }
 # Where each form can be accepted: the protocol, and the real updates that bring a case there.
 # Dudley lets stage 1's timescale be agreed with no maximum, and awaits a written outcome once
@@ -567,12 +569,15 @@ PREPARED: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
     "withdraw": ("york", []),
     "record_discussion": ("york", []),
     "mark_step_done": ("york", []),
+    "refer": ("york", [("bypass", {"to_stage": "3", "reason": "Urgent", "urgent": True,
+                                   "agreed_by": ["A"]})]),
 }
 RECORDED_AS = {"record_outcome": "outcome_recorded", "bypass": "bypass", "pause": "paused",
                "resume": "resumed", "agree_timescale": "timescale_agreed",
                "assign": "role_assigned", "confirm_in_writing": "confirmed_in_writing",
                "report_immediate_risk": "immediate_risk", "withdraw": "withdrawn",
-               "record_discussion": "discussion_recorded", "mark_step_done": "step_done"}
+               "record_discussion": "discussion_recorded", "mark_step_done": "step_done",
+               "refer": "referred"}
 
 
 @pytest.mark.parametrize("action_id", sorted(ACTIONS))

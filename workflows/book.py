@@ -51,6 +51,8 @@ class CaseBook:
         # goes out, and how many have (workflows.limits; issue 15).
         self.resume_remind_at: datetime | None = None
         self.resume_reminders = 0
+        # A referral decision "not resolved" offered and nobody has taken yet (Dudley 3b).
+        self.referral_open = ""
         self.not_notified: list[str] = []
         self.closed_at: datetime | None = None
         self.closing_summary = ""
@@ -230,4 +232,5 @@ class CaseBook:
             retention_class=self.inp.case.retention_class,
             legal_hold=self.legal_hold,
             flags=limits.flags(self, now),
+            open_referral=self.referral_open,
         )

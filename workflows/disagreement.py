@@ -47,13 +47,14 @@ with workflow.unsafe.imports_passed_through():
         PauseShift,
         RecordDiscussion,
         RecordOutcome,
+        Refer,
         ReportImmediateRisk,
         Resume,
         ShiftRequest,
         TimelineEvent,
         Withdraw,
     )
-    from protocols.schema import Duty
+    from protocols.schema import Duty, Referral
     from workflows import limits
     from workflows import search_attributes as sa
     from workflows import validation as check
@@ -407,10 +408,14 @@ class DisagreementWorkflow:
             return await self._resolve(stage.id, msg)
         route = book.protocol.policy_issues
         if (msg.policy_issue and route is not None
-                and book.protocol.stage_index(route.stage) > book.protocol.stage_index(stage.id)):
+                and book.protocol.stage_index(route.stage) > book.protocol.stage_index(stage.id)
+                and limits.policy_issues_taken(book, route)):
             await self._enter_stage(route.stage, f"significant policy issues ({route.source})",
                                     kind="escalated", actor=msg.by.name, via=via)
             return f"Not resolved; referred to stage {route.stage} because of policy issues."
+        offered = book.protocol.referral_on_not_resolved(stage.id)
+        if offered is not None:
+            return await self._offer_referral(offered, msg.by.name, via)
         nxt = book.protocol.next_stage(stage.id)
         if nxt is None:
             self._close(f"Not resolved at the final stage ({stage.name}).")
@@ -418,6 +423,55 @@ class DisagreementWorkflow:
         await self._enter_stage(nxt.id, f"not resolved at stage {stage.id}", kind="escalated",
                                 actor=msg.by.name, via=via)
         return f"Not resolved; the case moved to stage {nxt.id} ({nxt.name})."
+
+    async def _offer_referral(self, referral: Referral, actor: str, via: str) -> str:
+        """"Not resolved" where the document reserves the next step for a decision (Dudley
+        3b: the DSCB Independent Chair "in exceptional circumstances"): the case stays, with
+        the decision awaited and reminded, until someone records it (``refer``)."""
+        book, now = self._book, workflow.now()
+        book.referral_open = referral.id
+        for d in book.stage_deadlines():
+            if d.live:
+                d.status = "met"  # the stage's discussion ended with its outcome
+        rules = book.protocol.reminders
+        [a] = await self._compute([DeadlineQuery(key="nudge", clock_start=now,
+                                                 working_days=rules.nudge_working_days)])
+        key = f"{book.stage_id}/referral_{referral.id}"
+        what = f"Decide whether to {referral.label[0].lower()}{referral.label[1:]}"
+        book.deadlines[key] = DeadlineState(
+            key=key, kind="stage", stage=book.stage_id, rule=f"referral_{referral.id}",
+            what=what, who="The stage's role holders", timescale="a decision, no timescale",
+            timescale_kind="none", on_expiry="remind", source=referral.source,
+            clock_start=now, next_nudge=a.due if rules.max_nudges else None)
+        book.event(now, "referral_offered",
+                   f"Not resolved at stage {book.stage_id}: {referral.reason} "
+                   f"({referral.source}). The case stays here until someone records the "
+                   f"decision, with who decided and why.", actor=actor, via=via,
+                   deadline=key, source=referral.source)
+        self._upsert_progress()
+        return (f"Not resolved; the case stays at stage {book.stage_id}: {what.lower()} "
+                f"({referral.source}), and record who decided and why.")
+
+    async def _do_refer(self, msg: Refer, via: str) -> str:
+        book, now = self._book, workflow.now()
+        referral = check.find_referral(book, msg.referral)
+        who = ", ".join(msg.decided_by)
+        book.referral_open = ""
+        if not msg.refer:
+            book.event(now, "referral_declined",
+                       f"Decided not to {referral.label[0].lower()}{referral.label[1:]} "
+                       f"(decided by {who}): {msg.reason}", actor=msg.by.name, via=via,
+                       source=referral.source, decided_by=who)
+            self._close(f"Not resolved at stage {book.stage_id}; not referred "
+                        f"({referral.label}): {msg.reason} (decided by {who}).")
+            return "Not referred; the case is closed, with who decided and why."
+        book.event(now, "referred", f"{referral.label} (decided by {who}): {msg.reason}",
+                   actor=msg.by.name, via=via, source=referral.source, decided_by=who,
+                   referral=referral.id)
+        await self._enter_stage(referral.to, f"{referral.reason} ({referral.source}); decided "
+                                f"by {who}: {msg.reason}", kind="escalated",
+                                actor=msg.by.name, via=via)
+        return f"Referred; the case moved to stage {referral.to} ({book.stage.name})."
 
     async def _resolve(self, stage_id: str, msg: RecordOutcome) -> str:
         book, now = self._book, workflow.now()

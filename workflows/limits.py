@@ -13,10 +13,19 @@ from typing import TYPE_CHECKING
 
 from protocols.caserecord import london
 from protocols.messages import DeadlineState
-from protocols.schema import DeadlineRule, Timescale
+from protocols.schema import DeadlineRule, PolicyIssueRoute, Timescale
 
 if TYPE_CHECKING:
     from workflows.book import CaseBook
+
+
+def policy_issues_taken(book: CaseBook, route: PolicyIssueRoute) -> bool:
+    """Whether the current stage's discussion can raise significant policy issues (York: the
+    senior managers' discussion, stage 3, onward); any stage where the route says nothing."""
+    if route.taken_from is None:
+        return True
+    index = book.protocol.stage_index
+    return index(book.stage_id) >= index(route.taken_from)
 
 
 def rule_of(book: CaseBook, d: DeadlineState) -> DeadlineRule | None:
@@ -75,8 +84,12 @@ def flags(book: CaseBook, now: datetime) -> list[str]:
             out.append(f"Timescale beyond the document's maximum for '{d.what}': {agreed}, "
                        f"{d.beyond_max}")
         if drifting(book, d):
+            refer = [r.label for r in book.protocol.referrals_from(book.stage_id)
+                     if not r.on_not_resolved] if d.kind == "stage" else []
             out.append(f"Drifting: {_waiting(d)}; {d.nudges} reminders sent, reminding "
-                       f"every {book.protocol.reminders.then_every_working_days} working days")
+                       f"every {book.protocol.reminders.then_every_working_days} working days"
+                       + (f"; the document allows: {', '.join(refer)} (refer)" if refer
+                          else ""))
         elif d.kind == "duty" and d.status == "expired" and d.due is not None and d.due <= now:
             out.append(f"Overdue since {london(d.due)}: {_waiting(d)}")
     return out

@@ -27,12 +27,13 @@ from protocols.messages import (
     Pause,
     RecordDiscussion,
     RecordOutcome,
+    Refer,
     ReportImmediateRisk,
     Resume,
     Withdraw,
 )
 from protocols.permissions import BUSINESS_UNIT, Effective, Seat, eligible, held_by, names
-from protocols.schema import Timescale
+from protocols.schema import Referral, Timescale
 from workflows.book import CaseBook
 
 REJECTED = "Rejected"
@@ -280,6 +281,34 @@ def check_step_done(book: CaseBook, msg: MarkStepDone) -> None:
     find_markable(book, msg.deadline)
 
 
+def find_referral(book: CaseBook, referral_id: str) -> Referral:
+    """The referral a decision is about: one the document allows from the current stage."""
+    here = book.protocol.referrals_from(book.stage_id)
+    if referral_id:
+        here = [r for r in here if r.id == referral_id]
+    if not here:
+        known = ", ".join(r.id for r in book.protocol.referrals_from(book.stage_id))
+        reject(f"The {book.protocol.short_name} protocol reserves no referral"
+               f"{' called ' + repr(referral_id) if referral_id else ''} at stage "
+               f"{book.stage_id}" + (f"; here: {known}." if known else "."), "referral")
+    if len(here) > 1:
+        reject("Say which referral: " + ", ".join(f"{r.id} ({r.label})" for r in here) + ".",
+               "referral")
+    return here[0]
+
+
+def check_refer(book: CaseBook, msg: Refer) -> None:
+    _must_be_open(book)
+    referral = find_referral(book, msg.referral)
+    if not msg.refer and book.referral_open != referral.id:
+        reject(f"A decision not to refer closes the case only where the stage's 'not resolved' "
+               f"offered it ({referral.source}); otherwise just carry on with the stage.",
+               "referral")
+    if not [n for n in msg.decided_by if n.strip()]:
+        reject(f"Record who decided ({referral.label.lower()}: {referral.source}).",
+               "decided_by")
+
+
 def check_legal_hold(book: CaseBook, msg: LegalHold) -> None:
     if book.legal_hold == msg.on:
         reject(f"The case is already {'on' if msg.on else 'off'} legal hold.")
@@ -299,6 +328,7 @@ VERBS = {
     "set_legal_hold": "place or lift a legal hold",
     "record_discussion": "record a discussion on this case",
     "mark_step_done": "mark this step done",
+    "refer": "decide on this referral",
 }
 
 
@@ -403,5 +433,6 @@ CHECKS: dict[str, Check] = {
     "set_legal_hold": lambda book, msg, now: check_legal_hold(book, msg),
     "record_discussion": check_discussion,
     "mark_step_done": lambda book, msg, now: check_step_done(book, msg),
+    "refer": lambda book, msg, now: check_refer(book, msg),
 }
 assert set(CHECKS) == {a.id for a in ACTIONS}, "every action needs its check"
