@@ -156,6 +156,9 @@ class DeadlineRule(Sourced):
     # Where the people who must act hold an earlier stage's roles (Leeds Step 3b: each Head of
     # Service raises it with their Director): that stage's id; empty for the stage's own.
     holders_of: str | None = None
+    # Met by a discussion or contact recorded at the stage by the time it falls due (Swindon's
+    # "When" column: when the discussion or contact "should take place").
+    met_by_discussion: bool = False
 
 
 # -- rules protocols frozen before a field existed still follow -------------------------------
@@ -627,7 +630,8 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    # issue 15: limits as the documents set them
                                    "beyond_max": "", "when_passed": None, "breach_told": [],
                                    "then_every_working_days": None, "then_source": "",
-                                   "halting": None, "referrals": [], "taken_from": None}
+                                   "halting": None, "referrals": [], "taken_from": None,
+                                   "met_by_discussion": False}
 
 
 def _without_empty_additions(node: object) -> object:

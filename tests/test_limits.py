@@ -9,6 +9,7 @@ instant is worked out by hand from the document and a 2030 calendar (GMT until S
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -322,3 +323,53 @@ async def test_york_stage_3_drifts_and_refers_to_the_chair_only_by_decision(
     assert state.stage == "4" and state.stages_visited == ["3", "4"]
     assert early_state.stage == "2"
     assert too_early[0] == 1 and "reserves no referral at stage 2" in too_early[2]
+
+
+# -- Swindon: the "When" column and Day 17 -------------------------------------------------------
+async def test_swindon_recorded_contact_meets_the_when_column_and_day_17_is_shown(
+        skipping_env, settings, mailbox, tmp_path: Path) -> None:
+    """Swindon s4 Stage 1 (When): "The discussion should take place within two working days of
+    the disagreement or concern arising"; Appendix 1: "If you have not found a suitable
+    resolution on completion of Stage 4 (Day 17)". Arose Mon 4 Mar 09:00: the internal
+    discussion recorded Tue 5th meets stage 1's contact deadline, while the ladder still moves
+    the case on Wed 6th 17:00. Stage 3 ends early (Thu 14th 10:00): stage 4's contact and its
+    ladder are due Thu 21st 17:00, and Day 17 (Wed 27th 17:00, the end of stage 4 in `plan`)
+    is shown beside them."""
+    env = skipping_env
+    async with make_worker(env.client, settings):
+        case = await raise_case(env, "swindon", "2030-03-04 09:00", arose=at("2030-03-04 09:00"),
+                                holders={"1.receiving": LINE_MANAGER_A,
+                                         "3.raising": LINE_MANAGER_A,
+                                         "3.receiving": LINE_MANAGER_B})
+        await skip_to(env, at("2030-03-05 10:00"))
+        recorded = await run_cli(env, "record-discussion", case.id, "--with", LINE_MANAGER_A.name,
+                                 "--how", "meeting", "--said", "Talked it through",
+                                 "--by", RAISING.name, tmp_path=tmp_path)
+        await skip_to(env, at("2030-03-05 10:05"))
+        stage_1 = await case.query(DisagreementWorkflow.state)
+        await outcome(env, case, "2030-03-14 10:00", "3", LINE_MANAGER_A, "Still apart.")
+        await skip_to(env, at("2030-03-14 10:05"))
+        stage_4 = await case.query(DisagreementWorkflow.state)
+        status = await run_cli(env, "status", case.id, tmp_path=tmp_path)
+        await skip_to(env, at("2030-03-22 09:00"))
+        timeline = await case.query(DisagreementWorkflow.timeline)
+    code, out, err = await run_cli(env, "plan", "--protocol", "swindon", "--arose",
+                                   "2030-03-04T09:00", "--json", tmp_path=tmp_path)
+    assert code == 0, err
+    planned = {s["stage"]: s for s in json.loads(out)["stages"]}
+    assert recorded[0] == 0, recorded[2]
+    assert "It meets 'The internal discussion with the line manager" in recorded[1]
+    assert deadline(stage_1, "1/contact").status == "met"
+    assert deadline(stage_1, "1/discussion").status == "pending"  # the ladder keeps its date
+    ladder, contact = deadline(stage_4, "4/contact_opposite_number"), deadline(stage_4, "4/contact")
+    assert ladder.due == contact.due == at("2030-03-21 17:00")
+    day_17 = deadline(stage_4, "4/day_17")
+    assert day_17.due == at("2030-03-27 17:00") == datetime.fromisoformat(planned["4"]["ends"])
+    assert "Thu 21 Mar 2030 17:00" in status[1] and "Wed 27 Mar 2030 17:00" in status[1]
+    steps = [(e.stage, e.at) for e in timeline if e.kind in ("stage_entered", "escalated")]
+    assert [s for s, _ in steps] == ["1", "2", "3", "4", "5"]
+    assert close_to(steps[1][1], at("2030-03-06 17:00"))
+    assert close_to(steps[4][1], at("2030-03-21 17:00"))
+    # The stage 1 contact was met; no "deadline passed" for it, only for the ladder.
+    assert not [e for e in timeline if e.kind == "deadline_passed"
+                and e.details.get("deadline") == "1/contact"]

@@ -129,37 +129,43 @@ async def test_swindon_stage_1_counts_from_the_concern_not_the_raise(skipping_en
 
 
 # -- d. York: significant policy issues go straight to the CYSCP Chair -----------------------------
-async def test_york_policy_issue_refers_to_the_chair_where_escalation_would_not(
+async def test_york_policy_issue_refers_to_the_chair_from_the_senior_managers_discussion(
         skipping_env, settings, mailbox) -> None:
-    """'Where the discussion raises significant policy issues, the matter is referred directly
-    to the Chair of the CYSCP' (York s5 Stage 4 para 1). Flagged at stage 1 or 2, where plain
-    escalation goes one stage up, the case goes to stage 4; its unflagged twin does not."""
+    """"If the matter remain unresolved following discussions between respective senior
+    managers and/or the discussion raises significant policy issues ... referred directly to
+    the Chair" (York s5 Stage 4 para 1): policy issues are taken from the senior managers'
+    discussion (stage 3) onward (issue 15). Flagged at stage 1 or 2 the case goes one stage up,
+    like its unflagged twin; at stage 3 the referral is a decision of its own (``refer``),
+    without waiting for an outcome."""
     env, (box, _) = skipping_env, mailbox
     await skip_to(env, at("2030-03-04 09:00"))
     async with make_worker(env.client, settings):
         at_2 = await start_case(env.client, case_input("york", "2030-0031"))
         twin = await start_case(env.client, case_input("york", "2030-0032"))
-        at_1 = await start_case(env.client, case_input("york", "2030-0033"))
+        at_3 = await start_case(env.client, case_input("york", "2030-0033", urgency="urgent"))
         for h in (at_2, twin):
             await h.signal("record_outcome_signal", not_resolved("1"))
         await at_2.signal("record_outcome_signal", not_resolved("2", policy_issue=True))
         await twin.signal("record_outcome_signal", not_resolved("2"))
-        await at_1.signal("record_outcome_signal", not_resolved("1", policy_issue=True))
+        await at_3.signal("refer_signal", {"referral": "policy_issues", "by": BY,
+                                           "reason": "The threshold policy itself is unclear",
+                                           "decided_by": ["Rae Raiser", "Rob Receiver"]})
         await skip_to(env, at("2030-03-04 09:05"))
-        states = [await h.query(DisagreementWorkflow.state) for h in (at_2, twin, at_1)]
-        flagged_tl = await at_2.query(DisagreementWorkflow.timeline)
-    flagged, unflagged, from_1 = states
-    assert flagged.stages_visited == ["1", "2", "4"] and flagged.stage == "4"
-    assert unflagged.stages_visited == ["1", "2", "3"] and unflagged.stage == "3"
-    assert from_1.stages_visited == ["1", "4"]
+        states = [await h.query(DisagreementWorkflow.state) for h in (at_2, twin, at_3)]
+        flagged_tl = await at_3.query(DisagreementWorkflow.timeline)
+    flagged_early, unflagged, referred = states
+    assert flagged_early.stages_visited == ["1", "2", "3"]
+    assert unflagged.stages_visited == ["1", "2", "3"]
+    assert referred.stages_visited == ["3", "4"] and referred.stage == "4"
     move = [e for e in flagged_tl if e.kind == "escalated"][-1]
     assert move.stage == "4"
-    assert "significant policy issues (York s5 Stage 4 para 1)" in move.summary
+    assert ("the discussion raises significant policy issues (York s5 Stage 4 para 1); "
+            "decided by Rae Raiser, Rob Receiver") in move.summary
     # The Chair's 15 working days start with the referral (Mon 4 Mar → Mon 25 Mar).
-    assert deadline(flagged, "4/chair_recommendations").due == at("2030-03-25 17:00")
-    # The Business Unit is sent the written account for the flagged case only.
+    assert deadline(referred, "4/chair_recommendations").due == at("2030-03-25 17:00")
+    # The Business Unit is sent the written account for the referred case only.
     to_chair = [m for m in box.messages if CYSCP in (m["Cc"] or "").lower()]
-    assert {m["X-Resolutions-Case"] for m in to_chair} == {"york-2030-0031", "york-2030-0033"}
+    assert {m["X-Resolutions-Case"] for m in to_chair} == {"york-2030-0033"}
     names = [p.get_filename() for p in to_chair[0].iter_attachments()]
     assert any(n and n.startswith("york-written-account") for n in names)
 

@@ -746,6 +746,7 @@ class DisagreementWorkflow:
             method=msg.method, said=msg.said, agreed=msg.agreed, approved_by=msg.approved_by,
             by=msg.by)
         book.discussions.append(record)
+        met = limits.met_by_discussion(book, record)
         how = CONTACT_METHODS[msg.method]
         book.event(now, "discussion_recorded",
                    f"Discussion ({how.lower()}, {london(record.at)}) with "
@@ -754,8 +755,16 @@ class DisagreementWorkflow:
                    actor=msg.by.name, via=via, stage=record.stage,
                    at=record.at.isoformat(), method=msg.method,
                    approved_by=msg.approved_by)
+        for d in met:
+            d.status = "met"
+            book.event(now, "step_done", f"{d.what}: done, by the {how.lower()} of "
+                       f"{london(record.at)} with {record.with_whom()}.", actor=msg.by.name,
+                       via=via, stage=d.stage or book.stage_id, deadline=d.key, source=d.source)
+        if met:
+            self._upsert_progress()
         return (f"Recorded the discussion of {london(record.at)} with {record.with_whom()} "
-                f"at stage {record.stage}; the case stays at stage {book.stage_id}.")
+                f"at stage {record.stage}; the case stays at stage {book.stage_id}."
+                + "".join(f" It meets '{d.what}'." for d in met))
 
     async def _do_mark_step_done(self, msg: MarkStepDone, via: str) -> str:
         """Record a reminding deadline as met: its status is "met", so the wake loop (which

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from protocols.caserecord import london
-from protocols.messages import DeadlineState
+from protocols.messages import DeadlineState, Discussion
 from protocols.schema import DeadlineRule, PolicyIssueRoute, Timescale
 
 if TYPE_CHECKING:
@@ -26,6 +26,19 @@ def policy_issues_taken(book: CaseBook, route: PolicyIssueRoute) -> bool:
         return True
     index = book.protocol.stage_index
     return index(book.stage_id) >= index(route.taken_from)
+
+
+def met_by_discussion(book: CaseBook, record: Discussion) -> list[DeadlineState]:
+    """The live deadlines of the discussion's stage that a contact recorded in time meets
+    (Swindon's "When": the discussion or contact "should take place" within N working days;
+    one recorded after the date is on the record, and the deadline stays passed)."""
+    out = []
+    for d in book.stage_deadlines(record.stage):
+        rule = rule_of(book, d)
+        if (rule is not None and rule.met_by_discussion and d.live
+                and (d.due is None or record.at <= d.due)):
+            out.append(d)
+    return out
 
 
 def rule_of(book: CaseBook, d: DeadlineState) -> DeadlineRule | None:
