@@ -87,7 +87,7 @@ async def test_full_time_path_matches_plan(name: str, skipping_env, settings, ma
                 overall = next(d for d in state.deadlines if d.kind == "overall")
                 assert row["due"] == _iso(overall.due), name
                 compared += 1
-    for stage_id, entered, dues, by_person in seen:
+    for stage_id, entered, dues, _ in seen:
         stage = planned[stage_id]
         if stage_id != seen[0][0]:
             assert stage["starts"] == _iso(entered), (name, stage_id)
