@@ -159,6 +159,9 @@ class DeadlineRule(Sourced):
     # Met by a discussion or contact recorded at the stage by the time it falls due (Swindon's
     # "When" column: when the discussion or contact "should take place").
     met_by_discussion: bool = False
+    # False where another deadline of the stage falls due at the same time and sends the
+    # advance reminder (Swindon's contact deadlines and Day 17 beside the ladder).
+    remind_before: bool = True
 
 
 # -- rules protocols frozen before a field existed still follow -------------------------------
@@ -631,7 +634,7 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    "beyond_max": "", "when_passed": None, "breach_told": [],
                                    "then_every_working_days": None, "then_source": "",
                                    "halting": None, "referrals": [], "taken_from": None,
-                                   "met_by_discussion": False}
+                                   "met_by_discussion": False, "remind_before": True}
 
 
 def _without_empty_additions(node: object) -> object:

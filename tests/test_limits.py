@@ -373,3 +373,27 @@ async def test_swindon_recorded_contact_meets_the_when_column_and_day_17_is_show
     # The stage 1 contact was met; no "deadline passed" for it, only for the ladder.
     assert not [e for e in timeline if e.kind == "deadline_passed"
                 and e.details.get("deadline") == "1/contact"]
+
+
+# -- learning is never lost -----------------------------------------------------------------------
+async def test_learning_recorded_at_an_earlier_stage_is_referred_at_resolution(
+        skipping_env, settings, mailbox) -> None:
+    """Barnsley 3.10: "any general principles should be identified and referred to the Quality
+    Assurance and Performance Management Sub-Group". A learning point recorded with stage 1's
+    "not resolved" is carried to the resolution at stage 2 (whose outcome records none) and
+    referred, in the referral's e-mail and on the timeline."""
+    env, (box, _) = skipping_env, mailbox
+    async with make_worker(env.client, settings):
+        case = await raise_case(env, "barnsley", "2030-03-04 09:00",
+                                holders={"2.raising": LINE_MANAGER_A})
+        await outcome(env, case, "2030-03-04 10:00", "1", RAISING, "Still apart.",
+                      learning_points=["Threshold guidance unclear for neglect"])
+        await outcome(env, case, "2030-03-04 11:00", "2", LINE_MANAGER_A, "Agreed a plan.",
+                      resolved=True)
+        await skip_to(env, at("2030-03-04 11:05"))
+        timeline = await case.query(DisagreementWorkflow.timeline)
+    [referral] = [e for e in timeline if e.kind == "learning_referral"]
+    assert "Quality Assurance and Performance Management Sub-Group" in referral.summary
+    [mail] = [m for m in box.messages if m["X-Resolutions-Event"] == "learning_referral"]
+    assert "Learning points recorded: Threshold guidance unclear for neglect" in part(
+        mail, "text/plain")

@@ -341,7 +341,8 @@ class DisagreementWorkflow:
         queries = [
             DeadlineQuery(key=f"{stage.id}/{rule.id}",
                           clock_start=arose if rule.clock == "concern_arose" else now,
-                          timescale=rule.timescale.model_dump(), with_reminder=True)
+                          timescale=rule.timescale.model_dump(),
+                          with_reminder=rule.remind_before)
             for rule in stage.deadlines
         ]
         queries.append(DeadlineQuery(key="nudge", clock_start=now,
@@ -499,16 +500,22 @@ class DisagreementWorkflow:
                 next_nudge=answers["nudge"].due if a.due is None else None)
         book.event(now, "resolved", f"Resolved at stage {stage_id}: {msg.summary}",
                    actor=msg.by.name, source=stage.source)
+        # Learning recorded at any stage is carried to the resolution and referred (issue 15);
+        # cases that resolved before this referred the resolving outcome's only.
+        learning = list(msg.learning_points)
+        carried = limits.learning_carried(book)
+        if carried != learning and workflow.patched("learning-carried-v1"):
+            learning = carried
         for duty in duties:
             if duty.keeps_case_open:
                 continue
-            if duty.only_with_learning_points and not (msg.learning_points or msg.policy_issue):
+            if duty.only_with_learning_points and not (learning or msg.policy_issue):
                 continue
             to = ([f"contact:{duty.to}"] if duty.to in book.protocol.contacts
                   else ["raising", "receiving"])
             book.event(now, duty.kind, f"{duty.what} ({duty.who})", source=duty.source)
             self._notify(duty.kind, to, cc=["raising"] if duty.to else [], duty=duty.id,
-                         what=duty.what, learning_points="; ".join(msg.learning_points))
+                         what=duty.what, learning_points="; ".join(learning))
         # Copies of the resolution (Leeds' LSCP, with Appendix 3's outcome half). A protocol
         # frozen before `on_resolution` existed has none, so its request is unchanged.
         copies = book.protocol.copies_for(stage_id, "on_resolution")

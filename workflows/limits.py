@@ -41,6 +41,13 @@ def met_by_discussion(book: CaseBook, record: Discussion) -> list[DeadlineState]
     return out
 
 
+def learning_carried(book: CaseBook) -> list[str]:
+    """Every learning point recorded at any stage, in order, each once: carried to the
+    resolution and referred as the document says (York s5 Stage 3 para 4, Dudley Key principle
+    9, Barnsley 3.10, Swindon s4 Stage 5)."""
+    return list(dict.fromkeys(p for o in book.outcomes for p in o.learning_points))
+
+
 def rule_of(book: CaseBook, d: DeadlineState) -> DeadlineRule | None:
     """The protocol rule a stage deadline comes from."""
     if d.kind != "stage" or d.stage is None:
