@@ -268,7 +268,7 @@ class Driver:
 
         plan: list = []
         if protocol == "york":
-            plan = [not_resolved, pause_resume]
+            plan = [not_resolved]  # York has no halting (3.3): only Leeds pauses
         elif protocol == "dudley":
             plan = [agree, lambda: asyncio.sleep(self.day_seconds * 2), agree]
         elif protocol == "swindon":

@@ -27,6 +27,7 @@ from protocols.messages import (
     Pause,
     RecordDiscussion,
     RecordOutcome,
+    Refer,
     ReportImmediateRisk,
     Resume,
     Withdraw,
@@ -99,6 +100,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                ("at", "stage", "with_name", "method", "said"), aliases=("discussion",)),
     ActionSpec("mark_step_done", MarkStepDone, "Mark a step of the stage as done",
                ("deadline",), aliases=("step_done",)),
+    ActionSpec("refer", Refer, "Decide on a referral the protocol reserves",
+               ("referral", "reason", "decided_by")),
     # An administrator's, not a manager's: `resolutions hold`, an update only.
     ActionSpec("set_legal_hold", LegalHold, "Place or lift a legal hold", manager=False),
 )

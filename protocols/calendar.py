@@ -9,7 +9,8 @@ Rules (all in Europe/London time):
 - "Same working day" as T = the cut-off of T's working day.
 - "Within N working days of T" = the cut-off of the Nth working day after T's working day.
 - Hours are wall-clock hours.
-- "One month" = the same date next month (clamped to the month's end), at the cut-off.
+- "One month" = from the moment's working day to the same date next month (clamped to the
+  month's end), at the cut-off, rolled on to the next working day if that date is not one.
 
 Every returned datetime is timezone-aware (Europe/London). Naive inputs are rejected.
 """
@@ -126,12 +127,17 @@ class WorkingCalendar:
         return (_london(moment).astimezone(LONDON) + timedelta(hours=hours)).astimezone(LONDON)
 
     def add_months(self, moment: datetime, months: int) -> datetime:
-        """The same date ``months`` later (clamped to the month's end), at the cut-off."""
-        local = _london(moment)
-        month_index = local.month - 1 + months
-        year, month = local.year + month_index // 12, month_index % 12 + 1
+        """The same date ``months`` later, counted from the moment's working day (after the
+        cut-off or on a non-working day: the next working day), clamped to the month's end, at
+        the cut-off; a date that is not a working day rolls on to the next working day. (A
+        project reading: the documents say "one month" and no more; issue 15.)"""
+        start = self.working_day_of(moment)
+        month_index = start.month - 1 + months
+        year, month = start.year + month_index // 12, month_index % 12 + 1
         last = _stdlib_calendar.monthrange(year, month)[1]
-        target = date(year, month, min(local.day, last))
+        target = date(year, month, min(start.day, last))
+        if not self.is_working_day(target):
+            target = self.next_working_day(target)
         return self.cutoff_of(target)
 
     def working_days_before(self, due: datetime, n: int) -> datetime:

@@ -169,7 +169,7 @@ def plan(
                 who="All parties",
                 due=due_for(calendar, limit.timescale, arose),
                 timescale=limit.timescale.describe(),
-                on_expiry=f"escalate to stage {limit.escalate_to}",
+                on_expiry=limit.describe_passing(),
                 source=limit.source,
             )
         )

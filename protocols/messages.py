@@ -291,6 +291,18 @@ class Withdraw(Message):
     by: Actor
 
 
+class Refer(Message):
+    """A decision on a referral the document reserves (protocols.schema.Referral): refer the
+    case (``refer``), or, where "not resolved" offered the decision (Dudley 3b), not; with why
+    and who decided."""
+
+    referral: Line = ""  # the referral's id; empty = the only one open at this stage
+    refer: bool = True
+    reason: Text = Field(min_length=1)
+    decided_by: list[Line] = Field(default_factory=list, max_length=20)
+    by: Actor
+
+
 class RecordDiscussion(Message):
     """A discussion or contact, recorded as it happened; it never moves the case. York asks
     that each inter-agency discussion is recorded contemporaneously, approved and dated (s5),
@@ -371,6 +383,9 @@ class DeadlineState(Message):
     status: DeadlineStatus = "pending"
     next_nudge: datetime | None = None
     nudges: int = 0
+    # A timescale agreed beyond the document's "where possible" maximum (Leeds): who agreed
+    # it, why, and the rule that allows it; empty otherwise.
+    beyond_max: str = ""
 
     @model_validator(mode="before")
     @classmethod
@@ -452,6 +467,11 @@ class CaseState(Message):
     closing_summary: str = ""
     retention_class: str = "standard"
     legal_hold: bool = False
+    # What needs a person's eye (workflows.limits.flags): drifting, overdue duties, breaches
+    # recorded, timescales beyond the document's maximum, a pause; shown wherever the case is.
+    flags: list[str] = Field(default_factory=list)
+    # The referral a stage's "not resolved" offered, awaiting its decision (Dudley 3b).
+    open_referral: str = ""
 
 
 class ActionResult(Message):
@@ -628,6 +648,10 @@ class CarriedCase(Message):
     bypass_to: str = ""
     mail_seq: int = 0
     recent_actions: list[datetime] = Field(default_factory=list)
+    # Issue 15: a paused Leeds case's reminders to resume, and a referral decision offered.
+    resume_remind_at: datetime | None = None
+    resume_reminders: int = 0
+    referral_open: str = ""
 
 
 ActionResult.model_rebuild()

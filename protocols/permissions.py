@@ -54,7 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # schema, which imports this one: the ids are repeated here and a test keeps them equal).
 ACTION_IDS = ("record_outcome", "bypass", "pause", "resume", "agree_timescale", "assign",
               "confirm_in_writing", "report_immediate_risk", "withdraw", "set_legal_hold",
-              "record_discussion", "mark_step_done")
+              "record_discussion", "mark_step_done", "refer")
 PARTIES = ("stage_holders", "stage_raising", "stage_receiving", "raising_side",
            "receiving_side", "practitioners", "deadline_holders", "named", "business_unit",
            "own_role", "side_manager", "side_vacant")
@@ -123,6 +123,8 @@ DEFAULTS: tuple[PermissionRule, ...] = (
              "current stage's role holders and the practitioner who raised it"),
     _default("mark_step_done", ["deadline_holders"], "the people the deadline names (its "
              "e-mails go to them); otherwise the current stage's role holders"),
+    _default("refer", ["stage_holders"], "a referral is decided by the current stage's role "
+             "holders, who record who else decided"),
 )
 
 

@@ -86,6 +86,10 @@ class Timescale(Strict):
     # For "agreed": the choices the document names (e.g. immediate / 24 hours / a date).
     options: list[str] = Field(default_factory=list)
     text: str = Field(default="", description="The document's own words")
+    # For "agreed": where the document's maximum is "where possible"/"ideally" (Leeds), the
+    # citation of its rule for going beyond it ("agreed and recorded"): a longer timescale is
+    # then accepted with who agreed it and why, and flagged. Empty: the maximum is hard.
+    beyond_max: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> Timescale:
@@ -152,6 +156,12 @@ class DeadlineRule(Sourced):
     # Where the people who must act hold an earlier stage's roles (Leeds Step 3b: each Head of
     # Service raises it with their Director): that stage's id; empty for the stage's own.
     holders_of: str | None = None
+    # Met by a discussion or contact recorded at the stage by the time it falls due (Swindon's
+    # "When" column: when the discussion or contact "should take place").
+    met_by_discussion: bool = False
+    # False where another deadline of the stage falls due at the same time and sends the
+    # advance reminder (Swindon's contact deadlines and Day 17 beside the ladder).
+    remind_before: bool = True
 
 
 # -- rules protocols frozen before a field existed still follow -------------------------------
@@ -353,6 +363,25 @@ class PolicyIssueRoute(Sourced):
 
     stage: str
     text: str
+    # The first stage whose discussion can raise them (York: the senior managers', stage 3);
+    # empty: any stage before ``stage`` (protocols frozen before it was recorded).
+    taken_from: str | None = None
+
+
+class Referral(Sourced):
+    """A referral the document reserves for a reason, taken only as a decision someone records
+    (who decided, and why): York's "referred directly to the Chair" when the matter is
+    "unresolved within the timescale" or raises "significant policy issues" (s5 Stage 4 para
+    1); Dudley's DSCB Independent Chair "in exceptional circumstances" (s4 Stage 3b)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str = Field(description="The decision, as a person takes it: 'Refer to the Chair'")
+    reason: str = Field(description="Why the document allows it, shown with the decision")
+    from_stages: list[str] = Field(min_length=1)
+    to: str
+    # True where "not resolved" at the stage offers this decision instead of moving the case
+    # on (Dudley 3b): a decision not to refer then closes the case, recording why.
+    on_not_resolved: bool = False
 
 
 class BypassRule(Sourced):
@@ -373,8 +402,29 @@ class Precondition(Sourced):
 class OverallLimit(Sourced):
     timescale: Timescale
     clock: ClockStart = "concern_arose"
-    escalate_to: str
+    escalate_to: str | None = None
     what: str
+    # What passing the limit does: "escalate" to ``escalate_to``, or "record_breach": the
+    # breach is recorded, the parties and ``breach_told`` contacts are told, and the case
+    # carries on (Leeds: "Where possible ... one month"). Empty: escalate (protocols frozen
+    # before it was recorded).
+    when_passed: Literal["escalate", "record_breach"] | None = None
+    breach_told: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _target(self) -> OverallLimit:
+        if self.when_passed != "record_breach" and self.escalate_to is None:
+            raise ValueError("an overall limit that escalates names 'escalate_to'")
+        return self
+
+    @property
+    def records_breach(self) -> bool:
+        return self.when_passed == "record_breach"
+
+    def describe_passing(self) -> str:
+        if self.records_breach:
+            return "recorded as a breach; the parties are told; the case carries on"
+        return f"escalate to stage {self.escalate_to}"
 
 
 class Reminders(Sourced):
@@ -382,6 +432,19 @@ class Reminders(Sourced):
 
     nudge_working_days: int = Field(default=2, ge=1)
     max_nudges: int = Field(default=3, ge=0)
+    # After the ``max_nudges``: a reminder every this many working days for as long as the
+    # case is open, so nothing drifts in silence (and an awaited duty never lapses). Empty:
+    # the nudges stop (protocols frozen before it was recorded).
+    then_every_working_days: int | None = Field(default=None, ge=1)
+    then_source: str = ""
+
+
+class Halting(Sourced):
+    """Whether the document lets a case be halted (paused), and in its words why or why not.
+    Absent: a protocol frozen before it was recorded (pause allowed, as then)."""
+
+    allowed: bool
+    text: str = Field(description="Shown with a refusal or on the pause form")
 
 
 class Guidance(Sourced):
@@ -415,6 +478,8 @@ class Protocol(Strict):
     bypass: BypassRule
     preconditions: list[Precondition] = Field(default_factory=list)
     overall_limit: OverallLimit | None = None
+    halting: Halting | None = None
+    referrals: list[Referral] = Field(default_factory=list)
     policy_issues: PolicyIssueRoute | None = None
     copies: list[CopyRule] = Field(default_factory=list)
     # Who may take each action (protocols.permissions); absent in protocols frozen before.
@@ -448,12 +513,21 @@ class Protocol(Strict):
         need_stage(self.policy_issues.stage if self.policy_issues else None, "policy_issues.stage")
         need_stage(self.overall_limit.escalate_to if self.overall_limit else None,
                    "overall_limit.escalate_to")
+        for contact in self.overall_limit.breach_told if self.overall_limit else []:
+            if contact not in self.contacts:
+                raise ValueError(f"overall_limit.breach_told names unknown contact '{contact}'")
         for i, rule in enumerate(self.copies):
             need_stage(rule.from_stage, f"copies[{i}].from_stage")
             for s in rule.at_stages:
                 need_stage(s, f"copies[{i}].at_stages")
             if rule.contact not in self.contacts:
                 raise ValueError(f"copies[{i}].contact '{rule.contact}' is not in [contacts]")
+        for ref in self.referrals:
+            for s in ref.from_stages:
+                need_stage(s, f"referral '{ref.id}'.from_stages")
+            need_stage(ref.to, f"referral '{ref.id}'.to")
+        need_stage(self.policy_issues.taken_from if self.policy_issues else None,
+                   "policy_issues.taken_from")
         for i, variant in enumerate(self.routing_variants):
             for s in variant.stages:
                 need_stage(s, f"routing_variants[{i}].stages")
@@ -512,6 +586,12 @@ class Protocol(Strict):
         i = self.stage_index(stage_id)
         return self.stages[i + 1] if i + 1 < len(self.stages) else None
 
+    def referrals_from(self, stage_id: str) -> list[Referral]:
+        return [r for r in self.referrals if stage_id in r.from_stages]
+
+    def referral_on_not_resolved(self, stage_id: str) -> Referral | None:
+        return next((r for r in self.referrals_from(stage_id) if r.on_not_resolved), None)
+
     def copies_for(self, stage_id: str, scope: str | None = None) -> list[CopyRule]:
         """Copy rules in force at a stage (``from_stage`` onwards, or listed in ``at_stages``)."""
         i = self.stage_index(stage_id)
@@ -549,7 +629,12 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    "holders_of": None,
                                    "applies_to_kind": None, "applies_to_side": None,
                                    "kind_label": "", "holders_carried_forward": False,
-                                   "permissions": []}
+                                   "permissions": [],
+                                   # issue 15: limits as the documents set them
+                                   "beyond_max": "", "when_passed": None, "breach_told": [],
+                                   "then_every_working_days": None, "then_source": "",
+                                   "halting": None, "referrals": [], "taken_from": None,
+                                   "met_by_discussion": False, "remind_before": True}
 
 
 def _without_empty_additions(node: object) -> object:

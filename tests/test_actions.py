@@ -79,10 +79,11 @@ SCENARIOS: dict[str, Scenario] = {
         "york", (), {"to_stage": "3", "reason": "Urgent", "urgent": True, "agreed_by": ["A"]},
         ("--to-stage", "3", "--reason", "Urgent", "--urgent", "--agreed-by", "A"),
         {"to_stage": "3", "reason": "Urgent", "urgent": "yes", "agreed_by": "A"}, "bypass"),
-    "pause": Scenario("york", (), {"reason": "Sickness"}, ("--reason", "Sickness"),
-                      {"reason": "Sickness"}, "paused"),
-    "resume": Scenario("york", (("pause", {"reason": "Sickness"}),), {"note": "Back"},
-                       ("--note", "Back"), {"note": "Back"}, "resumed"),
+    # Only Leeds provides for halting, by the agency with the concern (s3 Stage 4 para 2).
+    "pause": Scenario("leeds", (), {"reason": "Sickness"}, ("--reason", "Sickness"),
+                      {"reason": "Sickness"}, "paused", raiser_acts=True),
+    "resume": Scenario("leeds", (("pause", {"reason": "Sickness"}),), {"note": "Back"},
+                       ("--note", "Back"), {"note": "Back"}, "resumed", raiser_acts=True),
     "agree_timescale": Scenario(
         "dudley", (), {"stage": "1", "timescale": {"kind": "working_days", "amount": 5}},
         ("--stage", "1", "--working-days", "5"),
@@ -113,6 +114,15 @@ SCENARIOS: dict[str, Scenario] = {
         "york", (), {"deadline": "1/conversation", "note": "Spoke this morning"},
         ("--deadline", "1/conversation", "--note", "Spoke this morning"),
         {"deadline": "1/conversation", "note": "Spoke this morning"}, "step_done"),
+    # York s5 Stage 4 para 1: "the matter unresolved within the timescale ... referred
+    # directly to the Chair", a decision at stage 3 (reached here by an urgent bypass).
+    "refer": Scenario(
+        "york", (("bypass", {"to_stage": "3", "reason": "Urgent", "urgent": True,
+                             "agreed_by": ["A"]}),),
+        {"referral": "unresolved_in_timescale", "reason": "Stalled", "decided_by": ["A"]},
+        ("--referral", "unresolved_in_timescale", "--reason", "Stalled", "--decided-by", "A"),
+        {"referral": "unresolved_in_timescale", "refer": "yes", "reason": "Stalled",
+         "decided_by": "A"}, "referred"),
 }
 
 
@@ -347,9 +357,9 @@ async def test_refusals_are_placed_at_the_field_the_workflow_names(stack: Stack)
 
     york, leeds, dudley, paused = [await stack.prepared(a, p) for a, p in (
         ("record_outcome", ""), ("record_outcome", "leeds"), ("confirm_in_writing", ""),
-        ("record_outcome", ""))]
+        ("record_outcome", "leeds"))]
     await cases.act(stack.client, paused, "pause",
-                    cases.parse_action("pause", {"reason": misleading, "by": BY}))
+                    cases.parse_action("pause", {"reason": misleading, "by": RAE_BY}))
     checks = [
         (york, "record-outcome", {"stage": "2", "resolved": "yes", "summary": "x"},
          "stage", "Stage 2 is not the current stage"),
@@ -357,9 +367,10 @@ async def test_refusals_are_placed_at_the_field_the_workflow_names(stack: Stack)
          "allows skipping stages only when the matter is urgent"),
         (york, "assign", {"role": "9.raising", "person.name": "Nia New"}, "role",
          "&#39;9.raising&#39; is not a role in this case"),
+        # Leeds s4 bullet 1: more than 10 working days only "agreed and recorded".
         (leeds, "agree-timescale", {"stage": "1", "kind": "working_days",
-                                            "amount": "11"}, "amount",
-         "The protocol allows at most 10 working days"),
+                                            "amount": "11"}, "reason",
+         "asks for at most 10 working days where possible"),
         (leeds, "agree-timescale", {"stage": "1", "kind": "until", "until.day": "1",
                                             "until.month": "1", "until.year": "2020"},
          "until", "The agreed date is in the past."),
@@ -367,7 +378,7 @@ async def test_refusals_are_placed_at_the_field_the_workflow_names(stack: Stack)
          "&#39;nonsense&#39; is not awaited"),
         (paused, "record-outcome", {"stage": "2", "resolved": "yes", "summary": "x"}, None,
          f"The case is paused ({misleading}). Resume it first."),
-        (paused, "bypass", {"to_stage": "3", "reason": "x"}, None, "The case is paused"),
+        (paused, "bypass", {"to_stage": "3a", "reason": "x"}, None, "The case is paused"),
     ]
     for wid, slug, form, field, text in checks:
         page = await post(wid, slug, form)

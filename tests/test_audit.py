@@ -100,7 +100,8 @@ async def test_timeline_rebuilt_from_history_equals_the_timeline_query(skipping_
     async with make_worker(env.client, settings):
         escalating = await start_case(env.client, case_input(
             "swindon", "2030-0101", arose=at("2030-03-04 09:00")))
-        paused = await start_case(env.client, case_input("swindon", "2030-0102"))
+        # Only Leeds provides for halting a case (s3 Stage 4 para 2).
+        paused = await start_case(env.client, case_input("leeds", "2030-0102"))
         agreed = await start_case(env.client, case_input("leeds", "2030-0103"))
         closed = await start_case(env.client, case_input("barnsley", "2030-0104"))
         await paused.signal("pause_signal", {"reason": "Practitioner off sick", "by": BY})

@@ -174,7 +174,7 @@ def test_custom_cutoff_1600() -> None:
     assert iso(cal.add_working_days(ldn(2026, 3, 6, 16, 0), 1)) == "2026-03-09T16:00:00+00:00"
     # 16:30 on Thu 2 Apr is after a 16:00 cut-off: it belongs to Tue 7 Apr (after Easter).
     assert iso(cal.add_working_days(ldn(2026, 4, 2, 16, 30), 1)) == "2026-04-08T16:00:00+01:00"
-    assert iso(cal.add_months(ldn(2026, 1, 31, 10), 1)) == "2026-02-28T16:00:00+00:00"
+    assert iso(cal.add_months(ldn(2025, 1, 31, 10), 1)) == "2025-02-28T16:00:00+00:00"
 
 
 # -- local closures -----------------------------------------------------------------------------
@@ -282,14 +282,23 @@ def test_hours_from_a_utc_input_are_london_wall_clock() -> None:
 @pytest.mark.parametrize(
     "moment, expected",
     [
-        (ldn(2026, 1, 31, 10), "2026-02-28T17:00:00+00:00"),  # clamped
+        (ldn(2025, 1, 31, 10), "2025-02-28T17:00:00+00:00"),  # clamped
+        # Sat 31 Jan belongs to Mon 2 Feb: the month runs to Mon 2 Mar.
+        (ldn(2026, 1, 31, 10), "2026-03-02T17:00:00+00:00"),
         (ldn(2028, 1, 31, 10), "2028-02-29T17:00:00+00:00"),  # leap year
         (ldn(2026, 3, 31, 9), "2026-04-30T17:00:00+01:00"),  # clamped, into BST
-        (ldn(2026, 12, 15, 18), "2027-01-15T17:00:00+00:00"),  # year rolls over
+        (ldn(2026, 12, 14, 10), "2027-01-14T17:00:00+00:00"),  # year rolls over
+        # After the cut-off on Tue 15 Dec: Wed 16 Dec's; Sat 16 Jan rolls to Mon 18 Jan.
+        (ldn(2026, 12, 15, 18), "2027-01-18T17:00:00+00:00"),
+        # Wed 25 Nov 2026: Christmas Day, then Boxing Day observed (Mon 28): Tue 29 Dec.
+        (ldn(2026, 11, 25, 10), "2026-12-29T17:00:00+00:00"),
         (ldn(2026, 4, 27, 10), "2026-05-27T17:00:00+01:00"),
     ],
 )
 def test_one_month(moment: datetime, expected: str) -> None:
+    """Leeds s3 Step 2 para 2: "one month for the overall process to be completed". The month
+    counts from the concern's working day and ends on a working day (issue 15, a project
+    reading)."""
     assert iso(CAL.add_months(moment, 1)) == expected
 
 

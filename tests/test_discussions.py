@@ -73,9 +73,14 @@ async def test_a_discussion_at_stage_2_is_recorded_without_moving_the_case(
         assert code == 0, err
         assert "the case stays at stage 2" in out, out
         after = await _state(case)
-        # Nothing moved: the stage, and every deadline's status and instants.
+        # Nothing moved: the stage, and every deadline's instants; only stage 2's contact
+        # deadline ("When", s4 Stage 2) is met by the contact recorded in time (issue 15).
         assert after["stage"] == "2" and after["stage_entered_at"] == before["stage_entered_at"]
-        assert _clocks(after) == _clocks(before)
+        met = [c for c in _clocks(before) if c[0] == "2/contact"]
+        assert [(k, "met", *rest) for k, _, *rest in met] == [
+            c for c in _clocks(after) if c[0] == "2/contact"]
+        assert [c for c in _clocks(after) if c[0] != "2/contact"] == [
+            c for c in _clocks(before) if c[0] != "2/contact"]
         [talk] = after["discussions"]
         assert talk["stage"] == "2" and talk["method"] == "phone"
         assert talk["approved_by"] == LINE_MANAGER_A.name and talk["by"]["name"] == RAISING.name
@@ -277,8 +282,8 @@ async def test_swindon_stage_5_referral_is_met_when_appendix_1_is_sent(
     assert "safeguardingpartnership@swindon.gov.uk" in entered["X-Envelope-To"].lower()
     assert referral["due"].startswith("2030-03-29")
     assert state["stage"] == "5" and state["status"] == "open"
-    [done] = [e for e in timeline if e.kind == "step_done"]
-    assert "Appendix 1 Resolution Form was sent" in done.summary and done.stage == "5"
+    [done] = [e for e in timeline if e.kind == "step_done" and e.stage == "5"]
+    assert "Appendix 1 Resolution Form was sent" in done.summary
     assert not [e for e in timeline if e.kind in ("reminder", "deadline_passed", "nudge")
                 and e.details.get("deadline") == "5/referral"]
     since = box.messages[box.messages.index(entered):]

@@ -284,9 +284,9 @@ async def test_no_personal_data_in_subjects_headers_or_logs(
             await send(env, case, "2030-07-01 11:30", "assign", role="2.receiving",
                        person=LINE_MANAGER_B.model_dump(), by=receiver,
                        reason="Amelia Thornbury")
+            # York has no halting (3.3): the pause is refused, its reason kept out of the logs.
             await send(env, case, "2030-07-01 12:00", "pause", by=manager,
                        reason="Amelia in hospital")
-            await send(env, case, "2030-07-01 13:00", "resume", by=manager)
             await send(env, case, "2030-07-01 14:00", "report_immediate_risk", by=who,
                        description="Amelia Thornbury at 12 Orchard Close was hurt")
             await outcome(env, case, "2030-07-04 10:00", "3", HEAD_A, "Amelia Thornbury stays",
@@ -295,7 +295,7 @@ async def test_no_personal_data_in_subjects_headers_or_logs(
                        summary="Amelia Thornbury")
             await case.result()
     assert {"case_raised", "outcome_recorded", "stage_entered", "timescale_agreed",
-            "role_assigned", "paused", "resumed", "immediate_risk", "nudge",
+            "role_assigned", "immediate_risk", "nudge",
             "resolved", "learning_referral", "confirmed_in_writing", "closed"} <= set(box.events())
     for msg in box.messages:
         headers = "\n".join(f"{k}: {v}" for k, v in msg.items())
@@ -382,9 +382,7 @@ async def test_ics_for_each_dated_deadline(skipping_env, settings, mailbox) -> N
         case = await raise_case(env, "york", "2030-07-01 09:00", holders={
             "2.raising": LINE_MANAGER_A, "2.receiving": LINE_MANAGER_B})
         await outcome(env, case, "2030-07-01 10:00", "1", RAISING, "No agreement.")
-        # Reminded Fri 5 Jul 17:00; then paused (no calendar entry for a pause).
-        await send(env, case, "2030-07-06 10:00", "pause", by=actor(LINE_MANAGER_A),
-                   reason="Leave")
+        # Reminded Fri 5 Jul 17:00.
         await skip_to(env, at("2030-07-06 10:05"))
     msg = only(box, "stage_entered", "stage 2")
     files = attachments(msg)
@@ -405,9 +403,8 @@ async def test_ics_for_each_dated_deadline(skipping_env, settings, mailbox) -> N
                          if a.get_filename() == "deadline-2-resolve.ics")
     assert calendar_part.get_content_type() == "text/calendar"
     assert calendar_part.get_param("method") == "PUBLISH"
-    # A reminder carries its own deadline's entry only; a pause none.
+    # A reminder carries its own deadline's entry only.
     assert list(attachments(only(box, "reminder"))) == ["deadline-2-resolve.ics"]
-    assert attachments(only(box, "paused")) == {}
 
 
 def test_ics_folding_and_escaping() -> None:

@@ -73,15 +73,26 @@ def test_swindon_across_easter_2026(capsys: pytest.CaptureFixture[str]) -> None:
     #  Stage 2: 5 WD of Thu 26: Fri 27, Mon 30 (BST now), Tue 31, Wed 1 Apr, Thu 2 Apr.
     #  Stage 3: 5 WD of Thu 2 Apr: (Good Fri, Easter Mon) Tue 7, Wed 8, Thu 9, Fri 10, Mon 13.
     #  Stage 4: 5 WD of Mon 13: Tue 14 ... Mon 20 Apr = "Day 17" counted from the concern.
+    #  Stages 1-4 also carry their contact deadline ("When", met by a recorded contact) on
+    #  the same date, and stage 4 Day 17 (Appendix 1 note): both dates are shown.
     #  Stage 5: referral within 5 WD of Mon 20: Tue 21, Wed 22, Thu 23, Fri 24, Mon 27 Apr.
     t = plan_json(capsys, "--protocol", "swindon", "--arose", "2026-03-24T14:00")
     assert t["protocol"] == "swindon"
     assert t["arose"] == "2026-03-24T14:00:00+00:00"
     check(t, {
-        "1": {"starts": "2026-03-24T14:00:00+00:00", "dues": ["2026-03-26T17:00:00+00:00"]},
-        "2": {"starts": "2026-03-26T17:00:00+00:00", "dues": ["2026-04-02T17:00:00+01:00"]},
-        "3": {"starts": "2026-04-02T17:00:00+01:00", "dues": ["2026-04-13T17:00:00+01:00"]},
-        "4": {"starts": "2026-04-13T17:00:00+01:00", "dues": ["2026-04-20T17:00:00+01:00"]},
+        "1": {"starts": "2026-03-24T14:00:00+00:00", "dues": [
+            "2026-03-26T17:00:00+00:00",
+            "2026-03-26T17:00:00+00:00"]},
+        "2": {"starts": "2026-03-26T17:00:00+00:00", "dues": [
+            "2026-04-02T17:00:00+01:00",
+            "2026-04-02T17:00:00+01:00"]},
+        "3": {"starts": "2026-04-02T17:00:00+01:00", "dues": [
+            "2026-04-13T17:00:00+01:00",
+            "2026-04-13T17:00:00+01:00"]},
+        "4": {"starts": "2026-04-13T17:00:00+01:00", "dues": [
+            "2026-04-20T17:00:00+01:00",
+            "2026-04-20T17:00:00+01:00",
+            "2026-04-20T17:00:00+01:00"]},
         "5": {"starts": "2026-04-20T17:00:00+01:00", "dues": ["2026-04-27T17:00:00+01:00"]},
         "panel": {"dues": [None]},
     })
@@ -203,7 +214,9 @@ def test_leeds_ten_working_days_per_stage_and_one_month_overall(
     })
     (overall,) = t["overall"]
     assert overall["due"] == "2026-05-27T17:00:00+01:00"
-    assert overall["on_expiry"] == "escalate to stage 4"
+    # "Where possible" (Leeds s3 Step 2 para 2): a breach on the record, not a move to stage 4.
+    assert overall["on_expiry"] == \
+        "recorded as a breach; the parties are told; the case carries on"
     assert overall["source"].startswith("Leeds")
 
 
@@ -263,10 +276,13 @@ def test_console_script_swindon_across_christmas_2026(tmp_path: Path) -> None:
     t = json.loads(proc.stdout)
     assert t["arose"] == "2026-12-14T09:00:00+00:00"
     check(t, {
-        "1": {"dues": ["2026-12-16T17:00:00+00:00"]},
-        "2": {"dues": ["2026-12-23T17:00:00+00:00"]},
-        "3": {"dues": ["2027-01-04T17:00:00+00:00"]},
-        "4": {"dues": ["2027-01-11T17:00:00+00:00"]},
+        "1": {"dues": ["2026-12-16T17:00:00+00:00", "2026-12-16T17:00:00+00:00"]},
+        "2": {"dues": ["2026-12-23T17:00:00+00:00", "2026-12-23T17:00:00+00:00"]},
+        "3": {"dues": ["2027-01-04T17:00:00+00:00", "2027-01-04T17:00:00+00:00"]},
+        "4": {"dues": [
+            "2027-01-11T17:00:00+00:00",
+            "2027-01-11T17:00:00+00:00",
+            "2027-01-11T17:00:00+00:00"]},
         "5": {"dues": ["2027-01-18T17:00:00+00:00"]},
         "panel": {"dues": [None]},
     })
@@ -330,7 +346,8 @@ def test_readable_output_shows_overall_limit(capsys: pytest.CaptureFixture[str])
     assert main(["plan", "--protocol", "leeds", "--arose", "2026-04-27T10:00"]) == 0
     out = capsys.readouterr().out
     assert "Overall:" in out
-    assert "by Wed 27 May 2026 17:00 (1 month); on expiry: escalate to stage 4" in out
+    assert ("by Wed 27 May 2026 17:00 (1 month); on expiry: recorded as a breach; the parties "
+            "are told; the case carries on") in out
 
 
 # -- errors: non-zero exit and one clear line on stderr ------------------------------------------

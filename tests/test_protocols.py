@@ -253,13 +253,21 @@ def test_dudley() -> None:
     *ladder, chair = p.stages
 
     # Timescales are agreed per case: immediately, within 24 hours, or over a longer period.
+    # At 3b passing it reminds: the Independent Chair is "in exceptional circumstances" (s4
+    # Stage 3b), a decision offered by "not resolved", never automatic.
     for stage in ladder:
-        rule = stage.escalation_deadline
+        rule = stage.escalation_deadline if stage.id != "3b" else stage.deadlines[0]
         assert rule is not None, stage.id
+        assert (rule.on_expiry == "remind") == (stage.id == "3b")
         assert rule.timescale.kind == "agreed"
         assert not rule.timescale.fixed  # the document sets no number of days
         options = " ".join(rule.timescale.options).lower()
         assert "immediately" in options and "24 hours" in options
+
+    (referral,) = p.referrals
+    assert (referral.from_stages, referral.to, referral.on_not_resolved) == (["3b"], "chair",
+                                                                             True)
+    assert p.referral_on_not_resolved("3b") is referral
 
     # Outcome in writing to the complainant agency at stages 1 and 2.
     for stage in ladder[:2]:
@@ -311,9 +319,12 @@ def test_swindon() -> None:
         "5": (5, "previous_stage_completion"),
     }
     for stage_id, (days, clock) in expected.items():
+        # The ladder, and (stages 1-4) the contact deadline a recorded contact meets.
         rules = [d for d in p.stage(stage_id).deadlines if is_working_days(d.timescale, days)]
-        assert len(rules) == 1, stage_id
-        assert rules[0].clock == clock, stage_id
+        assert len(rules) == (1 if stage_id == "5" else 2), stage_id
+        assert {r.clock for r in rules} == {clock}, stage_id
+        assert [r.met_by_discussion for r in rules] == ([False] if stage_id == "5"
+                                                        else [False, True]), stage_id
     # Stages 1-4 escalate on expiry; stage 4 ends on "Day 17" (2 + 5 + 5 + 5).
     day = 0
     for stage_id in ("1", "2", "3", "4"):
@@ -393,12 +404,15 @@ def test_leeds() -> None:
         assert "lscp" not in contact_ids_copied(p, stage_id)
         assert not p.stage(stage_id).forms
 
-    # One month for the overall process; then stage 4 (exceptional circumstances).
+    # One month for the overall process "where possible" (s3 Step 2 para 2): passing it is
+    # recorded as a breach and the LSCP told; it does not send the case to stage 4.
     limit = p.overall_limit
     assert limit is not None
     assert limit.timescale.kind == "calendar_months" and limit.timescale.amount == 1
     assert limit.clock == "concern_arose"
-    assert limit.escalate_to == "4"
+    assert limit.records_breach and limit.escalate_to is None
+    assert limit.breach_told == ["lscp"]
+    assert limit.quote.startswith("Where possible")
     assert p.stage("4").exceptional
     assert "Chair" in p.stage("4").receiving.title
 

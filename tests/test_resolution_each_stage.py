@@ -10,10 +10,14 @@ from workflows.disagreement import DisagreementWorkflow
 BY = RAE  # the raising practitioner: every stage role nobody is named for is theirs
 
 
-async def _resolve_at(handle, stages: list[str], target: str) -> None:
+async def _resolve_at(handle, protocol: str, stages: list[str], target: str) -> None:
     for stage in stages[: stages.index(target)]:
         await handle.signal("record_outcome_signal", {
             "stage": stage, "resolved": False, "by": BY, "summary": f"Not at {stage}"})
+        if load_protocol(protocol).referral_on_not_resolved(stage):
+            # Dudley 3b: the Independent Chair is a decision "not resolved" offers (s4 Stage 3b).
+            await handle.signal("refer_signal", {"reason": "Exceptional", "by": BY,
+                                                 "decided_by": [BY["name"]]})
     await handle.signal("record_outcome_signal", {
         "stage": target, "resolved": True, "by": BY, "summary": f"Resolved at {target}",
         "learning_points": ["Share plans earlier"]})
@@ -29,7 +33,7 @@ async def test_every_stage_of_every_protocol_can_resolve(skipping_env, settings,
             stages = [s.id for s in load_protocol(protocol).stages]
             for n, stage in enumerate(stages):
                 handle = await start_case(env.client, case_input(protocol, f"2030-{n:02d}00"))
-                await _resolve_at(handle, stages, stage)
+                await _resolve_at(handle, protocol, stages, stage)
                 handles[(protocol, stage)] = handle
         await skip_to(env, at("2030-03-04 09:10"))
         states = {key: await h.query(DisagreementWorkflow.state) for key, h in handles.items()}

@@ -282,8 +282,10 @@ async def test_timescale_limit_and_immediate_risk(site: Site, chromium: Browser)
     await page.get_by_label("A number of working days").check()
     await page.fill("#amount", "11")
     await page.get_by_role("button", name="Record the agreed timescale").click()
-    await expect(page.locator("#amount-error")).to_contain_text("at most 10 working days")
-    await expect(page.locator(".govuk-error-summary a[href='#amount']")).to_be_visible()
+    # Leeds s4 bullet 1: more than 10 working days only "agreed and recorded": say why.
+    await expect(page.locator("#reason-error")).to_contain_text(
+        "at most 10 working days where possible")
+    await expect(page.locator(".govuk-error-summary a[href='#reason']")).to_be_visible()
     await expect(page.locator("#amount")).to_have_value("11")
     await shot(page, "11-timescale-past-leeds-maximum")
     await page.fill("#amount", "5")

@@ -334,7 +334,8 @@ async def test_rejection_shown_next_to_its_field_with_text_kept(site: Site) -> N
     assert (state.stage, state.status, state.outcomes) == ("1", "open", [])
     assert await site.recorded() == before, "a refused update wrote history"
 
-    # Leeds allows at most 10 working days: the refusal is placed at the number typed.
+    # Leeds asks for at most 10 working days "where possible" (s3 Step 2 para 2); more only
+    # "agreed and recorded" (s4 bullet 1): the refusal is placed at the reason still missing.
     lee = {"name": "Lee Manager", "email": "lee@csc.example"}  # holds 1.raising, so may act
     leeds = await site.raise_case("leeds", "2026-0077", holders={"1.raising": lee})
     manager = site.path(site.links.for_case(leeds, Person(name="Lee Manager",
@@ -346,8 +347,8 @@ async def test_rejection_shown_next_to_its_field_with_text_kept(site: Site) -> N
     [default] = [d for d in (await site.state(leeds)).deadlines if d.stage == "1"]
     page = await site.post(url, form)
     assert page.status_code == 400
-    assert '<a href="#amount">The protocol allows at most 10 working days' in page.text
-    assert 'id="amount-error"' in page.text and 'value="11"' in page.text
+    assert '<a href="#reason">The LSCP protocol asks for at most 10 working days' in page.text
+    assert 'id="reason-error"' in page.text and 'value="11"' in page.text
     [deadline] = [d for d in (await site.state(leeds)).deadlines if d.stage == "1"]
     assert deadline == default and deadline.agreed is None
     done = await site.post(url, {**form, "amount": "5"})
@@ -548,6 +549,8 @@ FILLED = {
                           "said": "Talked it over", "approved_by": "Mo Manager"},
     "mark_step_done": {"deadline": "1/conversation", "done_by": "Rae Raiser\nRob Receiver",
                        "note": "Spoke this morning"},
+    "refer": {"referral": "unresolved_in_timescale", "refer": "yes", "reason": "Stalled",
+              "decided_by": "A"},
 }
 # Where each form can be accepted: the protocol, and the real updates that bring a case there.
 # Dudley lets stage 1's timescale be agreed with no maximum, and awaits a written outcome once
@@ -555,8 +558,9 @@ FILLED = {
 PREPARED: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
     "record_outcome": ("york", []),
     "bypass": ("york", []),
-    "pause": ("york", []),
-    "resume": ("york", [("pause", {"reason": "Sickness"})]),
+    # Only Leeds provides for halting, by the agency with the concern (s3 Stage 4 para 2).
+    "pause": ("leeds", []),
+    "resume": ("leeds", [("pause", {"reason": "Sickness"})]),
     "agree_timescale": ("dudley", []),
     "assign": ("york", []),
     "confirm_in_writing": ("dudley", [("record_outcome", {"stage": "1", "resolved": True,
@@ -565,12 +569,15 @@ PREPARED: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
     "withdraw": ("york", []),
     "record_discussion": ("york", []),
     "mark_step_done": ("york", []),
+    "refer": ("york", [("bypass", {"to_stage": "3", "reason": "Urgent", "urgent": True,
+                                   "agreed_by": ["A"]})]),
 }
 RECORDED_AS = {"record_outcome": "outcome_recorded", "bypass": "bypass", "pause": "paused",
                "resume": "resumed", "agree_timescale": "timescale_agreed",
                "assign": "role_assigned", "confirm_in_writing": "confirmed_in_writing",
                "report_immediate_risk": "immediate_risk", "withdraw": "withdrawn",
-               "record_discussion": "discussion_recorded", "mark_step_done": "step_done"}
+               "record_discussion": "discussion_recorded", "mark_step_done": "step_done",
+               "refer": "referred"}
 
 
 @pytest.mark.parametrize("action_id", sorted(ACTIONS))
@@ -580,10 +587,13 @@ async def test_every_action_form_renders_and_sends_its_update(action_id: str,
     protocol, steps = PREPARED[action_id]
     wid = await site.raise_case(protocol, "2026-0001")
     for name, data in steps:
-        await site.act(wid, name, data)
+        by = RAE.model_dump(include={"name", "email", "role"}) if name == "pause" else BY
+        await site.act(wid, name, data, by=by)
     slug = ACTIONS[action_id].slug
-    # Withdrawing is the raising side's; everything else the receiving practitioner may do.
-    who, key = (RAE, "raising") if action_id == "withdraw" else (ROB, "receiving")
+    # Withdrawing and (Leeds) halting are the raising side's; everything else the receiving
+    # practitioner may do.
+    raisers = ("withdraw", "pause", "resume")
+    who, key = (RAE, "raising") if action_id in raisers else (ROB, "receiving")
     url = f"{site.case_link(wid, who, key)}/cases/{wid}/{slug}"
     page = await site.get(url)
     assert page.status_code == 200, page.text

@@ -24,6 +24,7 @@ from protocols.messages import (
 )
 from protocols.permissions import SIDES, Effective, Seat, rule_for, seats
 from protocols.schema import Protocol, Stage
+from workflows import limits
 
 CLOSED_STATUSES: tuple[CaseStatus, ...] = ("closed", "withdrawn")
 
@@ -49,6 +50,12 @@ class CaseBook:
         self.immediate_risk = inp.urgency == "immediate-risk"
         self.paused_at: datetime | None = None
         self.paused_reason = ""
+        # While paused where the protocol provides halting: when the next reminder to resume
+        # goes out, and how many have (workflows.limits; issue 15).
+        self.resume_remind_at: datetime | None = None
+        self.resume_reminders = 0
+        # A referral decision "not resolved" offered and nobody has taken yet (Dudley 3b).
+        self.referral_open = ""
         self.not_notified: list[str] = []
         self.closed_at: datetime | None = None
         self.closing_summary = ""
@@ -63,7 +70,8 @@ class CaseBook:
     # -- continue-as-new ------------------------------------------------------------------------
     CARRIED = ("status", "stage_id", "stage_entered_at", "stages_visited", "timeline", "holders",
                "outcomes", "discussions", "immediate_risk", "paused_at", "paused_reason",
-               "not_notified", "legal_hold", "bypass_agreed", "bypass_to")
+               "not_notified", "legal_hold", "bypass_agreed", "bypass_to", "resume_remind_at",
+               "resume_reminders", "referral_open")
 
     def restore(self, carried: CarriedCase) -> None:
         """Take up the record a previous run of the case carried into this one."""
@@ -102,7 +110,9 @@ class CaseBook:
 
     def next_wake(self) -> datetime | None:
         """The earliest instant something is due: a reminder, a deadline or a nudge."""
-        if self.status == "paused" or self.closed:
+        if self.status == "paused":
+            return self.resume_remind_at
+        if self.closed:
             return None
         moments: list[datetime] = []
         for d in self.deadlines.values():
@@ -244,6 +254,8 @@ class CaseBook:
             closing_summary=self.closing_summary,
             retention_class=self.inp.case.retention_class,
             legal_hold=self.legal_hold,
+            flags=limits.flags(self, now),
+            open_referral=self.referral_open,
         )
 
     def brief(self, now: datetime) -> CaseBrief:

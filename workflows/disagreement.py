@@ -49,17 +49,19 @@ with workflow.unsafe.imports_passed_through():
         PauseShift,
         RecordDiscussion,
         RecordOutcome,
+        Refer,
         ReportImmediateRisk,
         Resume,
         ShiftRequest,
         TimelineEvent,
         Withdraw,
     )
-    from protocols.schema import Duty
+    from protocols.schema import Duty, Referral
+    from workflows import limits
     from workflows import search_attributes as sa
     from workflows import validation as check
     from workflows.book import CaseBook
-    from workflows.limits import ActionRate, Switch
+    from workflows.case_limits import ActionRate, Switch
 
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
@@ -201,7 +203,7 @@ class DisagreementWorkflow:
                 key="overall", kind="overall", stage=None, rule="overall", what=limit.what,
                 who="All parties", timescale=limit.timescale.describe(),
                 timescale_kind=limit.timescale.kind,
-                on_expiry=f"escalate to stage {limit.escalate_to}", source=limit.source,
+                on_expiry=limit.describe_passing(), source=limit.source,
                 clock_start=arose, due=answer.due, remind_at=answer.remind_at)
         await self._enter_stage(entry, why, announce_case=True)
 
@@ -264,6 +266,9 @@ class DisagreementWorkflow:
 
     async def _process_due(self) -> None:
         book = self._book
+        if book.status == "paused" and book.resume_remind_at is not None \
+                and book.resume_remind_at <= workflow.now():
+            await self._remind_to_resume()
         if book.closed or book.status == "paused":
             return
         now = workflow.now()
@@ -292,9 +297,13 @@ class DisagreementWorkflow:
             d.status = "breached"
             limit = book.protocol.overall_limit
             assert limit is not None
+            if limit.records_breach:
+                self._record_overall_breach(d)
+                return
             book.event(now, "deadline_passed", f"Overall limit passed: {d.what}", via="timer",
                        deadline=d.key, source=d.source)
             target = limit.escalate_to
+            assert target is not None
             if (book.status == "open" and book.protocol.stage_index(book.stage_id)
                     < book.protocol.stage_index(target)):
                 await self._enter_stage(target, f"the overall limit passed ({limit.source})",
@@ -317,6 +326,24 @@ class DisagreementWorkflow:
                      self._parties_for(d), deadline_key=d.key, what=d.what, who=d.who)
         await self._schedule_nudge(d, d.due)
 
+    def _record_overall_breach(self, d: DeadlineState) -> None:
+        """A soft overall limit passed (Leeds' month, "where possible"): a breach on the record,
+        the parties and the partnership told; the case stays where it is and carries on."""
+        book, now = self._book, workflow.now()
+        limit = book.protocol.overall_limit
+        assert limit is not None
+        where = ("resolved, awaiting its duties" if book.status == "resolved"
+                 else f"stage {book.stage_id} ({book.stage.name})")
+        book.event(now, "limit_breached",
+                   f"Overall limit passed: {d.what} ({d.timescale}) was due "
+                   f"{london(d.due) if d.due else 'by now'}. Recorded as a breach; the case "
+                   f"carries on at {where}.", via="timer", deadline=d.key, source=d.source)
+        stage = book.stage_id
+        self._notify("deadline_passed", ["raising", "receiving", f"{stage}.raising",
+                                         f"{stage}.receiving"],
+                     cc=[f"contact:{c}" for c in limit.breach_told], deadline_key=d.key,
+                     what=f"{d.what} ({d.timescale}, {d.source})", who=d.who)
+
     async def _nudge(self, d: DeadlineState) -> None:
         book, now = self._book, workflow.now()
         was_due = d.next_nudge
@@ -324,8 +351,10 @@ class DisagreementWorkflow:
         d.next_nudge = None
         what = (f"agree a timescale for '{d.what}'" if d.status == "awaiting_agreement"
                 else d.what)
+        rules = book.protocol.reminders
         book.event(now, "nudge", f"Reminder {d.nudges}: {what}", via="timer", deadline=d.key,
-                   source=book.protocol.reminders.source)
+                   source=rules.then_source if d.nudges > rules.max_nudges and rules.then_source
+                   else rules.source)
         self._notify("nudge", self._parties_for(d), deadline_key=d.key, what=what, who=d.who,
                      nudge=str(d.nudges))
         await self._schedule_nudge(d, was_due)
@@ -334,13 +363,17 @@ class DisagreementWorkflow:
         """The next nudge, counted from the instant the last one was due (not the timer's
         slightly later wake-up, which may fall after the cut-off)."""
         rules = self._book.protocol.reminders
+        every = rules.nudge_working_days
         if d.nudges >= rules.max_nudges:
-            if d.kind == "duty":
-                d.status = "lapsed"
-            return
+            if rules.then_every_working_days is None:
+                if d.kind == "duty":
+                    d.status = "lapsed"
+                return
+            # Nothing drifts in silence: reminders go on while the case is open, and an
+            # awaited duty stays overdue until someone records it (issue 15).
+            every = rules.then_every_working_days
         [answer] = await self._compute([DeadlineQuery(
-            key=d.key, clock_start=since or workflow.now(),
-            working_days=rules.nudge_working_days)])
+            key=d.key, clock_start=since or workflow.now(), working_days=every)])
         d.next_nudge = answer.due
 
     # -- stages -------------------------------------------------------------------------------
@@ -364,7 +397,8 @@ class DisagreementWorkflow:
         queries = [
             DeadlineQuery(key=f"{stage.id}/{rule.id}",
                           clock_start=arose if rule.clock == "concern_arose" else now,
-                          timescale=rule.timescale.model_dump(), with_reminder=True)
+                          timescale=rule.timescale.model_dump(),
+                          with_reminder=rule.remind_before)
             for rule in stage.deadlines
         ]
         queries.append(DeadlineQuery(key="nudge", clock_start=now,
@@ -431,10 +465,14 @@ class DisagreementWorkflow:
             return await self._resolve(stage.id, msg)
         route = book.protocol.policy_issues
         if (msg.policy_issue and route is not None
-                and book.protocol.stage_index(route.stage) > book.protocol.stage_index(stage.id)):
+                and book.protocol.stage_index(route.stage) > book.protocol.stage_index(stage.id)
+                and limits.policy_issues_taken(book, route)):
             await self._enter_stage(route.stage, f"significant policy issues ({route.source})",
                                     kind="escalated", actor=msg.by.name, via=via)
             return f"Not resolved; referred to stage {route.stage} because of policy issues."
+        offered = book.protocol.referral_on_not_resolved(stage.id)
+        if offered is not None:
+            return await self._offer_referral(offered, msg.by.name, via)
         nxt = book.protocol.next_stage(stage.id)
         if nxt is None:
             self._close(f"Not resolved at the final stage ({stage.name}).")
@@ -442,6 +480,55 @@ class DisagreementWorkflow:
         await self._enter_stage(nxt.id, f"not resolved at stage {stage.id}", kind="escalated",
                                 actor=msg.by.name, via=via)
         return f"Not resolved; the case moved to stage {nxt.id} ({nxt.name})."
+
+    async def _offer_referral(self, referral: Referral, actor: str, via: str) -> str:
+        """"Not resolved" where the document reserves the next step for a decision (Dudley
+        3b: the DSCB Independent Chair "in exceptional circumstances"): the case stays, with
+        the decision awaited and reminded, until someone records it (``refer``)."""
+        book, now = self._book, workflow.now()
+        book.referral_open = referral.id
+        for d in book.stage_deadlines():
+            if d.live:
+                d.status = "met"  # the stage's discussion ended with its outcome
+        rules = book.protocol.reminders
+        [a] = await self._compute([DeadlineQuery(key="nudge", clock_start=now,
+                                                 working_days=rules.nudge_working_days)])
+        key = f"{book.stage_id}/referral_{referral.id}"
+        what = f"Decide whether to {referral.label[0].lower()}{referral.label[1:]}"
+        book.deadlines[key] = DeadlineState(
+            key=key, kind="stage", stage=book.stage_id, rule=f"referral_{referral.id}",
+            what=what, who="The stage's role holders", timescale="a decision, no timescale",
+            timescale_kind="none", on_expiry="remind", source=referral.source,
+            clock_start=now, next_nudge=a.due if rules.max_nudges else None)
+        book.event(now, "referral_offered",
+                   f"Not resolved at stage {book.stage_id}: {referral.reason} "
+                   f"({referral.source}). The case stays here until someone records the "
+                   f"decision, with who decided and why.", actor=actor, via=via,
+                   deadline=key, source=referral.source)
+        self._upsert_progress()
+        return (f"Not resolved; the case stays at stage {book.stage_id}: {what.lower()} "
+                f"({referral.source}), and record who decided and why.")
+
+    async def _do_refer(self, msg: Refer, via: str) -> str:
+        book, now = self._book, workflow.now()
+        referral = check.find_referral(book, msg.referral)
+        who = ", ".join(msg.decided_by)
+        book.referral_open = ""
+        if not msg.refer:
+            book.event(now, "referral_declined",
+                       f"Decided not to {referral.label[0].lower()}{referral.label[1:]} "
+                       f"(decided by {who}): {msg.reason}", actor=msg.by.name, via=via,
+                       source=referral.source, decided_by=who)
+            self._close(f"Not resolved at stage {book.stage_id}; not referred "
+                        f"({referral.label}): {msg.reason} (decided by {who}).")
+            return "Not referred; the case is closed, with who decided and why."
+        book.event(now, "referred", f"{referral.label} (decided by {who}): {msg.reason}",
+                   actor=msg.by.name, via=via, source=referral.source, decided_by=who,
+                   referral=referral.id)
+        await self._enter_stage(referral.to, f"{referral.reason} ({referral.source}); decided "
+                                f"by {who}: {msg.reason}", kind="escalated",
+                                actor=msg.by.name, via=via)
+        return f"Referred; the case moved to stage {referral.to} ({book.stage.name})."
 
     async def _resolve(self, stage_id: str, msg: RecordOutcome) -> str:
         book, now = self._book, workflow.now()
@@ -469,16 +556,22 @@ class DisagreementWorkflow:
                 next_nudge=answers["nudge"].due if a.due is None else None)
         book.event(now, "resolved", f"Resolved at stage {stage_id}: {msg.summary}",
                    actor=msg.by.name, source=stage.source)
+        # Learning recorded at any stage is carried to the resolution and referred (issue 15);
+        # cases that resolved before this referred the resolving outcome's only.
+        learning = list(msg.learning_points)
+        carried = limits.learning_carried(book)
+        if carried != learning and workflow.patched("learning-carried-v1"):
+            learning = carried
         for duty in duties:
             if duty.keeps_case_open:
                 continue
-            if duty.only_with_learning_points and not (msg.learning_points or msg.policy_issue):
+            if duty.only_with_learning_points and not (learning or msg.policy_issue):
                 continue
             to = ([f"contact:{duty.to}"] if duty.to in book.protocol.contacts
                   else ["raising", "receiving"])
             book.event(now, duty.kind, f"{duty.what} ({duty.who})", source=duty.source)
             self._notify(duty.kind, to, cc=["raising"] if duty.to else [], duty=duty.id,
-                         what=duty.what, learning_points="; ".join(msg.learning_points))
+                         what=duty.what, learning_points="; ".join(learning))
         # Copies of the resolution (Leeds' LSCP, with Appendix 3's outcome half). A protocol
         # frozen before `on_resolution` existed has none, so its request is unchanged.
         copies = book.protocol.copies_for(stage_id, "on_resolution")
@@ -532,10 +625,42 @@ class DisagreementWorkflow:
         book.status = "paused"
         book.paused_at = now
         book.paused_reason = msg.reason
-        book.event(now, "paused", f"Paused: {msg.reason}", actor=msg.by.name, via=via)
+        halting = book.protocol.halting
+        book.event(now, "paused", f"Paused: {msg.reason}", actor=msg.by.name, via=via,
+                   source=halting.source if halting else "")
         self._notify("paused", ["raising", "receiving"], actor=msg.by, reason=msg.reason)
+        if halting is not None and limits.keeps_reminding(book):
+            # Leeds s3 Stage 4 para 2: "resumed as soon as possible ... does not drift".
+            book.resume_reminders = 0
+            await self._schedule_resume_reminder(now)
         self._upsert_progress()
         return "The case is paused: its clocks stop until it is resumed."
+
+    async def _schedule_resume_reminder(self, since: datetime) -> None:
+        book = self._book
+        rules = book.protocol.reminders
+        every = (rules.nudge_working_days if book.resume_reminders < rules.max_nudges
+                 else rules.then_every_working_days or rules.nudge_working_days)
+        [answer] = await self._compute([DeadlineQuery(key="resume", clock_start=since,
+                                                      working_days=every)])
+        book.resume_remind_at = answer.due
+
+    async def _remind_to_resume(self) -> None:
+        """A paused case reminds the agency with the concern to resume it, and offers a
+        hand-over (Leeds s3 Stage 4 para 2: "in cases of sickness a different person needs to
+        take over the process"), for as long as it stays paused."""
+        book, now = self._book, workflow.now()
+        was_due = book.resume_remind_at
+        book.resume_reminders += 1
+        halting = book.protocol.halting
+        what = (f"resume the case as soon as possible (paused since "
+                f"{london(book.paused_at)}: {book.paused_reason}); if the person who holds it "
+                f"is away, hand the role to someone else")
+        book.event(now, "nudge", f"Reminder {book.resume_reminders}: {what}", via="timer",
+                   source=halting.source if halting else book.protocol.reminders.source)
+        self._notify("nudge", ["raising", f"{book.stage_id}.raising"], what=what,
+                     who="The agency with the concern", nudge=str(book.resume_reminders))
+        await self._schedule_resume_reminder(was_due or now)
 
     async def _do_resume(self, msg: Resume, via: str) -> str:
         book, now = self._book, workflow.now()
@@ -560,6 +685,7 @@ class DisagreementWorkflow:
                 setattr(book.deadlines[key], field, a.due)
         book.status = "open"
         book.paused_at = None
+        book.resume_remind_at = None
         reason = book.paused_reason
         book.paused_reason = ""
         book.event(now, "resumed", f"Resumed after pause ({reason}). {msg.note}".strip(),
@@ -583,7 +709,13 @@ class DisagreementWorkflow:
         [a] = await self._compute([DeadlineQuery(key=d.key, clock_start=workflow.now(),
                                                  agreed=msg.timescale, with_reminder=True)])
         assert a.due is not None
-        if d.latest_allowed is not None and a.due > d.latest_allowed:
+        soft = limits.soft_max(book, d)
+        beyond = d.latest_allowed is not None and a.due > d.latest_allowed
+        if beyond and soft:
+            timescale = limits.timescale_of(book, d)
+            assert timescale is not None
+            check.check_beyond_max(book, msg, d, timescale)
+        elif beyond:
             check.reject(f"That would end on {a.due.isoformat()}, after the protocol's maximum "
                          f"({d.latest_allowed.isoformat()}, {d.source}).")
         extension = d.agreed is not None
@@ -592,6 +724,14 @@ class DisagreementWorkflow:
         d.status, d.next_nudge = "pending", None
         kind = "timescale_extended" if extension else "timescale_agreed"
         agreed_by = ", ".join(msg.agreed_by) or msg.by.name
+        if soft:
+            d.beyond_max = limits.beyond_max_note(msg.agreed_by, msg.reason, soft) if beyond \
+                else ""
+            if beyond:
+                book.event(now, "timescale_beyond_max",
+                           f"Timescale for '{d.what}' goes beyond the document's maximum "
+                           f"({d.timescale}, {d.source}): {d.beyond_max}", actor=msg.by.name,
+                           via=via, deadline=d.key, source=soft)
         book.event(now, kind, f"Timescale for '{d.what}' {'extended' if extension else 'agreed'}"
                    f": {msg.timescale.describe()}, due {a.due.isoformat()} (agreed by "
                    f"{agreed_by})", actor=msg.by.name, via=via, reason=msg.reason,
@@ -669,6 +809,7 @@ class DisagreementWorkflow:
             method=msg.method, said=msg.said, agreed=msg.agreed, approved_by=msg.approved_by,
             by=msg.by)
         book.discussions.append(record)
+        met = limits.met_by_discussion(book, record)
         how = CONTACT_METHODS[msg.method]
         book.event(now, "discussion_recorded",
                    f"Discussion ({how.lower()}, {london(record.at)}) with "
@@ -677,8 +818,16 @@ class DisagreementWorkflow:
                    actor=msg.by.name, via=via, stage=record.stage,
                    at=record.at.isoformat(), method=msg.method,
                    approved_by=msg.approved_by)
+        for d in met:
+            d.status = "met"
+            book.event(now, "step_done", f"{d.what}: done, by the {how.lower()} of "
+                       f"{london(record.at)} with {record.with_whom()}.", actor=msg.by.name,
+                       via=via, stage=d.stage or book.stage_id, deadline=d.key, source=d.source)
+        if met:
+            self._upsert_progress()
         return (f"Recorded the discussion of {london(record.at)} with {record.with_whom()} "
-                f"at stage {record.stage}; the case stays at stage {book.stage_id}.")
+                f"at stage {record.stage}; the case stays at stage {book.stage_id}."
+                + "".join(f" It meets '{d.what}'." for d in met))
 
     async def _do_mark_step_done(self, msg: MarkStepDone, via: str) -> str:
         """Record a reminding deadline as met: its status is "met", so the wake loop (which
@@ -851,7 +1000,8 @@ class DisagreementWorkflow:
         workflow.upsert_search_attributes([
             sa.CASE_STAGE.value_set(book.stage_id),
             sa.CASE_STATUS.value_set(book.status),
-            sa.CASE_OVERDUE.value_set(book.overdue(workflow.now())),
+            sa.CASE_OVERDUE.value_set(book.overdue(workflow.now())
+                                      or limits.any_drifting(book)),
             sa.CASE_NEXT_DEADLINE.value_set(nxt) if nxt else sa.CASE_NEXT_DEADLINE.value_unset(),
         ])
 

@@ -1,75 +1,125 @@
-"""What keeps a case alive whatever its own users send (issue 14).
+"""Limits as the documents set them, and what needs a person's eye (issue 15).
 
-- :class:`ActionRate`: at most so many accepted actions per minute and per 24 hours on one case
-  (``CaseInput.limits``), checked by the workflow's validators, so the CLI, the web forms and
-  any other client get the same refusal, before anything is written to the history.
-- :class:`Switch`: a ``workflow.patched`` marker asked only when new behaviour would change
-  what the workflow does, with one id per question until the first that answers True, so a
-  saved history replays as it ran and a running case takes the new behaviour up at once.
-
-Deterministic: the instants are the workflow's own (``workflow.now()`` when an action was
-accepted), never a clock.
+Pure functions over the case book (no I/O, no clock: ``now`` is passed in), used by the
+workflow and by the snapshot every reader sees. A limit says what passing it does: escalate,
+remind, or (Leeds' month, "where possible") a breach on the record. What keeps reminding after
+the protocol's own nudges shows as drifting, so nothing drifts in silence.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from temporalio import workflow
+from protocols.caserecord import london
+from protocols.messages import DeadlineState, Discussion
+from protocols.schema import DeadlineRule, PolicyIssueRoute, Timescale
 
-from protocols.messages import CaseLimits
-
-MINUTE = timedelta(minutes=1)
-DAY = timedelta(days=1)
-
-
-class ActionRate:
-    """The instants of the actions a case accepted in the last 24 hours."""
-
-    def __init__(self, limits: CaseLimits, recent: list[datetime] | None = None) -> None:
-        self.limits = limits
-        self._times: deque[datetime] = deque(sorted(recent or []))
-
-    def _prune(self, now: datetime) -> None:
-        while self._times and self._times[0] <= now - DAY:
-            self._times.popleft()
-
-    def record(self, now: datetime) -> None:
-        self._prune(now)
-        self._times.append(now)
-
-    def recent(self, now: datetime) -> list[datetime]:
-        self._prune(now)
-        return list(self._times)
-
-    def refusal(self, now: datetime) -> str:
-        """Why one more action now would be refused ('' if it would not)."""
-        self._prune(now)
-        last_minute = sum(1 for t in self._times if t > now - MINUTE)
-        if last_minute >= self.limits.per_minute:
-            return (f"This case has taken {last_minute} actions in the last minute, the most "
-                    f"this service accepts on one case; nothing was recorded. Try again in a "
-                    f"minute.")
-        if len(self._times) >= self.limits.per_day:
-            again = self._times[0] + DAY
-            return (f"This case has taken {len(self._times)} actions in the last 24 hours, "
-                    f"the most this service accepts on one case; nothing was recorded. It "
-                    f"accepts actions again from {again:%d %b %H:%M} UTC; if this is urgent, "
-                    f"contact the partnership's business unit.")
-        return ""
+if TYPE_CHECKING:
+    from workflows.book import CaseBook
 
 
-class Switch:
-    """Asks ``workflow.patched(f"{name}.{n}")`` with a fresh ``n`` until one answers True."""
+def policy_issues_taken(book: CaseBook, route: PolicyIssueRoute) -> bool:
+    """Whether the current stage's discussion can raise significant policy issues (York: the
+    senior managers' discussion, stage 3, onward); any stage where the route says nothing."""
+    if route.taken_from is None:
+        return True
+    index = book.protocol.stage_index
+    return index(book.stage_id) >= index(route.taken_from)
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.asks = 0
-        self.on = False
 
-    def __call__(self) -> bool:
-        if not self.on:
-            self.asks += 1
-            self.on = workflow.patched(f"{self.name}.{self.asks}")
-        return self.on
+def met_by_discussion(book: CaseBook, record: Discussion) -> list[DeadlineState]:
+    """The live deadlines of the discussion's stage that a contact recorded in time meets
+    (Swindon's "When": the discussion or contact "should take place" within N working days;
+    one recorded after the date is on the record, and the deadline stays passed)."""
+    out = []
+    for d in book.stage_deadlines(record.stage):
+        rule = rule_of(book, d)
+        if (rule is not None and rule.met_by_discussion and d.live
+                and (d.due is None or record.at <= d.due)):
+            out.append(d)
+    return out
+
+
+def learning_carried(book: CaseBook) -> list[str]:
+    """Every learning point recorded at any stage, in order, each once: carried to the
+    resolution and referred as the document says (York s5 Stage 3 para 4, Dudley Key principle
+    9, Barnsley 3.10, Swindon s4 Stage 5)."""
+    return list(dict.fromkeys(p for o in book.outcomes for p in o.learning_points))
+
+
+def rule_of(book: CaseBook, d: DeadlineState) -> DeadlineRule | None:
+    """The protocol rule a stage deadline comes from."""
+    if d.kind != "stage" or d.stage is None:
+        return None
+    return next((r for r in book.protocol.stage(d.stage).deadlines if r.id == d.rule), None)
+
+
+def timescale_of(book: CaseBook, d: DeadlineState) -> Timescale | None:
+    rule = rule_of(book, d)
+    return rule.timescale if rule is not None else None
+
+
+def soft_max(book: CaseBook, d: DeadlineState) -> str:
+    """The rule that lets an agreed timescale go beyond the document's maximum (Leeds s4
+    bullet 1: "agreed and recorded"); empty where the maximum is hard (York's "whichever is
+    less")."""
+    timescale = timescale_of(book, d)
+    return timescale.beyond_max if timescale is not None else ""
+
+
+def beyond_max_note(agreed_by: list[str], reason: str, rule: str) -> str:
+    return f"agreed by {', '.join(agreed_by)} because {reason} ({rule})"
+
+
+def keeps_reminding(book: CaseBook) -> bool:
+    """Whether reminders go on after the protocol's nudges (a protocol frozen before this
+    was recorded stops after them, and its awaited duties lapse, as they did then)."""
+    return book.protocol.reminders.then_every_working_days is not None
+
+
+def drifting(book: CaseBook, d: DeadlineState) -> bool:
+    """Still waiting after every nudge the protocol gives: shown as drifting while open."""
+    return (keeps_reminding(book) and d.live and not book.closed
+            and d.nudges >= book.protocol.reminders.max_nudges)
+
+
+def any_drifting(book: CaseBook) -> bool:
+    return any(drifting(book, d) for d in book.deadlines.values())
+
+
+def flags(book: CaseBook, now: datetime) -> list[str]:
+    """What needs a person's eye, one line each, for status, the case page and reports."""
+    out: list[str] = []
+    if book.status == "paused":
+        out.append(f"Paused since {london(book.paused_at)}: {book.paused_reason}")
+    limit = book.protocol.overall_limit
+    for d in book.deadlines.values():
+        if d.kind == "overall" and d.status == "breached" and limit is not None \
+                and limit.records_breach:
+            out.append(f"Overall limit passed on {london(d.due)}: {d.what} ({d.timescale}); "
+                       f"recorded as a breach, the case carries on ({d.source})")
+        if d.beyond_max and d.status != "cancelled":
+            agreed = d.agreed.describe() if d.agreed else d.timescale
+            out.append(f"Timescale beyond the document's maximum for '{d.what}': {agreed}, "
+                       f"{d.beyond_max}")
+        if drifting(book, d):
+            refer = [r.label for r in book.protocol.referrals_from(book.stage_id)
+                     if not r.on_not_resolved] if d.kind == "stage" else []
+            out.append(f"Drifting: {_waiting(d)}; {d.nudges} reminders sent, reminding "
+                       f"every {book.protocol.reminders.then_every_working_days} working days"
+                       + (f"; the document allows: {', '.join(refer)} (refer)" if refer
+                          else ""))
+        elif d.kind == "duty" and d.status == "expired" and d.due is not None and d.due <= now:
+            out.append(f"Overdue since {london(d.due)}: {_waiting(d)}")
+    return out
+
+
+def _waiting(d: DeadlineState) -> str:
+    if d.kind == "duty" and d.rule == "written_confirmation":
+        return f"awaiting written confirmation ({d.what}), overdue"
+    if d.status == "awaiting_agreement":
+        return f"no timescale agreed for '{d.what}'"
+    if d.due is None:
+        return f"'{d.what}' has no fixed time ({d.timescale}, {d.source})"
+    return f"'{d.what}' was due {london(d.due)}"

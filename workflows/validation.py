@@ -28,11 +28,13 @@ from protocols.messages import (
     Pause,
     RecordDiscussion,
     RecordOutcome,
+    Refer,
     ReportImmediateRisk,
     Resume,
     Withdraw,
 )
 from protocols.permissions import BUSINESS_UNIT, Effective, Seat, eligible, held_by, names
+from protocols.schema import Referral, Timescale
 from workflows.book import CaseBook
 
 REJECTED = "Rejected"
@@ -98,6 +100,10 @@ def check_bypass(book: CaseBook, msg: Bypass, *, collected: bool = False) -> Non
 
 def check_pause(book: CaseBook, msg: Pause) -> None:
     _must_be_open(book)
+    halting = book.protocol.halting
+    if halting is not None and not halting.allowed:
+        reject(f"The {book.protocol.short_name} protocol does not provide for halting a case, "
+               f"so its timescales keep running ({halting.source}: {halting.text})")
 
 
 def check_resume(book: CaseBook, msg: Resume) -> None:
@@ -126,11 +132,17 @@ def check_agree_timescale(book: CaseBook, msg: AgreeTimescale, now: datetime) ->
         if agreed.until <= now:
             reject("The agreed date is in the past.", "timescale.until")
         if deadline.latest_allowed is not None and agreed.until > deadline.latest_allowed:
+            if timescale.beyond_max:
+                check_beyond_max(book, msg, deadline, timescale)
+                return
             reject(f"The protocol allows at most {timescale.max_working_days} working days for "
                    f"this stage ({deadline.source}); the latest date is "
                    f"{deadline.latest_allowed.isoformat()}.", "timescale.until")
     if (agreed.kind == "working_days" and timescale.max_working_days is not None
             and (agreed.amount or 0) > timescale.max_working_days):
+        if timescale.beyond_max:
+            check_beyond_max(book, msg, deadline, timescale)
+            return
         reject(f"The protocol allows at most {timescale.max_working_days} working days for this "
                f"stage ({deadline.source}); {agreed.amount} were asked for.",
                "timescale.amount")
@@ -139,6 +151,18 @@ def check_agree_timescale(book: CaseBook, msg: AgreeTimescale, now: datetime) ->
                "reason")
     if deadline.agreed is not None and not msg.agreed_by:
         reject("Record who agreed the extension.", "agreed_by")
+
+
+def check_beyond_max(book: CaseBook, msg: AgreeTimescale, deadline: DeadlineState,
+                     timescale: Timescale) -> None:
+    """A timescale past a "where possible" maximum (Leeds: "ideally within 10 working days")
+    is accepted only with who agreed it and why ("agreed and recorded", s4 bullet 1)."""
+    if msg.reason.strip() and [n for n in msg.agreed_by if n.strip()]:
+        return
+    reject(f"The {book.protocol.short_name} protocol asks for at most "
+           f"{timescale.max_working_days} working days where possible ({deadline.source}); a "
+           f"longer timescale must be agreed and recorded ({timescale.beyond_max}): say who "
+           f"agreed it and why.", "agreed_by" if msg.reason.strip() else "reason")
 
 
 def find_agreeable(book: CaseBook, rule_id: str):
@@ -262,6 +286,34 @@ def check_step_done(book: CaseBook, msg: MarkStepDone) -> None:
     find_markable(book, msg.deadline)
 
 
+def find_referral(book: CaseBook, referral_id: str) -> Referral:
+    """The referral a decision is about: one the document allows from the current stage."""
+    here = book.protocol.referrals_from(book.stage_id)
+    if referral_id:
+        here = [r for r in here if r.id == referral_id]
+    if not here:
+        known = ", ".join(r.id for r in book.protocol.referrals_from(book.stage_id))
+        reject(f"The {book.protocol.short_name} protocol reserves no referral"
+               f"{' called ' + repr(referral_id) if referral_id else ''} at stage "
+               f"{book.stage_id}" + (f"; here: {known}." if known else "."), "referral")
+    if len(here) > 1:
+        reject("Say which referral: " + ", ".join(f"{r.id} ({r.label})" for r in here) + ".",
+               "referral")
+    return here[0]
+
+
+def check_refer(book: CaseBook, msg: Refer) -> None:
+    _must_be_open(book)
+    referral = find_referral(book, msg.referral)
+    if not msg.refer and book.referral_open != referral.id:
+        reject(f"A decision not to refer closes the case only where the stage's 'not resolved' "
+               f"offered it ({referral.source}); otherwise just carry on with the stage.",
+               "referral")
+    if not [n for n in msg.decided_by if n.strip()]:
+        reject(f"Record who decided ({referral.label.lower()}: {referral.source}).",
+               "decided_by")
+
+
 def check_legal_hold(book: CaseBook, msg: LegalHold) -> None:
     if book.legal_hold == msg.on:
         reject(f"The case is already {'on' if msg.on else 'off'} legal hold.")
@@ -281,6 +333,7 @@ VERBS = {
     "set_legal_hold": "place or lift a legal hold",
     "record_discussion": "record a discussion on this case",
     "mark_step_done": "mark this step done",
+    "refer": "decide on this referral",
 }
 
 
@@ -385,5 +438,6 @@ CHECKS: dict[str, Check] = {
     "set_legal_hold": lambda book, msg, now: check_legal_hold(book, msg),
     "record_discussion": check_discussion,
     "mark_step_done": lambda book, msg, now: check_step_done(book, msg),
+    "refer": lambda book, msg, now: check_refer(book, msg),
 }
 assert set(CHECKS) == {a.id for a in ACTIONS}, "every action needs its check"

@@ -309,6 +309,16 @@ def _discussion(args) -> dict[str, Any]:
             "agreed": args.agreed, "approved_by": args.approved_by}
 
 
+def _refer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--referral", help="which referral (shown by `status` and `protocols "
+                   "show`); needed only where a stage has more than one")
+    p.add_argument("--not-refer", action="store_true",
+                   help="decide not to refer, where 'not resolved' offered the decision: "
+                   "the case closes, recording why")
+    p.add_argument("--reason", required=True, help="why")
+    p.add_argument("--decided-by", action="append", help="who decided (repeatable)")
+
+
 def _step_done_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deadline", required=True,
                    help="the deadline's key, e.g. 2/discuss_with_line_managers (see status)")
@@ -332,6 +342,8 @@ ACTION_ARGUMENTS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Bui
     "mark_step_done": (_step_done_args, lambda a: {"deadline": a.deadline,
                                                    "done_by": a.done_by or [],
                                                    "note": a.note}),
+    "refer": (_refer_args, lambda a: {"referral": a.referral or "", "refer": not a.not_refer,
+                                      "reason": a.reason, "decided_by": a.decided_by or []}),
 }
 assert set(ACTION_ARGUMENTS) == {a.id for a in MANAGER_ACTIONS}, "a command per manager action"
 
@@ -347,6 +359,10 @@ def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> No
     print(f"  stage {state.stage}: {state.stage_name} (since {london(state.stage_entered_at)})")
     if state.paused_reason:
         print(f"  paused: {state.paused_reason}")
+    if state.flags:
+        print("  needs attention:")
+        for line in state.flags:
+            print(f"    ! {line}")
     live = [d for d in state.deadlines if d.status in ("pending", "awaiting_agreement",
                                                        "expired")]
     if live:

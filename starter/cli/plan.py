@@ -132,8 +132,8 @@ def describe_protocol(p: Protocol) -> str:
     lines.append(f"Bypass: {bypass}  [{p.bypass.source}]")
     if p.overall_limit:
         ol = p.overall_limit
-        lines.append(f"Overall limit: {ol.timescale.describe()} from {ol.clock}, then stage "
-                     f"{ol.escalate_to}  [{ol.source}]")
+        lines.append(f"Overall limit: {ol.timescale.describe()} from {ol.clock}; when passed: "
+                     f"{ol.describe_passing()}  [{ol.source}]")
     lines.append("")
     for s in p.stages:
         lines.append(f"Stage {s.id}: {s.name}  [{s.source}]")

@@ -162,6 +162,14 @@ def _step_done(v: dict[str, Any], state: FormState) -> dict[str, Any]:
             "note": text(v, "note")}
 
 
+def _refer(v: dict[str, Any], state: FormState) -> dict[str, Any]:
+    decision = text(v, "refer")
+    if decision not in ("yes", "no"):
+        state.add("refer", "Select whether the case is referred")
+    return {"referral": text(v, "referral"), "refer": decision != "no",
+            "reason": text(v, "reason"), "decided_by": lines(v.get("decided_by"))}
+
+
 def _action(action_id: str, button: str, build: Builder, fields: tuple[str, ...],
             required: tuple[str, ...] = (), **more: Any) -> Action:
     return Action(actions.BY_ID[action_id], button, build, fields, required, **more)
@@ -191,6 +199,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
              "agreed", "approved_by"), ("with_name", "said")),
     _action("mark_step_done", "Record the step as done", _step_done,
             ("deadline", "done_by", "note")),
+    _action("refer", "Record the decision", _refer,
+            ("referral", "refer", "reason", "decided_by"), ("reason",)),
 )}
 assert set(ACTIONS) == {a.id for a in actions.MANAGER_ACTIONS}, "a form per manager action"
 

@@ -135,7 +135,12 @@ def available_actions(state: CaseState, protocol: Protocol | None) -> list[tuple
             ids.append("agree_timescale")
         if protocol is None or protocol.bypass.allowed:
             ids.append("bypass")
-        ids += ["pause", "assign", "report_immediate_risk", "withdraw"]
+        if protocol is not None and protocol.referrals_from(state.stage):
+            ids.append("refer")
+        # Only where the document provides halting (Leeds s3 Stage 4 para 2).
+        if protocol is None or protocol.halting is None or protocol.halting.allowed:
+            ids.append("pause")
+        ids += ["assign", "report_immediate_risk", "withdraw"]
     elif state.status == "paused":
         ids = ["resume", "record_discussion", *steps, "assign", "report_immediate_risk",
                "withdraw"]
@@ -224,6 +229,11 @@ def _form_context(state: CaseState, protocol: Protocol | None) -> dict[str, Any]
                                   for s in stages if s.id in state.stages_visited],
         "step_options": [(d.key, f"Stage {d.stage}: {d.what}", f"{d.who}, {due_text(d)}")
                          for d in markable(state)],
+        "referral_options": [(r.id, r.label, f"{r.reason} ({r.source})")
+                             for r in (protocol.referrals_from(state.stage) if protocol else [])],
+        "refer_options": [("yes", "Refer the case", ""),
+                          ("no", "Do not refer: the case closes, recording why",
+                           "Only where 'not resolved' at this stage offered the decision")],
     }
 
 
@@ -233,6 +243,9 @@ def _defaults(action: Action, state: CaseState) -> dict[str, Any]:
     if action.name == "mark_step_done":
         steps = markable(state)
         return {"deadline": steps[0].key} if len(steps) == 1 else {}
+    if action.name == "refer":
+        return {"refer": "yes", **({"referral": state.open_referral} if state.open_referral
+                                   else {})}
     if action.name == "confirm_in_writing":
         duties = awaited_duties(state)
         return {"duty": duties[0].rule} if len(duties) == 1 else {}

@@ -96,7 +96,8 @@ def test_plan_shows_duties_without_a_timescale_and_the_overall_limit() -> None:
     leeds = plan(load_protocol("leeds"), CAL, at("2030-02-25 11:00"))
     [overall] = leeds.overall
     assert (overall.who, overall.due, overall.on_expiry) == (
-        "All parties", at("2030-03-25 17:00"), "escalate to stage 4")
+        "All parties", at("2030-03-25 17:00"),
+        "recorded as a breach; the parties are told; the case carries on")
     # Swindon stage 1 counts from the concern; started later it would still.
     swindon = plan(load_protocol("swindon"), CAL, at("2030-03-01 10:00"))
     assert swindon.stages[0].deadlines[0].due == at("2030-03-05 17:00")

@@ -147,13 +147,33 @@ def test_agreed_timescales_within_the_protocol() -> None:
     check.check_agree_timescale(book, agree("1", kind="hours", amount=0), NOW)
     check.check_agree_timescale(book, agree("1", kind="until",
                                             until=at("2030-03-18 17:00")), NOW)
+    # Leeds' 10 working days are "where possible" / "ideally" (s3 Step 2 para 2, s4 bullet 1):
+    # more is accepted only with who agreed it and why ("agreed and recorded", s4 bullet 1).
+    soft = ("The LSCP protocol asks for at most 10 working days where possible (s1); a longer "
+            "timescale must be agreed and recorded (Leeds s4 bullet 1): say who agreed it and "
+            "why.")
     assert refused(check.check_agree_timescale, book,
-                   agree("1", kind="working_days", amount=11), NOW) == (
-        "The protocol allows at most 10 working days for this stage (s1); 11 were asked for.")
+                   agree("1", kind="working_days", amount=11), NOW) == soft
     assert refused(check.check_agree_timescale, book,
-                   agree("1", kind="until", until=at("2030-03-18 17:01")), NOW) == (
-        "The protocol allows at most 10 working days for this stage (s1); the latest date is "
-        "2030-03-18T17:00:00+00:00.")
+                   agree("1", kind="until", until=at("2030-03-18 17:01")), NOW) == soft
+    assert refused(check.check_agree_timescale, book, agree(
+        "1", kind="working_days", amount=11, reason="Waiting for the strategy meeting"),
+        NOW) == soft
+    check.check_agree_timescale(book, agree("1", kind="working_days", amount=15,
+                                            reason="Strategy meeting on the 25th",
+                                            agreed_by=["Rae Raiser", "Rob Receiver"]), NOW)
+    # York stage 2's "5 working days ... (whichever is less)" stays a hard maximum.
+    york = book_for("york")
+    enter(york, "2")
+    york.deadlines["2/resolve"] = deadline("2/resolve", stage="2", due="2030-03-11 17:00",
+                                           latest_allowed=at("2030-03-11 17:00"))
+    assert refused(check.check_agree_timescale, york, agree(
+        "2", kind="working_days", amount=6, reason="x", agreed_by=["Lee"]), NOW) == (
+        "The protocol allows at most 5 working days for this stage (s1); 6 were asked for.")
+    assert refused(check.check_agree_timescale, york, agree(
+        "2", kind="until", until=at("2030-03-11 17:01"), reason="x", agreed_by=["Lee"]),
+        NOW) == ("The protocol allows at most 5 working days for this stage (s1); the latest "
+                 "date is 2030-03-11T17:00:00+00:00.")
     assert refused(check.check_agree_timescale, book, agree("1", kind="working_days"), NOW) \
         == "Say how many working days were agreed."
     assert refused(check.check_agree_timescale, book, agree("1", kind="hours"), NOW) \
