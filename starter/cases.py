@@ -28,6 +28,7 @@ from protocols.messages import (
     TimelineEvent,
     Urgency,
 )
+from protocols.naming import naming_problems
 from protocols.permissions import PermissionRule, parse_deployment
 from protocols.schema import Protocol
 from starter import endings
@@ -145,6 +146,14 @@ def build_case_input(
     return CaseInput(protocol=protocol, protocol_hash=protocol.content_hash(), case=case,
                      urgency=urgency, raised_by=actor, search_attributes=search_attributes,
                      permissions=deployment_permissions(settings, protocol.id))
+
+
+def check_named(inp: CaseInput) -> None:
+    """Refuse a case whose first actors cannot be told: the people of the stage it starts at
+    (named, with an address) and at least one address per side (protocols.naming)."""
+    problems = naming_problems(inp.protocol, inp.case, inp.urgency)
+    if problems:
+        raise InvalidInput("; ".join(problems.values()), problems)
 
 
 def deployment_permissions(settings: Settings, protocol: str) -> list[PermissionRule]:
@@ -294,6 +303,11 @@ def refusal_of(exc: BaseException) -> Refusal | None:
 
 async def get_state(client: Client, workflow_id: str, run_id: str = "") -> CaseState:
     return await case_handle(client, workflow_id, run_id).query(DisagreementWorkflow.state)
+
+
+async def get_case_input(client: Client, workflow_id: str, run_id: str = "") -> CaseInput:
+    """What the case was raised with: its details (personal data: never log it) and rules."""
+    return await case_handle(client, workflow_id, run_id).query(DisagreementWorkflow.case_input)
 
 
 async def get_timeline(client: Client, workflow_id: str,

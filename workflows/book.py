@@ -19,6 +19,7 @@ from protocols.messages import (
     Person,
     TimelineEvent,
 )
+from protocols.naming import unreached
 from protocols.permissions import SIDES, Effective, Seat, rule_for, seats
 from protocols.schema import Protocol, Stage
 
@@ -198,7 +199,7 @@ class CaseBook:
 
     def snapshot(self, now: datetime) -> CaseState:
         stage = self.stage
-        return CaseState(
+        state = CaseState(
             workflow_id=self.workflow_id,
             reference=self.inp.case.reference,
             protocol=self.protocol.id,
@@ -223,3 +224,7 @@ class CaseBook:
             retention_class=self.inp.case.retention_class,
             legal_hold=self.legal_hold,
         )
+        # Who owns a live deadline now but cannot be e-mailed: for the actor and the business
+        # unit (the case page's banner, the CLI's warning, a dashboard reading the state).
+        state.unreached = unreached(self.protocol, self.inp.case, state)
+        return state

@@ -18,6 +18,7 @@ from infra.settings import load_settings
 from protocols.actions import MANAGER_ACTIONS
 from protocols.loader import available_protocols, protocol_choices
 from protocols.messages import CONTACT_METHODS, ActionResult, Actor, CaseState
+from protocols.naming import slots_to_name
 from starter.cli import lazy
 from starter.cli.operators import acting, add_acting_arguments
 from starter.cli.output import table
@@ -141,6 +142,10 @@ def cmd_raise(args: argparse.Namespace) -> int:
                       agency=raiser.get("agency", ""), email=raiser.get("email", ""),
                       role_key="raising")
     inp = cases.build_case_input(protocol, data, urgency, actor)
+    try:
+        cases.check_named(inp)
+    except ValueError as exc:
+        raise ValueError(_naming_help(inp, exc)) from None
 
     async def go(client) -> int:
         settings = load_settings()
@@ -149,9 +154,29 @@ def cmd_raise(args: argparse.Namespace) -> int:
         print(f"Raised case {handle.id} under the {inp.protocol.partnership} protocol.")
         if state:
             _print_state(state, brief=True)
+        later = [s for s in slots_to_name(inp.protocol, inp.case, inp.urgency)
+                 if not s.required and s.key not in inp.case.holders]
+        if later:
+            print("  not named yet (name them when known with `resolutions assign "
+                  f"{handle.id} --role KEY --name … --email …`):")
+            for s in later:
+                print(f"    - stage {s.stage_id}: {s.title} (--role {s.key})")
         return 0
 
     return _run(go)
+
+
+def _naming_help(inp: Any, exc: ValueError) -> str:
+    """The refusal, with the --holder each missing person of the starting stage needs."""
+    missing = [s for s in slots_to_name(inp.protocol, inp.case, inp.urgency)
+               if s.required and not (inp.case.holders.get(s.key)
+                                      and inp.case.holders[s.key].email)]
+    lines = [str(exc)]
+    if missing:
+        lines.append("name them with:")
+        lines += [f"  --holder '{s.key}=NAME <EMAIL>'   ({s.title}, stage {s.stage_id})"
+                  for s in missing]
+    return "\n".join(lines)
 
 
 async def _wait_for_stage(client, workflow_id: str) -> CaseState | None:
@@ -361,10 +386,9 @@ def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> No
         print("  next:")
         for line in state.expected_next:
             print(f"    - {line}")
-    if state.not_notified and not brief:
-        print("  not notified (address missing):")
-        for line in state.not_notified:
-            print(f"    - {line}")
+    for line in state.unreached:
+        print(f"  warning: not told, so cannot act: {line}. Name them with an address: "
+              f"`resolutions assign {state.workflow_id} --role KEY --name … --email …`")
     if state.closed_at:
         print(f"  closed {london(state.closed_at)}: {state.closing_summary}")
     if not brief and state.discussions:

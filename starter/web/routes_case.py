@@ -18,6 +18,7 @@ from protocols.schema import Protocol
 from starter import cases, endings
 from starter.errors import explain
 from starter.web import flash as flashes
+from starter.web import plain
 from starter.web.actions import ACTIONS, Action, by_slug, ordered
 from starter.web.csrf import FIELD, CsrfError
 from starter.web.deps import (
@@ -166,12 +167,23 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
               "This case is closed; nothing more can be recorded on it." if closed else
               access.reason or "Your link lets you read this case. Only the practitioners and "
               "managers named on the case can record what happens.")
+    # What the disagreement is about: for the people named on the case (a case-bound link)
+    # and the business unit; never the child's details (SECURITY.md).
+    inp = await temporal(cases.get_case_input(client, workflow_id, _run(request)))
+    case = inp.case
+    shows_case = bool(grant.workflow_id) or grant.role == "business_unit"
     must_act = sorted((d for d in state.deadlines if d.live),
                       key=lambda d: (d.due is None, d.due or d.clock_start))
     response = render(
         request, "case.html", state=state, timeline=timeline, protocol=protocol, stage=stage,
         stage_known=bool(state.stages_visited), must_act=must_act, due_text=due_text,
         contact_methods=CONTACT_METHODS,
+        about=plain.about(case) if shows_case else None,
+        people=plain.people(protocol, case, {"raising": case.raising.person(),
+                                             "receiving": case.receiving.person(),
+                                             **state.holders}),
+        role_label=lambda key: plain.role_label(protocol, case, key),
+        expiry_text=plain.expiry_text, event_text=plain.event_text,
         actions=available_actions(state, protocol) if access.act and not ended else [],
         ended=ended,
         read_only_reason=reason, flash=flash, case_url=f"/t/{token}/cases/{workflow_id}",

@@ -51,7 +51,8 @@ def _show(request: Request, token: str, grant: Grant, protocol: Protocol, form: 
                   urgency_options=raise_form.urgency_options(protocol),
                   category_options=raise_form.category_options(protocol),
                   kind_options={side: raise_form.kind_options(protocol, side)
-                                for side in ("raising", "receiving")})
+                                for side in ("raising", "receiving")},
+                  holder_slots=raise_form.holder_slots(protocol))
 
 
 def _protocol(name: str) -> Protocol | None:
@@ -95,7 +96,12 @@ async def raise_submit(request: Request, token: str) -> Response:
         inp = cases.build_case_input(protocol.id, data, urgency, grant.actor(),  # type: ignore[arg-type]
                                      settings=web(request).settings)
     except cases.InvalidInput as exc:
-        add_model_errors(form, exc.fields)
+        add_model_errors(form, raise_form.holder_errors(exc.fields))
+    if inp is not None:
+        try:
+            cases.check_named(inp)
+        except cases.InvalidInput as exc:
+            add_model_errors(form, raise_form.holder_errors(exc.fields))
     if form.has_errors or inp is None:
         return _show(request, token, grant, protocol, raise_form.ordered(form), 400)
     client = web(request).client
