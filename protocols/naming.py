@@ -76,8 +76,17 @@ def slots_to_name(protocol: Protocol, case: CaseDetails, urgency: Urgency | str
             out.append(Slot(key=key, stage_id=stage.id, stage_name=stage.name,
                             side=agency_side(stage, slot),
                             title=role_title(protocol, case, stage, slot, with_side=False),
-                            required=stage is first and urgency != "immediate-risk"))
+                            required=(stage is first and urgency != "immediate-risk"
+                                      and not named_later(protocol, key))))
     return out
+
+
+def named_later(protocol: Protocol, key: str) -> bool:
+    """Whether the document lets the raiser name this role once the case is open (Swindon
+    s4 Stage 1: the raiser's own line manager, whom the raising side names): a document
+    ``assign`` rule for the role that the raising practitioner may use."""
+    return any(rule.action == "assign" and key in rule.of and "raising" in rule.who
+               for rule in protocol.permissions)
 
 
 def naming_problems(protocol: Protocol, case: CaseDetails, urgency: Urgency | str

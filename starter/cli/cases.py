@@ -167,15 +167,18 @@ def cmd_raise(args: argparse.Namespace) -> int:
 
 
 def _naming_help(inp: Any, exc: ValueError) -> str:
-    """The refusal, with the --holder each missing person of the starting stage needs."""
+    """The refusal in one go: each missing person of the starting stage with the --holder
+    that names them, then every other problem."""
+    fields: dict[str, str] = getattr(exc, "fields", {}) or {}
     missing = [s for s in slots_to_name(inp.protocol, inp.case, inp.urgency)
-               if s.required and not (inp.case.holders.get(s.key)
-                                      and inp.case.holders[s.key].email)]
-    lines = [str(exc)]
+               if f"holders.{s.key}.name" in fields or f"holders.{s.key}.email" in fields]
+    lines = [v for k, v in fields.items() if not k.startswith("holders.")] or (
+        [] if missing else [str(exc)])
     if missing:
-        lines.append("name them with:")
-        lines += [f"  --holder '{s.key}=NAME <EMAIL>'   ({s.title}, stage {s.stage_id})"
-                  for s in missing]
+        stage = missing[0]
+        lines.insert(0, f"the case starts at stage {stage.stage_id} ({stage.stage_name}), so "
+                        "these people act first: name each with an email address")
+        lines += [f"  --holder '{s.key}=NAME <EMAIL>'   ‘{s.title}’" for s in missing]
     return "\n".join(lines)
 
 
