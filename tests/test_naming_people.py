@@ -7,10 +7,12 @@ subprocess on `python worker.py`. Screenshots go to tests/web_screenshots/ (git-
 from __future__ import annotations
 
 import json
+import re
+import time
 
 from playwright.async_api import Browser, expect
 
-from tests.conftest import as_operator, cli
+from tests.conftest import as_operator, cli, wait_for
 from tests.test_web import (  # noqa: F401  (fixtures)
     Site,
     _chromium_installed,
@@ -25,6 +27,22 @@ YORK = ["raise", "--protocol", "york", "--reference", "2026-8101",
         "--receiving-name", "Rob Receiver", "--receiving-agency", "CSC",
         "--issue", "Case closed after one visit", "--risk", "Neglect continues",
         "--nature", "Threshold", "--aim", "Reopen the assessment"]
+
+
+async def _ics_url(on: Site, address: str) -> str | None:
+    """The URL of the first calendar entry e-mailed to ``address`` for the case."""
+    for msg in on.mail.messages:
+        if address not in (msg["X-Envelope-To"] or "") or \
+                msg["X-Resolutions-Case"] != "york-2026-8103":
+            continue
+        for part in msg.iter_attachments():
+            if part.get_filename("").endswith(".ics"):
+                text = part.get_content()
+                text = text.decode() if isinstance(text, bytes) else text
+                match = re.search(r"^URL:(\S+)", re.sub(r"\r?\n ", "", text), re.M)
+                if match:
+                    return match[1]
+    return None
 
 
 def test_cli_asks_for_the_first_actors_and_warns_of_the_unreached(running_worker) -> None:
@@ -63,6 +81,23 @@ def test_cli_asks_for_the_first_actors_and_warns_of_the_unreached(running_worker
     state = json.loads(cli(env, "status", "york-2026-8101", "--json").stdout)
     assert state["unreached"] == []
     assert "warning" not in cli(env, "status", "york-2026-8101").stdout
+
+    # A timescale of 0 or 400 hours gets the rule's words, not "give exactly one of" or a
+    # raw validation error.
+    for hours in ("0", "400"):
+        agreed = cli(rae, "agree-timescale", "york-2026-8101", "--stage", "2", "--hours",
+                     hours, ok=False)
+        assert agreed.returncode == 1
+        assert f"number of hours from 1 to 365; {hours} was given" in agreed.stderr, \
+            agreed.stderr
+
+    # `mail` lists who each message went to.
+    deadline = time.monotonic() + 30
+    while "lee@school.example" not in (listing := cli(env, "mail", "--case",
+                                                      "york-2026-8101").stdout):
+        assert time.monotonic() < deadline, listing
+        time.sleep(0.5)
+    assert "to rae@school.example" in listing or "rae@school.example," in listing, listing
 
 
 async def test_raise_form_names_the_senior_managers_and_the_page_reads_plainly(
@@ -143,3 +178,11 @@ async def test_escalating_to_an_unnamed_stage_shows_a_banner(
     await expect(banner).to_contain_text("Line manager (raising agency) for stage 2: nobody "
                                          "is named yet")
     await shot(page, "naming-03-banner-unreached")
+
+    # Stage 2's dated deadline comes as a calendar entry; it opens the case through the
+    # recipient's own personal link (a plain /cases/ address is no page at all).
+    ics_url = await wait_for(lambda: _ics_url(site, "rob@csc.example"), timeout=30)
+    assert "/t/" in ics_url
+    await page.goto(ics_url)
+    await expect(page.locator("h1")).to_have_text("Case york-2026-8103")
+    await expect(page.locator("#link-holder")).to_contain_text("Rob Receiver")

@@ -143,8 +143,10 @@ def subject_for(req: NotificationRequest) -> str:
         "outcome_recorded": f"stage {sid} outcome recorded — "
                             + ("resolved" if req.extra.get("resolved") == "true"
                                else "not resolved"),
-        "resolved": f"resolved at stage {sid}",
-        "confirmed_in_writing": "outcome confirmed in writing",
+        "resolved": f"resolved at stage {sid}"
+                    + ("; case closed" if req.extra.get("closes") else ""),
+        "confirmed_in_writing": "outcome confirmed in writing"
+                                + ("; case closed" if req.extra.get("closes") else ""),
         "paused": "paused — the clocks have stopped",
         "resumed": "resumed — the clocks are running again",
         "timescale_agreed": f"timescale agreed — {what}{due}",

@@ -233,8 +233,13 @@ def _bypass(args) -> dict[str, Any]:
             "agreed_by": args.agreed_by or [], "agreement_of": args.agreement_of or []}
 
 
+MAX_AGREED = 365  # protocols.deadlines.AgreedTimescale.amount's bound
+
+
 def _agree(args) -> dict[str, Any]:
-    given = [x for x in (args.working_days, args.hours, args.until, args.same_day) if x]
+    # 0 is a number given (refused below with the rule's words), not a flag left out.
+    given = [x for x in (args.working_days, args.hours, args.until or None,
+                         args.same_day or None) if x is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of --working-days N, --hours N, --until DATE or "
                          "--same-working-day")
@@ -246,6 +251,12 @@ def _agree(args) -> dict[str, Any]:
         timescale = {"kind": "until", "until": parse_moment(args.until, "--until").isoformat()}
     else:
         timescale = {"kind": "same_working_day"}
+    amount = timescale.get("amount")
+    if amount is not None and not 1 <= amount <= MAX_AGREED:
+        unit = "working days" if timescale["kind"] == "working_days" else "hours"
+        raise ValueError(f"An agreed timescale is a number of {unit} from 1 to {MAX_AGREED}; "
+                         f"{amount} was given. The protocol's own limit for the stage, where it "
+                         "sets one, is shown by `resolutions status`.")
     return {"stage": args.stage, "deadline": args.deadline or "", "timescale": timescale,
             "reason": args.reason or "", "agreed_by": args.agreed_by or []}
 
