@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from infra.contacts import contact_address
+from infra.contacts import contact_address, contact_confirmed
 from infra.settings import Settings
 from protocols.caserecord import agency_side, carried_from, held_by, holder, role_title
 from protocols.messages import NotificationRequest, Person
@@ -45,6 +45,9 @@ class Addressees:
     to: list[Recipient] = field(default_factory=list)
     cc: list[Recipient] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # Partnership contacts whose address (from the protocol file) this deployment has not
+    # confirmed: 'Name <address>', not sent to (infra.contacts.contact_confirmed).
+    held: list[str] = field(default_factory=list)
 
     @property
     def everyone(self) -> list[Recipient]:
@@ -63,6 +66,7 @@ class _Resolver:
     def __init__(self, req: NotificationRequest, settings: Settings) -> None:
         self.req, self.settings = req, settings
         self.missing: list[str] = []
+        self.held: list[str] = []
 
     def __call__(self, key: str) -> Recipient | None:
         if key.startswith("contact:"):
@@ -88,6 +92,11 @@ class _Resolver:
         address = contact_address(protocol, contact_id, self.settings)
         if not address:
             self._miss(name)
+            return None
+        if not contact_confirmed(protocol, contact_id, self.settings):
+            self._miss(f"{name} (not sent: address not confirmed)")
+            if f"{name} <{address}>" not in self.held:
+                self.held.append(f"{name} <{address}>")
             return None
         return Recipient(f"contact:{contact_id}", Person(name=name, email=address,
                                                          phone=contact.phone if contact else ""))
@@ -176,4 +185,5 @@ def resolve_addressees(req: NotificationRequest, settings: Settings) -> Addresse
     if not result.to and result.cc:
         result.to, result.cc = result.cc, []
     result.missing = resolve.missing
+    result.held = resolve.held
     return result

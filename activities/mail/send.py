@@ -105,7 +105,7 @@ class NotificationActivities:
         """Render and build the messages (CPU work, run in a thread so the worker's event loop
         keeps serving workflow tasks). One per distinct personal link: links are never shown
         to anyone else; attachments are rendered once and shared."""
-        context = build_context(req, people.missing)
+        context = build_context(req, people.missing, people.held)
         addresses = {c: contact_address(req.protocol, c, self.settings)
                      for c in req.protocol.contacts}
         forms = form_attachments(req, self.template_dir, addresses)

@@ -67,10 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The other command groups, each in its own module."""
-    from starter.cli import admin, audit, cases, mail, operators, roles, web
+    from starter.cli import admin, audit, cases, contacts, mail, operators, roles, web
 
     return [cases.register, mail.register, audit.register, admin.register, web.register,
-            roles.register, operators.register]
+            roles.register, operators.register, contacts.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
