@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from playwright.async_api import Browser, expect
+from temporalio.service import RPCError
 
 from tests.conftest import as_operator, cli, wait_for
 from tests.test_web import (  # noqa: F401  (fixtures)
@@ -186,3 +189,49 @@ async def test_escalating_to_an_unnamed_stage_shows_a_banner(
     await page.goto(ics_url)
     await expect(page.locator("h1")).to_have_text("Case york-2026-8103")
     await expect(page.locator("#link-holder")).to_contain_text("Rob Receiver")
+
+
+def _month_ago() -> datetime:
+    return datetime.now(UTC) - timedelta(days=30)
+
+
+async def test_backdated_raise_shows_what_has_passed_and_asks_first(
+        site: Site, chromium: Browser) -> None:  # noqa: F811
+    page = await chromium.new_page()
+    raiser = site.grant("raiser", "Rae Raiser", "rae@school.example", title="Teacher",
+                        agency="Example Primary School")
+    await page.goto(site.url(raiser) + "/raise?protocol=swindon")
+    arose = _month_ago()
+    for field, value in (("#reference", "2026-8105"), ("#receiving-name", "Carl Social"),
+                         ("#receiving-agency", "CSC"), ("#receiving-email", "carl@csc.example"),
+                         ("#arose", str(arose.day)), ("#arose-month", str(arose.month)),
+                         ("#arose-year", str(arose.year)), ("#arose-time", "10:00")):
+        await page.fill(field, value)
+    await page.get_by_role("button", name="Raise the disagreement").click()
+    await expect(page.locator("h1")).to_have_text("Deadlines have already passed")
+    await expect(page.locator("#passed")).to_contain_text("Stage 1: Internal discussion")
+    await expect(page.locator("#starts-at")).to_contain_text("stage 5")
+    with pytest.raises(RPCError):  # nothing is raised until the raiser confirms
+        await site.client.get_workflow_handle("swindon-2026-8105").describe()
+    await shot(page, "naming-04-backdated-confirm")
+    await page.get_by_role("button", name="Raise it starting at stage 5").click()
+    await expect(page.locator("h1")).to_have_text("Case swindon-2026-8105")
+    await shot(page, "naming-05-backdated-raised")
+
+
+def test_cli_refuses_a_backdated_raise_without_confirming(running_worker) -> None:
+    env, _proc, _tmp = running_worker
+    arose = _month_ago().strftime("%Y-%m-%dT10:00")
+    swindon = ["raise", "--protocol", "swindon", "--reference", "2026-8106",
+               "--raising-name", "Hana Visitor", "--raising-agency", "Health Visiting",
+               "--raising-email", "hana@hv.example", "--receiving-name", "Carl Social",
+               "--receiving-agency", "CSC", "--receiving-email", "carl@csc.example",
+               "--arose", arose]
+    refused = cli(env, *swindon, ok=False)
+    assert refused.returncode == 1
+    assert "Stage 1: Internal discussion" in refused.stderr, refused.stderr
+    assert "The case will start at stage 5" in refused.stderr
+    assert "--confirm-backdated" in refused.stderr
+    assert "no such case" in cli(env, "status", "swindon-2026-8106", ok=False).stderr
+    raised = cli(env, *swindon, "--confirm-backdated")
+    assert "Raised case swindon-2026-8106" in raised.stdout

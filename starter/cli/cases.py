@@ -23,7 +23,7 @@ from starter.cli import lazy
 from starter.cli.operators import acting, add_acting_arguments
 from starter.cli.output import table
 from starter.operators import read_token
-from starter.timefmt import london, parse_moment
+from starter.timefmt import london, parse_moment, utc_now
 
 cases = lazy("starter.cases")
 
@@ -146,6 +146,14 @@ def cmd_raise(args: argparse.Namespace) -> int:
         cases.check_named(inp)
     except ValueError as exc:
         raise ValueError(_naming_help(inp, exc)) from None
+    if inp.case.arose is not None and not args.confirm_backdated:
+        from starter.backdating import preview
+
+        backdated = preview(inp.protocol, inp.case.arose, inp.urgency, utc_now(),
+                            load_settings())
+        if backdated is not None:
+            raise ValueError("\n".join([*backdated.lines(), "Nothing was raised. Check "
+                                         "--arose, or raise it so with --confirm-backdated."]))
 
     async def go(client) -> int:
         settings = load_settings()
@@ -482,6 +490,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="case reference, e.g. 2026-0042 (never a name)")
     p.add_argument("--urgency", choices=["standard", "urgent", "immediate-risk"])
     p.add_argument("--arose", help="when the concern arose (default: now)")
+    p.add_argument("--confirm-backdated", action="store_true",
+                   help="raise a case whose --arose means deadlines have already passed "
+                        "(without it, the command shows which and stops)")
     for side in ("raising", "receiving"):
         for field in ("name", "role", "agency", "email", "phone"):
             p.add_argument(f"--{side}-{field}")
