@@ -103,9 +103,15 @@ def _quiet_stdout() -> None:
 
 
 def _error(message: str) -> None:
+    """'error: …' on stderr; a message of several lines (a refusal with what to do) keeps its
+    lines, each made safe; instants in London time."""
     from starter.cli.output import error
+    from starter.wording import londonise
 
-    error(one_line(message))
+    first, *rest = londonise(message).split("\n")
+    error(one_line(first))
+    for line in rest:
+        print(one_line(line), file=sys.stderr)
 
 
 def run() -> None:

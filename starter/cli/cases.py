@@ -24,6 +24,7 @@ from starter.cli.operators import acting, add_acting_arguments
 from starter.cli.output import table
 from starter.operators import read_token
 from starter.timefmt import london, parse_moment, utc_now
+from starter.wording import londonise
 
 cases = lazy("starter.cases")
 
@@ -223,7 +224,7 @@ def _action(name: str, build: Callable[[argparse.Namespace], dict[str, Any]]):
 
 
 def _print_result(result: ActionResult) -> None:
-    print(result.message)
+    print(londonise(result.message))
     print()
     _print_state(result.state, brief=True)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from protocols.caserecord import role_title
 from protocols.messages import CaseDetails, DeadlineState, Person, TimelineEvent
 from protocols.schema import Protocol
+from starter.wording import londonise
 
 EXPIRY = {"escalate": "the case moves up to the next stage",
           "remind": "a reminder is sent; the case stays at its stage"}
@@ -76,4 +77,4 @@ _EVENT_ID = re.compile(r"^[a-z]+(?:_[a-z]+)+: ")
 
 def event_text(e: TimelineEvent) -> str:
     """A timeline entry's summary without the event ids some carry ('stage_entered: …')."""
-    return _EVENT_ID.sub("", e.summary)
+    return londonise(_EVENT_ID.sub("", e.summary))

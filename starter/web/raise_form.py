@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from infra.links import Grant
-from protocols.messages import CaseDetails
-from protocols.naming import Slot, slots_to_name
+from protocols.messages import FROM_PEOPLE, CaseDetails
+from protocols.naming import Slot, naming_problems, slots_to_name
 from protocols.schema import Protocol
 from starter.web.forms import FormState, checked, read_date, read_moment, text
 
@@ -100,6 +102,17 @@ def holder_errors(fields: dict[str, str]) -> dict[str, str]:
     field names ('holder-2.raising.email': a stage id of digits is not a list index)."""
     return {("holder-" + k.removeprefix("holders.") if k.startswith("holders.") else k): v
             for k, v in fields.items()}
+
+
+def naming_problems_of(p: Protocol, data: dict[str, Any], urgency: str) -> dict[str, str]:
+    """Who must be named (protocols.naming) for what the form gave, where it reads as a case
+    at all (else its own errors say why)."""
+    try:
+        # The reference has its own error; who must be named does not depend on it.
+        case = CaseDetails.model_validate({**data, "reference": "0000"}, context=FROM_PEOPLE)
+    except ValidationError:
+        return {}
+    return naming_problems(p, case, urgency)
 
 
 def defaults(grant: Grant) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from starter.web.deps import (
 from starter.web.forms import FormState, add_model_errors, read_form
 from starter.web.rendering import PageError, render
 from starter.web.roles import Access, Denied, case_access, check_case, still_holds
+from starter.wording import londonise
 
 router = APIRouter()
 UPDATE_TIMEOUT = 30.0
@@ -306,7 +307,7 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
         if refusal is None:
             form.add(None, explain(exc))
         else:
-            form.add(action.field_for(refusal), refusal.message)
+            form.add(action.field_for(refusal), londonise(refusal.message))
     except RPCError as exc:
         form.add(None, explain(exc)[:1].upper() + explain(exc)[1:])
     except TimeoutError:
@@ -315,7 +316,8 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     if form.has_errors or result is None:
         return await _show_form(request, token, workflow_id, action, ordered(form, action), 400)
     response = RedirectResponse(f"/t/{token}/cases/{workflow_id}", status_code=303)
-    set_flash(request, response, workflow_id, result.message, result.state.expected_next)
+    set_flash(request, response, workflow_id, londonise(result.message),
+              result.state.expected_next)
     return response
 
 

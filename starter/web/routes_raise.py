@@ -100,11 +100,9 @@ async def raise_submit(request: Request, token: str) -> Response:
                                      settings=web(request).settings)
     except cases.InvalidInput as exc:
         add_model_errors(form, raise_form.holder_errors(exc.fields))
-    if inp is not None:
-        try:
-            cases.check_named(inp)
-        except cases.InvalidInput as exc:
-            add_model_errors(form, raise_form.holder_errors(exc.fields))
+    # Every problem in one round: who must be named too, whatever else was missing.
+    add_model_errors(form, raise_form.holder_errors(
+        raise_form.naming_problems_of(protocol, data, urgency)))
     if form.has_errors or inp is None:
         return _show(request, token, grant, protocol, raise_form.ordered(form), 400)
     confirm = values.pop("confirm_backdated", "")
