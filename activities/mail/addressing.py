@@ -141,10 +141,23 @@ class _Resolver:
         if person is None and held_by(req.protocol, req.case, stage, side) == "practitioner":
             # The practitioners themselves hold this stage's role: no one is missing.
             return self._practitioner(agency)
+        if person is None and self._partnership_reached(stage, side):
+            # The partnership's role is reached through its contact copied on this e-mail
+            # (York s5 Stage 4: the CYSCP Chair, via the Business Unit): nobody is missing.
+            return self._practitioner(agency, report=False)
         title = role_title(req.protocol, req.case, stage, side)
         who = f" ({person.name})" if person is not None and person.name else ""
         self._miss(f"{title} for stage {stage_id}{who}")
         return self._practitioner(agency, report=False)
+
+    def _partnership_reached(self, stage: Stage, side: str) -> bool:
+        """Whether a role the partnership holds is reached by a contact of this e-mail."""
+        req = self.req
+        if held_by(req.protocol, req.case, stage, side) != "partnership":
+            return False
+        return any(key.startswith("contact:") and contact_address(
+            req.protocol, key.removeprefix("contact:"), self.settings)
+            for key in [*req.to, *req.cc])
 
 
 def _outside(req: NotificationRequest, key: str) -> bool:
