@@ -181,14 +181,14 @@ def _naming_help(inp: Any, exc: ValueError) -> str:
     fields: dict[str, str] = getattr(exc, "fields", {}) or {}
     missing = [s for s in slots_to_name(inp.protocol, inp.case, inp.urgency)
                if f"holders.{s.key}.name" in fields or f"holders.{s.key}.email" in fields]
-    lines = [v for k, v in fields.items() if not k.startswith("holders.")] or (
-        [] if missing else [str(exc)])
-    if missing:
-        stage = missing[0]
-        lines.insert(0, f"the case starts at stage {stage.stage_id} ({stage.stage_name}), so "
-                        "these people act first: name each with an email address")
-        lines += [f"  --holder '{s.key}=NAME <EMAIL>'   ‘{s.title}’" for s in missing]
-    return "\n".join(lines)
+    others = [v for k, v in fields.items() if not k.startswith("holders.")]
+    if not missing:
+        return "\n".join(others or [str(exc)])
+    first = missing[0]
+    return "\n".join([f"the case starts at stage {first.stage_id} ({first.stage_name}), so "
+                      "these people act first: name each with an email address",
+                      *(f"  --holder '{s.key}=NAME <EMAIL>'   ‘{s.title}’" for s in missing),
+                      *others])
 
 
 async def _wait_for_stage(client, workflow_id: str) -> CaseState | None:
