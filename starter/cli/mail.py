@@ -52,7 +52,9 @@ def cmd_form(args: argparse.Namespace) -> int:
     async def go() -> str:
         settings = load_settings()
         client = await connect(settings)
-        handle = client.get_workflow_handle(args.case_id)
+        from starter.cases import normalise_id
+
+        handle = client.get_workflow_handle(normalise_id(args.case_id))  # any letter case
         inp = await handle.query(DisagreementWorkflow.case_input)
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)
