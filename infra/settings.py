@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # Per-deployment override of a partnership's address: {"swindon": "ssp@example.org"}.
     partnership_addresses: dict[str, str] = Field(default_factory=dict)
     run_smtp_sink: bool = True  # embedded mode only: run a local SMTP sink filing mail in data_dir
+    # Partnership addresses taken from a protocol file that this deployment has confirmed
+    # (also `resolutions contacts confirm`): with any SMTP server but the embedded sink, mail
+    # to an unconfirmed one is held (infra.contacts). Addresses set above count as confirmed.
+    confirmed_contacts: list[str] = Field(default_factory=list)
 
     # Retention: closed cases are purged this many days after closing (legal hold excepted).
     retention_days_standard: int = Field(default=2190, ge=1)  # six years

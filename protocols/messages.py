@@ -463,6 +463,9 @@ class CaseState(Message):
     outcomes: list[Outcome] = Field(default_factory=list)
     discussions: list[Discussion] = Field(default_factory=list)
     not_notified: list[str] = Field(default_factory=list)
+    # Who owns a live deadline now but has no e-mail address (or nobody is named): read by
+    # the case page, the CLI and the business unit (protocols.naming.unreached).
+    unreached: list[str] = Field(default_factory=list)
     closed_at: datetime | None = None
     closing_summary: str = ""
     retention_class: str = "standard"
@@ -624,6 +627,8 @@ class CaseBrief(Message):
     expected_next: list[str] = Field(default_factory=list)
     closed_at: datetime | None = None
     closing_summary: str = ""
+    # Who owns a live deadline but cannot be e-mailed (CaseState.unreached).
+    unreached: list[str] = Field(default_factory=list)
 
 
 class CarriedCase(Message):

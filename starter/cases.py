@@ -32,6 +32,7 @@ from protocols.messages import (
     TimelineEvent,
     Urgency,
 )
+from protocols.naming import naming_problems
 from protocols.permissions import PermissionRule, parse_deployment
 from protocols.schema import Protocol
 from starter import endings
@@ -165,6 +166,14 @@ def _people(case: CaseDetails) -> list[tuple[str, Person]]:
     """Everyone the case names with the form field their address came from."""
     people: list[tuple[str, Person]] = [("raising", case.raising), ("receiving", case.receiving)]
     return people + [(f"holders.{key}", person) for key, person in case.holders.items()]
+
+
+def check_named(inp: CaseInput) -> None:
+    """Refuse a case whose first actors cannot be told: the people of the stage it starts at
+    (named, with an address) and at least one address per side (protocols.naming)."""
+    problems = naming_problems(inp.protocol, inp.case, inp.urgency)
+    if problems:
+        raise InvalidInput("; ".join(problems.values()), problems)
 
 
 def deployment_permissions(settings: Settings, protocol: str) -> list[PermissionRule]:
@@ -328,6 +337,11 @@ async def get_state(client: Client, workflow_id: str, run_id: str = "") -> CaseS
     handle = case_handle(client, workflow_id, run_id)
     await same_case(handle, run_id)
     return await handle.query(DisagreementWorkflow.state)
+
+
+async def get_case_input(client: Client, workflow_id: str, run_id: str = "") -> CaseInput:
+    """What the case was raised with: its details (personal data: never log it) and rules."""
+    return await case_handle(client, workflow_id, run_id).query(DisagreementWorkflow.case_input)
 
 
 async def get_timeline(client: Client, workflow_id: str,

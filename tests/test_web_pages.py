@@ -425,7 +425,8 @@ async def test_raise_form_validates_and_keeps_typing(site: Site,
              "category": "other", "reference": "2026-0043", "issue": "Closed early",
              "risk_to_child": "Neglect", "nature": "Threshold", "aim": "Reopen",
              "raising.name": "Lee Other", "raising.email": "lee@school.example",
-             "raising.agency": "School", "receiving.agency": "CSC"}
+             "raising.agency": "School", "receiving.agency": "CSC",
+             "receiving.email": "rob@csc.example"}
     page = await site.post(f"{raiser}/raise", valid)
     assert page.status_code == 200 and "Case york-2026-0043 has been raised" in page.text
     # Raised as themselves: they land on their own case, which their link opens.
@@ -452,7 +453,11 @@ async def test_raise_form_asks_which_side_is_the_school(site: Site, monkeypatch)
     data = {FIELD: _csrf(page.text), "protocol": "dudley", "urgency": "standard",
             "reference": "2026-0061", "raising.name": "Rae Raiser", "raising.kind": "school",
             "raising.agency": "Castle High School", "receiving.agency": "Early Help",
-            "receiving.kind": "vcf"}
+            "receiving.kind": "vcf", "receiving.email": "eve@earlyhelp.example",
+            # The school's Head teacher deals with stage 2 (Dudley s4 Stage 2 NOTE): named
+            # with an address, so the raising side has one though the raiser gave none.
+            "holder-2.raising.name": "Hattie Head",
+            "holder-2.raising.email": "hattie@school.example"}
     refused = await site.post(f"{raiser}/raise", data)
     assert refused.status_code == 400 and "is not a kind of agency" in refused.text
     assert not await site.exists("dudley-2026-0061")

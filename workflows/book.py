@@ -22,6 +22,7 @@ from protocols.messages import (
     Person,
     TimelineEvent,
 )
+from protocols.naming import unreached
 from protocols.permissions import SIDES, Effective, Seat, rule_for, seats
 from protocols.schema import Protocol, Stage
 from workflows import limits
@@ -230,7 +231,7 @@ class CaseBook:
 
     def snapshot(self, now: datetime) -> CaseState:
         stage = self.stage
-        return CaseState(
+        state = CaseState(
             workflow_id=self.workflow_id,
             reference=self.inp.case.reference,
             protocol=self.protocol.id,
@@ -257,6 +258,10 @@ class CaseBook:
             flags=limits.flags(self, now),
             open_referral=self.referral_open,
         )
+        # Who owns a live deadline now but cannot be e-mailed: for the actor and the business
+        # unit (the case page's banner, the CLI's warning, a dashboard reading the state).
+        state.unreached = unreached(self.protocol, self.inp.case, state)
+        return state
 
     def brief(self, now: datetime) -> CaseBrief:
         """The case's position and what is due next: what an accepted update returns."""
@@ -270,4 +275,5 @@ class CaseBook:
                                      source=d.source, status=d.status, due=d.due)
                        for d in self.deadlines.values() if d.live],
             expected_next=self.expected_next(now), closed_at=self.closed_at,
-            closing_summary=self.closing_summary)
+            closing_summary=self.closing_summary,
+            unreached=unreached(self.protocol, self.inp.case, self.snapshot(now)))

@@ -63,6 +63,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.book import CaseBook
     from workflows.case_limits import ActionRate, Switch
 
+# Patch id: an outcome that resolves the case, and a confirmation that closes it, are one
+# e-mail each (no separate "outcome recorded" or "case closed" e-mail). Issue 16.
+ONE_MAIL_PER_EVENT = "one-mail-per-event"
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
 CALENDAR_TIMEOUT = timedelta(seconds=10)
@@ -458,9 +461,12 @@ class DisagreementWorkflow:
                    outstanding_matters=msg.outstanding_matters,
                    learning_points="; ".join(msg.learning_points),
                    contact_method=msg.contact_method or "")
-        self._notify("outcome_recorded", ["raising", "receiving", f"{stage.id}.raising",
-                                          f"{stage.id}.receiving"], actor=msg.by,
-                     resolved=str(msg.resolved).lower(), summary=msg.summary)
+        # One e-mail per event per person: an outcome that resolves the case is told by the
+        # "resolved" e-mail alone (cases begun before that still send both).
+        if not (msg.resolved and workflow.patched(ONE_MAIL_PER_EVENT)):
+            self._notify("outcome_recorded", ["raising", "receiving", f"{stage.id}.raising",
+                                              f"{stage.id}.receiving"], actor=msg.by,
+                         resolved=str(msg.resolved).lower(), summary=msg.summary)
         if msg.resolved:
             return await self._resolve(stage.id, msg)
         route = book.protocol.policy_issues
@@ -575,13 +581,15 @@ class DisagreementWorkflow:
         # Copies of the resolution (Leeds' LSCP, with Appendix 3's outcome half). A protocol
         # frozen before `on_resolution` existed has none, so its request is unchanged.
         copies = book.protocol.copies_for(stage_id, "on_resolution")
+        pending = [d.what for d in book.awaited_duties()]
+        one = workflow.patched(ONE_MAIL_PER_EVENT)
         self._notify("resolved", ["raising", "receiving", f"{stage_id}.raising",
                                   f"{stage_id}.receiving"],
                      cc=[f"contact:{c.contact}" for c in copies],
-                     attach=sorted({c.attach for c in copies if c.attach}), summary=msg.summary)
-        pending = [d.what for d in book.awaited_duties()]
+                     attach=sorted({c.attach for c in copies if c.attach}), summary=msg.summary,
+                     **({"actor": msg.by, "closes": "" if pending else "true"} if one else {}))
         if not pending:
-            self._close(f"Resolved at stage {stage_id}.")
+            self._close(f"Resolved at stage {stage_id}.", announced=one)
             return f"Resolved at stage {stage_id}; the case is closed."
         return f"Resolved at stage {stage_id}. Still due: {'; '.join(pending)}."
 
@@ -764,10 +772,12 @@ class DisagreementWorkflow:
         duty.status = "met"
         book.event(now, "confirmed_in_writing", f"{duty.what}: done. {msg.summary}".strip(),
                    actor=msg.by.name, via=via, duty=duty.rule)
+        closes = not book.awaited_duties()
+        one = closes and workflow.patched(ONE_MAIL_PER_EVENT)
         self._notify("confirmed_in_writing", ["raising", "receiving"], actor=msg.by,
-                     what=duty.what, summary=msg.summary)
-        if not book.awaited_duties():
-            self._close("Resolved; the outcome was confirmed in writing.")
+                     what=duty.what, summary=msg.summary, closes="true" if one else "")
+        if closes:
+            self._close("Resolved; the outcome was confirmed in writing.", announced=one)
             return "Confirmed in writing; the case is closed."
         return f"Recorded: {duty.what}."
 
@@ -884,7 +894,9 @@ class DisagreementWorkflow:
                      description=description, route=" → ".join(route.route),
                      instruction=route.instruction)
 
-    def _close(self, summary: str, status: str = "closed") -> None:
+    def _close(self, summary: str, status: str = "closed", *, announced: bool = False) -> None:
+        """Close the case; ``announced``: the e-mail of the event that closed it already says
+        so (one e-mail per event per person), so no separate "case closed" e-mail."""
         book, now = self._book, workflow.now()
         for d in book.deadlines.values():
             if d.live:
@@ -894,7 +906,8 @@ class DisagreementWorkflow:
         book.closing_summary = summary
         book.event(now, "closed", summary)
         workflow.logger.info("case %s: %s at stage %s", book.workflow_id, status, book.stage_id)
-        self._notify("closed", ["raising", "receiving"], summary=summary)
+        if not announced:
+            self._notify("closed", ["raising", "receiving"], summary=summary)
         self._upsert_progress()
         self._wake = True
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from infra.contacts import contact_address
+from infra.contacts import contact_address, contact_confirmed
 from infra.settings import Settings
 from protocols.caserecord import agency_side, carried_from, held_by, holder, role_title
 from protocols.messages import NotificationRequest, Person
@@ -45,6 +45,9 @@ class Addressees:
     to: list[Recipient] = field(default_factory=list)
     cc: list[Recipient] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # Partnership contacts whose address (from the protocol file) this deployment has not
+    # confirmed: 'Name <address>', not sent to (infra.contacts.contact_confirmed).
+    held: list[str] = field(default_factory=list)
 
     @property
     def everyone(self) -> list[Recipient]:
@@ -63,6 +66,7 @@ class _Resolver:
     def __init__(self, req: NotificationRequest, settings: Settings) -> None:
         self.req, self.settings = req, settings
         self.missing: list[str] = []
+        self.held: list[str] = []
 
     def __call__(self, key: str) -> Recipient | None:
         if key.startswith("contact:"):
@@ -88,6 +92,11 @@ class _Resolver:
         address = contact_address(protocol, contact_id, self.settings)
         if not address:
             self._miss(name)
+            return None
+        if not contact_confirmed(protocol, contact_id, self.settings):
+            self._miss(f"{name} (not sent: address not confirmed)")
+            if f"{name} <{address}>" not in self.held:
+                self.held.append(f"{name} <{address}>")
             return None
         return Recipient(f"contact:{contact_id}", Person(name=name, email=address,
                                                          phone=contact.phone if contact else ""))
@@ -132,10 +141,23 @@ class _Resolver:
         if person is None and held_by(req.protocol, req.case, stage, side) == "practitioner":
             # The practitioners themselves hold this stage's role: no one is missing.
             return self._practitioner(agency)
+        if person is None and self._partnership_reached(stage, side):
+            # The partnership's role is reached through its contact copied on this e-mail
+            # (York s5 Stage 4: the CYSCP Chair, via the Business Unit): nobody is missing.
+            return self._practitioner(agency, report=False)
         title = role_title(req.protocol, req.case, stage, side)
         who = f" ({person.name})" if person is not None and person.name else ""
         self._miss(f"{title} for stage {stage_id}{who}")
         return self._practitioner(agency, report=False)
+
+    def _partnership_reached(self, stage: Stage, side: str) -> bool:
+        """Whether a role the partnership holds is reached by a contact of this e-mail."""
+        req = self.req
+        if held_by(req.protocol, req.case, stage, side) != "partnership":
+            return False
+        return any(key.startswith("contact:") and contact_address(
+            req.protocol, key.removeprefix("contact:"), self.settings)
+            for key in [*req.to, *req.cc])
 
 
 def _outside(req: NotificationRequest, key: str) -> bool:
@@ -176,4 +198,5 @@ def resolve_addressees(req: NotificationRequest, settings: Settings) -> Addresse
     if not result.to and result.cc:
         result.to, result.cc = result.cc, []
     result.missing = resolve.missing
+    result.held = resolve.held
     return result

@@ -143,8 +143,10 @@ def subject_for(req: NotificationRequest) -> str:
         "outcome_recorded": f"stage {sid} outcome recorded — "
                             + ("resolved" if req.extra.get("resolved") == "true"
                                else "not resolved"),
-        "resolved": f"resolved at stage {sid}",
-        "confirmed_in_writing": "outcome confirmed in writing",
+        "resolved": f"resolved at stage {sid}"
+                    + ("; case closed" if req.extra.get("closes") else ""),
+        "confirmed_in_writing": "outcome confirmed in writing"
+                                + ("; case closed" if req.extra.get("closes") else ""),
         "paused": "paused — the clocks have stopped",
         "resumed": "resumed — the clocks are running again",
         "timescale_agreed": f"timescale agreed — {what}{due}",
@@ -161,7 +163,11 @@ def subject_for(req: NotificationRequest) -> str:
 
 
 # -- the bodies -----------------------------------------------------------------------------
-def build_context(req: NotificationRequest, missing: list[str]) -> dict[str, Any]:
+HELD = " (not sent: address not confirmed)"
+
+
+def build_context(req: NotificationRequest, missing: list[str],
+                  held: list[str] | None = None) -> dict[str, Any]:
     """Everything the e-mail templates may use (the link is added per recipient group)."""
     stage = _stage(req)
     ladder = stage_rows(req.protocol, req.case, req.state, req.timeline)
@@ -195,7 +201,10 @@ def build_context(req: NotificationRequest, missing: list[str]) -> dict[str, Any
         "immediate": req.protocol.immediate_risk,
         "forms": [form_title(k, req.protocol) for k in req.attach_forms],
         "calendars": [d.what for d in calendar_deadlines(req)],
-        "missing": missing,
+        "missing": [m for m in missing if not m.endswith(HELD)],
+        # Partnership contacts not sent to (address not confirmed): the raising side sends
+        # the form or this message to them itself.
+        "held": held or [],
         "feedback": feedback_rule(req),
         "due_text": due_text,
         "london": london,

@@ -93,17 +93,26 @@ def _ics_filename(d: DeadlineState) -> str:
 
 def build_attachments(req: NotificationRequest, link: str, template_dir: Path | None = None,
                       addresses: dict[str, str] | None = None) -> list[Attachment]:
-    """(filename, MIME type, bytes) for each form and each deadline's calendar entry.
+    """(filename, MIME type, bytes) for each form and each deadline's calendar entry."""
+    return (form_attachments(req, template_dir, addresses)
+            + calendar_attachments(req, link))
 
-    The same for every recipient: ``link`` is the plain case page, never a personal link, so a
-    calendar entry or forwarded form carries no one's access token.
-    """
-    files = [(form_filename(kind, req.state.reference), "text/html",
-              render_case_form(kind, protocol=req.protocol, case=req.case, state=req.state,
-                               timeline=req.timeline, template_dir=template_dir,
-                               addresses=addresses)
-              .encode("utf-8"))
-             for kind in dict.fromkeys(req.attach_forms)]
+
+def form_attachments(req: NotificationRequest, template_dir: Path | None = None,
+                     addresses: dict[str, str] | None = None) -> list[Attachment]:
+    """Each partnership form the e-mail carries, the same for every recipient."""
+    return [(form_filename(kind, req.state.reference), "text/html",
+             render_case_form(kind, protocol=req.protocol, case=req.case, state=req.state,
+                              timeline=req.timeline, template_dir=template_dir,
+                              addresses=addresses)
+             .encode("utf-8"))
+            for kind in dict.fromkeys(req.attach_forms)]
+
+
+def calendar_attachments(req: NotificationRequest, link: str) -> list[Attachment]:
+    """Each deadline's calendar entry, linking to ``link``: the recipient's own personal link
+    (the messages are built per link), so the entry opens the case for them."""
+    files: list[Attachment] = []
     now = datetime.now(UTC)
     for d in calendar_deadlines(req):
         assert d.due is not None

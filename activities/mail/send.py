@@ -22,7 +22,12 @@ from temporalio import activity
 
 from activities.mail.addressing import Addressees, Recipient, resolve_addressees
 from activities.mail.content import build_context, render_bodies, subject_for
-from activities.mail.message import build_attachments, build_message, message_id
+from activities.mail.message import (
+    build_message,
+    calendar_attachments,
+    form_attachments,
+    message_id,
+)
 from activities.progress import SendProgress
 from infra.contacts import contact_address
 from infra.links import SENDING_RUN
@@ -138,17 +143,18 @@ class NotificationActivities:
         """Render and build the messages (CPU work, run in a thread so the worker's event loop
         keeps serving workflow tasks). One per distinct personal link: links are never shown
         to anyone else; attachments are rendered once and shared."""
-        context = build_context(req, people.missing)
-        plain_page = f"{self.settings.public_url.rstrip('/')}/cases/{req.workflow_id}"
+        context = build_context(req, people.missing, people.held)
         addresses = {c: contact_address(req.protocol, c, self.settings)
                      for c in req.protocol.contacts}
-        files = build_attachments(req, plain_page, self.template_dir, addresses)
+        forms = form_attachments(req, self.template_dir, addresses)
         groups: dict[str, list[Recipient]] = {}
         for recipient in people.everyone:
             groups.setdefault(self.link_for(req.workflow_id, recipient), []).append(recipient)
         batches = []
         for link, members in groups.items():
             bodies = render_bodies(req, {**context, "link": link}, self.template_dir)
+            # Each group's calendar entries open the case through its own personal link.
+            files = forms + calendar_attachments(req, link)
             message = build_message(req, self.settings, people, subject, bodies, files)
             batches.append((message, [r.address for r in members]))
         return batches

@@ -67,10 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The other command groups, each in its own module."""
-    from starter.cli import admin, audit, cases, mail, operators, roles, web
+    from starter.cli import admin, audit, cases, contacts, mail, operators, roles, web
 
     return [cases.register, mail.register, audit.register, admin.register, web.register,
-            roles.register, operators.register]
+            roles.register, operators.register, contacts.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,9 +103,15 @@ def _quiet_stdout() -> None:
 
 
 def _error(message: str) -> None:
+    """'error: …' on stderr; a message of several lines (a refusal with what to do) keeps its
+    lines, each made safe; instants in London time."""
     from starter.cli.output import error
+    from starter.wording import londonise
 
-    error(one_line(message))
+    first, *rest = londonise(message).split("\n")
+    error(one_line(first))
+    for line in rest:
+        print(one_line(line), file=sys.stderr)
 
 
 def run() -> None:

@@ -18,11 +18,13 @@ from infra.settings import load_settings
 from protocols.actions import MANAGER_ACTIONS
 from protocols.loader import available_protocols, protocol_choices
 from protocols.messages import CONTACT_METHODS, ActionResult, Actor, CaseState
+from protocols.naming import slots_to_name
 from starter.cli import lazy
 from starter.cli.operators import acting, add_acting_arguments
 from starter.cli.output import table
 from starter.operators import read_token
-from starter.timefmt import london, parse_moment
+from starter.timefmt import london, parse_moment, utc_now
+from starter.wording import londonise
 
 cases = lazy("starter.cases")
 
@@ -141,6 +143,18 @@ def cmd_raise(args: argparse.Namespace) -> int:
                       agency=raiser.get("agency", ""), email=raiser.get("email", ""),
                       role_key="raising")
     inp = cases.build_case_input(protocol, data, urgency, actor)
+    try:
+        cases.check_named(inp)
+    except ValueError as exc:
+        raise ValueError(_naming_help(inp, exc)) from None
+    if inp.case.arose is not None and not args.confirm_backdated:
+        from starter.backdating import preview
+
+        backdated = preview(inp.protocol, inp.case.arose, inp.urgency, utc_now(),
+                            load_settings())
+        if backdated is not None:
+            raise ValueError("\n".join([*backdated.lines(), "Nothing was raised. Check "
+                                         "--arose, or raise it so with --confirm-backdated."]))
 
     async def go(client) -> int:
         settings = load_settings()
@@ -149,9 +163,32 @@ def cmd_raise(args: argparse.Namespace) -> int:
         print(f"Raised case {handle.id} under the {inp.protocol.partnership} protocol.")
         if state:
             _print_state(state, brief=True)
+        later = [s for s in slots_to_name(inp.protocol, inp.case, inp.urgency)
+                 if not s.required and s.key not in inp.case.holders]
+        if later:
+            print("  not named yet (name them when known with `resolutions assign "
+                  f"{handle.id} --role KEY --name … --email …`):")
+            for s in later:
+                print(f"    - stage {s.stage_id}: {s.title} (--role {s.key})")
         return 0
 
     return _run(go)
+
+
+def _naming_help(inp: Any, exc: ValueError) -> str:
+    """The refusal in one go: each missing person of the starting stage with the --holder
+    that names them, then every other problem."""
+    fields: dict[str, str] = getattr(exc, "fields", {}) or {}
+    missing = [s for s in slots_to_name(inp.protocol, inp.case, inp.urgency)
+               if f"holders.{s.key}.name" in fields or f"holders.{s.key}.email" in fields]
+    others = [v for k, v in fields.items() if not k.startswith("holders.")]
+    if not missing:
+        return "\n".join(others or [str(exc)])
+    first = missing[0]
+    return "\n".join([f"the case starts at stage {first.stage_id} ({first.stage_name}), so "
+                      "these people act first: name each with an email address",
+                      *(f"  --holder '{s.key}=NAME <EMAIL>'   ‘{s.title}’" for s in missing),
+                      *others])
 
 
 async def _wait_for_stage(client, workflow_id: str) -> CaseState | None:
@@ -187,7 +224,7 @@ def _action(name: str, build: Callable[[argparse.Namespace], dict[str, Any]]):
 
 
 def _print_result(result: ActionResult) -> None:
-    print(result.message)
+    print(londonise(result.message))
     print()
     _print_state(result.position, brief=True)  # type: ignore[arg-type]
 
@@ -205,8 +242,13 @@ def _bypass(args) -> dict[str, Any]:
             "agreed_by": args.agreed_by or [], "agreement_of": args.agreement_of or []}
 
 
+MAX_AGREED = 365  # protocols.deadlines.AgreedTimescale.amount's bound
+
+
 def _agree(args) -> dict[str, Any]:
-    given = [x for x in (args.working_days, args.hours, args.until, args.same_day) if x]
+    # 0 is a number given (refused below with the rule's words), not a flag left out.
+    given = [x for x in (args.working_days, args.hours, args.until or None,
+                         args.same_day or None) if x is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of --working-days N, --hours N, --until DATE or "
                          "--same-working-day")
@@ -218,6 +260,12 @@ def _agree(args) -> dict[str, Any]:
         timescale = {"kind": "until", "until": parse_moment(args.until, "--until").isoformat()}
     else:
         timescale = {"kind": "same_working_day"}
+    amount = timescale.get("amount")
+    if amount is not None and not 1 <= amount <= MAX_AGREED:
+        unit = "working days" if timescale["kind"] == "working_days" else "hours"
+        raise ValueError(f"An agreed timescale is a number of {unit} from 1 to {MAX_AGREED}; "
+                         f"{amount} was given. The protocol's own limit for the stage, where it "
+                         "sets one, is shown by `resolutions status`.")
     return {"stage": args.stage, "deadline": args.deadline or "", "timescale": timescale,
             "reason": args.reason or "", "agreed_by": args.agreed_by or []}
 
@@ -381,6 +429,9 @@ def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> No
         print("  not notified (address missing):")
         for line in state.not_notified:
             print(f"    - {line}")
+    for line in getattr(state, "unreached", []):
+        print(f"  warning: not told, so cannot act: {line}. Name them with an address: "
+              f"`resolutions assign {state.workflow_id} --role KEY --name … --email …`")
     if state.closed_at:
         print(f"  closed {london(state.closed_at)}: {state.closing_summary}")
     if not brief and state.discussions:
@@ -460,6 +511,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="case reference, e.g. 2026-0042 (never a name)")
     p.add_argument("--urgency", choices=["standard", "urgent", "immediate-risk"])
     p.add_argument("--arose", help="when the concern arose (default: now)")
+    p.add_argument("--confirm-backdated", action="store_true",
+                   help="raise a case whose --arose means deadlines have already passed "
+                        "(without it, the command shows which and stops)")
     for side in ("raising", "receiving"):
         for field in ("name", "role", "agency", "email", "phone"):
             p.add_argument(f"--{side}-{field}")

@@ -30,12 +30,13 @@ def cmd_mail(args: argparse.Namespace) -> int:
         return 0
     records = list_mail(settings.data_dir)
     if args.case:
-        records = [r for r in records if r.case == args.case]
+        records = [r for r in records if r.case == args.case.strip().lower()]
     if not records:
         print(f"No mail filed under {settings.data_dir / 'mail'}.")
         return 0
     for r in records[-args.last:]:
-        print(f"{london(r.received)}  {r.file_name}  to {len(r.to)}: {r.subject}")
+        print(f"{london(r.received)}  {r.file_name}  to {', '.join(r.to) or 'nobody'}: "
+              f"{r.subject}")
     print(f"\n{len(records)} message(s); open one with: resolutions mail FILE")
     return 0
 
@@ -51,7 +52,9 @@ def cmd_form(args: argparse.Namespace) -> int:
     async def go() -> str:
         settings = load_settings()
         client = await connect(settings)
-        handle = client.get_workflow_handle(args.case_id)
+        from starter.cases import normalise_id
+
+        handle = client.get_workflow_handle(normalise_id(args.case_id))  # any letter case
         inp = await handle.query(DisagreementWorkflow.case_input)
         state = await handle.query(DisagreementWorkflow.state)
         timeline = await handle.query(DisagreementWorkflow.timeline)

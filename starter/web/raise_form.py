@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from infra.links import Grant
+from protocols.messages import FROM_PEOPLE, CaseDetails
+from protocols.naming import Slot, naming_problems, slots_to_name
 from protocols.schema import Protocol
 from starter.web.forms import FormState, checked, read_date, read_moment, text
 
@@ -58,6 +63,58 @@ def kind_options(p: Protocol, side: str) -> list[tuple[str, str, str]]:
          f"{', '.join(v.stages)} ({v.source})") for v in kinds]
 
 
+HOLDER_FIELDS = ("name", "email", "role")
+
+
+@dataclass(frozen=True)
+class AskedSlot:
+    """A role the form asks a person for, with when it is needed."""
+
+    slot: Slot
+    hint: str
+
+
+def holder_slots(p: Protocol, case: CaseDetails | None = None) -> list[AskedSlot]:
+    """The roles to name on the form: the starting stage's and the next one's, for a
+    standard and an urgent start (each says when it is needed)."""
+    case = case or CaseDetails.model_construct(reference="x", raising={}, receiving={},
+                                               holders={}, variants=[])
+    asked: dict[str, AskedSlot] = {}
+    for urgency, how in (("standard", "a standard case"), ("urgent", "an urgent case")):
+        if urgency == "urgent" and not p.urgent_entry:
+            continue
+        for slot in slots_to_name(p, case, urgency):
+            need = (f"Needed for {how}: the case starts at stage {slot.stage_id}, so they "
+                    "act first." if slot.required else
+                    f"Optional for {how}: stage {slot.stage_id} comes next; you can name "
+                    "them later.")
+            if slot.key in asked:
+                old = asked[slot.key]
+                slot = old.slot if old.slot.required else slot
+                need = f"{old.hint} {need}"
+            asked[slot.key] = AskedSlot(slot, need)
+    order = {s.id: i for i, s in enumerate(p.stages)}
+    return sorted(asked.values(), key=lambda a: (order[a.slot.stage_id], a.slot.key))
+
+
+def holder_errors(fields: dict[str, str]) -> dict[str, str]:
+    """Model error keys for the named holders ('holders.2.raising.email') as the form's
+    field names ('holder-2.raising.email': a stage id of digits is not a list index)."""
+    return {("holder-" + k.removeprefix("holders.") if k.startswith("holders.") else k): v
+            for k, v in fields.items()}
+
+
+def naming_problems_of(p: Protocol, data: dict[str, Any], urgency: str) -> dict[str, str]:
+    """Who must be named (protocols.naming) for what the form gave, where it reads as a case
+    at all (else its own errors say why)."""
+    try:
+        # The reference has its own error; who must be named does not depend on it.
+        case = CaseDetails.model_validate({**data, "reference": "0000"}, context=FROM_PEOPLE)
+    except ValidationError:
+        return {}
+    return naming_problems(p, case, urgency)
+
+
 def defaults(grant: Grant) -> dict[str, Any]:
     """The raiser is usually the raising practitioner: start with their details."""
     return {"urgency": "standard", "category": "other", "raising.name": grant.name,
@@ -83,6 +140,14 @@ def case_data(v: dict[str, Any], form: FormState) -> tuple[dict[str, Any], str]:
     }
     for side in ("raising", "receiving"):
         data[side] = {f: text(v, f"{side}.{f}").strip() for f in (*PERSON_FIELDS, "kind")}
+    holders: dict[str, dict[str, str]] = {}
+    for name in v:
+        if name.startswith("holder-") and name.endswith(".name"):
+            key = name.removeprefix("holder-").removesuffix(".name")
+            person = {f: text(v, f"holder-{key}.{f}").strip() for f in HOLDER_FIELDS}
+            if any(person.values()):
+                holders[key] = {f: x for f, x in person.items() if x}
+    data["holders"] = holders
     born = read_date(v, "child.date_of_birth", form)
     if born is not None and born > datetime.now(UTC).date():
         form.add("child.date_of_birth", "The child's date of birth must be in the past")
@@ -99,5 +164,6 @@ def case_data(v: dict[str, Any], form: FormState) -> tuple[dict[str, Any], str]:
 
 def ordered(form: FormState) -> FormState:
     order = {name: i for i, name in enumerate(FIELDS)}
-    form.errors = dict(sorted(form.errors.items(), key=lambda kv: order.get(kv[0], 999)))
+    form.errors = dict(sorted(form.errors.items(), key=lambda kv: order.get(
+        kv[0], 500 if kv[0].startswith("holder-") else 999)))
     return form

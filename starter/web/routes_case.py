@@ -18,6 +18,7 @@ from protocols.schema import Protocol
 from starter import cases, endings
 from starter.errors import explain
 from starter.web import flash as flashes
+from starter.web import plain
 from starter.web.actions import ACTIONS, Action, by_slug, ordered
 from starter.web.csrf import FIELD, CsrfError
 from starter.web.deps import (
@@ -35,6 +36,7 @@ from starter.web.forms import FormState, add_model_errors, read_form
 from starter.web.limits import web_limits
 from starter.web.rendering import PageError, render
 from starter.web.roles import Access, Denied, case_access, check_case, still_holds
+from starter.wording import londonise
 
 router = APIRouter()
 UPDATE_TIMEOUT = 30.0
@@ -173,12 +175,23 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
               "This case is closed; nothing more can be recorded on it." if closed else
               access.reason or "Your link lets you read this case. Only the practitioners and "
               "managers named on the case can record what happens.")
+    # What the disagreement is about: for the people named on the case (a case-bound link)
+    # and the business unit; never the child's details (SECURITY.md).
+    inp = await temporal(cases.get_case_input(client, workflow_id, _run(request)))
+    case = inp.case
+    shows_case = bool(grant.workflow_id) or grant.role == "business_unit"
     must_act = sorted((d for d in state.deadlines if d.live),
                       key=lambda d: (d.due is None, d.due or d.clock_start))
     response = render(
         request, "case.html", state=state, timeline=timeline, protocol=protocol, stage=stage,
         stage_known=bool(state.stages_visited), must_act=must_act, due_text=due_text,
         contact_methods=CONTACT_METHODS,
+        about=plain.about(case) if shows_case else None,
+        people=plain.people(protocol, case, {"raising": case.raising.person(),
+                                             "receiving": case.receiving.person(),
+                                             **state.holders}),
+        role_label=lambda key: plain.role_label(protocol, case, key),
+        expiry_text=plain.expiry_text, event_text=plain.event_text,
         actions=available_actions(state, protocol) if access.act and not ended else [],
         ended=ended,
         read_only_reason=reason, flash=flash, case_url=f"/t/{token}/cases/{workflow_id}",
@@ -311,7 +324,7 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
         if refusal is None:
             form.add(None, explain(exc))
         else:
-            form.add(action.field_for(refusal), refusal.message)
+            form.add(action.field_for(refusal), londonise(refusal.message))
     except RPCError as exc:
         form.add(None, explain(exc)[:1].upper() + explain(exc)[1:])
     except TimeoutError:
@@ -320,7 +333,8 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     if form.has_errors or result is None:
         return await _show_form(request, token, workflow_id, action, ordered(form, action), 400)
     response = RedirectResponse(f"/t/{token}/cases/{workflow_id}", status_code=303)
-    set_flash(request, response, workflow_id, result.message, result.position.expected_next)
+    set_flash(request, response, workflow_id, londonise(result.message),
+              result.position.expected_next)
     return response
 
 

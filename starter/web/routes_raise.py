@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import RPCError
 
 from infra.links import Grant
+from protocols.caserecord import london
 from protocols.loader import ProtocolError, available_protocols, load_protocol
 from protocols.messages import CaseState
 from protocols.schema import Protocol
 from starter import cases
+from starter.backdating import preview
 from starter.errors import explain
 from starter.web import raise_form
 from starter.web.csrf import FIELD, CsrfError
@@ -51,7 +54,8 @@ def _show(request: Request, token: str, grant: Grant, protocol: Protocol, form: 
                   urgency_options=raise_form.urgency_options(protocol),
                   category_options=raise_form.category_options(protocol),
                   kind_options={side: raise_form.kind_options(protocol, side)
-                                for side in ("raising", "receiving")})
+                                for side in ("raising", "receiving")},
+                  holder_slots=raise_form.holder_slots(protocol))
 
 
 def _protocol(name: str) -> Protocol | None:
@@ -95,9 +99,24 @@ async def raise_submit(request: Request, token: str) -> Response:
         inp = cases.build_case_input(protocol.id, data, urgency, grant.actor(),  # type: ignore[arg-type]
                                      settings=web(request).settings)
     except cases.InvalidInput as exc:
-        add_model_errors(form, exc.fields)
+        add_model_errors(form, raise_form.holder_errors(exc.fields))
+    # Every problem in one round: who must be named too, whatever else was missing.
+    add_model_errors(form, raise_form.holder_errors(
+        raise_form.naming_problems_of(protocol, data, urgency)))
     if form.has_errors or inp is None:
         return _show(request, token, grant, protocol, raise_form.ordered(form), 400)
+    confirm = values.pop("confirm_backdated", "")
+    if confirm == "change":
+        return _show(request, token, grant, protocol, form)
+    if inp.case.arose is not None and confirm != "yes":
+        backdated = preview(protocol, inp.case.arose, inp.urgency, datetime.now(UTC),
+                            web(request).settings)
+        if backdated is not None:
+            carried = [(k, v) for k, v in values.items() if isinstance(v, str)]
+            carried += [(k, x) for k, v in values.items() if isinstance(v, list) for x in v]
+            return render(request, "raise_confirm.html", protocol=protocol, preview=backdated,
+                          arose=london(inp.case.arose), carried=carried,
+                          base=f"/t/{token}")
     client = web(request).client
     try:
         handle = await cases.raise_case(client, web(request).settings, inp)

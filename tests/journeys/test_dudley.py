@@ -19,7 +19,8 @@ async def test_dudley_school_case_agreed_halted_extended_resolved(j: Journey) ->
     """A school raises with its Head teacher named for stages 2-3b (Dudley's school route);
     the practitioners agree 24 hours and let them pass, so the case moves to Stage 2 on its
     own; the managers agree five working days, are refused a pause for sickness (Dudley has
-    no halting), extend with reasons, resolve with a policy gap for the DSCB Chair, and confirm both written duties."""
+    no halting), extend with reasons, resolve with a policy gap for the DSCB Chair, and
+    confirm both written duties."""
     cid = "dudley-2026-7201"
     raised = await j.run(
         "raise", "--protocol", "dudley", "--reference", "2026-7201",
