@@ -627,8 +627,10 @@ class CaseBrief(Message):
     expected_next: list[str] = Field(default_factory=list)
     closed_at: datetime | None = None
     closing_summary: str = ""
-    # Who owns a live deadline but cannot be e-mailed (CaseState.unreached).
+    # Who owns a live deadline but cannot be e-mailed (CaseState.unreached), and what needs a
+    # person's eye (CaseState.flags).
     unreached: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
 
 
 class CarriedCase(Message):

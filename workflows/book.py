@@ -265,7 +265,7 @@ class CaseBook:
 
     def brief(self, now: datetime) -> CaseBrief:
         """The case's position and what is due next: what an accepted update returns."""
-        stage = self.stage
+        stage, snap = self.stage, self.snapshot(now)
         return CaseBrief(
             workflow_id=self.workflow_id, partnership=self.protocol.partnership,
             status=self.status, urgency=self.inp.urgency, stage=stage.id, stage_name=stage.name,
@@ -276,4 +276,4 @@ class CaseBook:
                        for d in self.deadlines.values() if d.live],
             expected_next=self.expected_next(now), closed_at=self.closed_at,
             closing_summary=self.closing_summary,
-            unreached=unreached(self.protocol, self.inp.case, self.snapshot(now)))
+            unreached=snap.unreached, flags=snap.flags)
