@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import validation as check
     from workflows.book import CaseBook
+    from workflows.calendar_calls import ask_calendar
 
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
@@ -495,10 +496,9 @@ class DisagreementWorkflow:
                     items.append(PauseShift(key=f"{d.key}|{field}", moment=moment,
                                             wall_clock=wall))
         if items:
-            answers = await workflow.execute_activity(
+            answers = await ask_calendar(
                 "shift_after_pause", ShiftRequest(paused_at=paused_at, resumed_at=now,
-                                                  items=items),
-                result_type=list[DeadlineAnswer], start_to_close_timeout=CALENDAR_TIMEOUT)
+                                                  items=items), CALENDAR_TIMEOUT)
             for a in answers:
                 key, field = a.key.rsplit("|", 1)
                 setattr(book.deadlines[key], field, a.due)
@@ -704,9 +704,7 @@ class DisagreementWorkflow:
         return [f"{stage}.raising", f"{stage}.receiving"]
 
     async def _compute(self, queries: list[DeadlineQuery]) -> list[DeadlineAnswer]:
-        return await workflow.execute_activity(
-            "compute_deadlines", queries, result_type=list[DeadlineAnswer],
-            start_to_close_timeout=CALENDAR_TIMEOUT)
+        return await ask_calendar("compute_deadlines", queries, CALENDAR_TIMEOUT)
 
     def _notify(self, event: str, to: list[str], *, cc: list[str] | None = None,
                 attach: list[str] | None = None, deadline_key: str | None = None,
