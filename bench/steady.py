@@ -210,7 +210,7 @@ class Bench:
     async def phase_raise(self, server, sink, ours_pid: int, floor_pid: int) -> None:
         n = self.args.open
         base_db, base_ours, base_floor = db_bytes(self.folder), rss_mb(ours_pid), rss_mb(floor_pid)
-        gate = asyncio.Semaphore(20)
+        gate = asyncio.Semaphore(50)
         self.cases: list[Case] = []
         inputs = []
         for i in range(n + len(PROTOCOLS)):  # the last five are the growth cases
@@ -235,13 +235,12 @@ class Bench:
             self.cases.append(Case(handle.id, inp.protocol.id, stages, stages[0]))
         self.growth = self.cases[n:]
         self.cases = self.cases[:n]
-        await self.quiet(sink)
+        sample = await self.settled([c.wid for c in random.sample(self.cases, min(20, n))])
         ours_db = db_bytes(self.folder)
         ours_rss = rss_mb(ours_pid)
-        sample = [await self.client.get_workflow_handle(c.wid).fetch_history()
-                  for c in random.sample(self.cases, min(20, n))]
         activities = sum(1 for h in sample for e in h.events
-                         if e.HasField("activity_task_scheduled_event_attributes")) / len(sample)
+                         if e.HasField("activity_task_scheduled_event_attributes")
+                         or e.HasField("marker_recorded_event_attributes")) / len(sample)
         mails = len(list((self.folder / "mail").glob("*")))
         print(f"  {n} raised in {ours_seconds:.0f} s; {activities:.1f} activities each. "
               f"Starting {n} floor runs…", flush=True)
@@ -283,14 +282,30 @@ class Bench:
         self.row("events of an untouched open case", sum(e for _, e in ours_h) / len(ours_h),
                  sum(e for _, e in floor_h) / len(floor_h), "{:.0f}")
 
-    async def quiet(self, sink) -> None:
-        """Until the raise e-mails stop arriving (the worker has caught up)."""
+    async def settled(self, sample: list[str]) -> list:
+        """Until the worker has caught up: the sampled cases have sent their raise e-mails
+        (no activity outstanding, a stage entered) and no e-mail has arrived for 5 s."""
+        def done(history) -> bool:
+            kinds = Counter(e.WhichOneof("attributes") for e in history.events)
+            return (kinds["activity_task_scheduled_event_attributes"]
+                    == kinds["activity_task_completed_event_attributes"]
+                    and history.events[-1].HasField("workflow_task_completed_event_attributes"))
+
+        histories = []
+        for wid in sample:
+            for _ in range(1200):
+                history = await self.client.get_workflow_handle(wid).fetch_history()
+                if done(history):
+                    break
+                await asyncio.sleep(0.5)
+            histories.append(history)
         last, still = -1, 0
-        while still < 3:
+        while still < 5:
             now = len(list((self.folder / "mail").glob("*")))
             still = still + 1 if now == last else 0
             last = now
             await asyncio.sleep(1)
+        return histories
 
     async def floor_idle(self) -> None:
         for h in random.sample(self.floor, min(5, len(self.floor))):
