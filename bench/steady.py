@@ -85,6 +85,23 @@ async def wait_for_text(log: Path, proc: subprocess.Popen, text: str,
         await asyncio.sleep(0.2)
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_idle(pid: int, window: float = 3.0, busy: float = 0.05,
+                   timeout: float = 3600) -> None:
+    """Until the process has used under ``busy`` of a core over ``window`` seconds (a worker
+    that has caught up with what it was given)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(window)
+        if cpu_seconds(pid) - before < busy * window:
+            return
+
+
 def db_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("temporal.db*"))
 
@@ -236,6 +253,7 @@ class Bench:
         self.growth = self.cases[n:]
         self.cases = self.cases[:n]
         sample = await self.settled([c.wid for c in random.sample(self.cases, min(20, n))])
+        await cpu_idle(ours_pid)
         ours_db = db_bytes(self.folder)
         ours_rss = rss_mb(ours_pid)
         activities = sum(1 for h in sample for e in h.events
@@ -256,8 +274,8 @@ class Bench:
         self.floor = list(await asyncio.gather(*(start_floor(i) for i in range(n + 1))))
         floor_seconds = time.perf_counter() - began
         self.floor_growth = self.floor.pop()
-        await asyncio.sleep(2)
-        await self.floor_idle()
+        await cpu_idle(floor_pid)
+        await cpu_idle(ours_pid)
         floor_db = db_bytes(self.folder)
         floor_sample = [await h.fetch_history() for h in random.sample(self.floor, min(20, n))]
         cached = min(n, self.cache)
@@ -306,16 +324,6 @@ class Bench:
             last = now
             await asyncio.sleep(1)
         return histories
-
-    async def floor_idle(self) -> None:
-        for h in random.sample(self.floor, min(5, len(self.floor))):
-            for _ in range(60):
-                hist = await h.fetch_history()
-                done = sum(1 for e in hist.events
-                           if e.HasField("activity_task_completed_event_attributes"))
-                if done >= self.floor_input.activities:
-                    break
-                await asyncio.sleep(0.5)
 
     # -- one action each ---------------------------------------------------------------------
     async def update(self, case: Case, name: str, data: dict) -> ActionResult | None:
