@@ -17,3 +17,14 @@ PASSTHROUGH = ("email_validator", "idna", "holidays", "dateutil", "six")
 def sandbox_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+
+def replay_runner() -> SandboxedWorkflowRunner:
+    """For replayers only (audit, report): our workflow modules are passed through too, so a
+    replay does not import and decorate them again for every history (about a third of a
+    replay's time). What the sandbox's restrictions guard — no clocks, I/O or randomness — was
+    already enforced when the worker ran the case; a replay that takes another path is still
+    caught, by comparing its commands with the history's."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            *PASSTHROUGH, "workflows"))
