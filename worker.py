@@ -30,7 +30,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.deadlines import DeadlineActivities
 from activities.digest import DigestActivities
@@ -39,6 +38,7 @@ from infra.settings import Settings, load_settings
 from protocols.calendar import CompressedCalendar, WorkingCalendar
 from workflows.digest import DigestWorkflow
 from workflows.disagreement import DisagreementWorkflow
+from workflows.runner import sandbox_runner
 
 log = logging.getLogger("resolutions.worker")
 
@@ -74,11 +74,8 @@ def build_worker(
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
-        # The address check (protocols.addresses) runs as messages are read inside the
-        # sandbox; its library is pure and deterministic, so it is shared, not re-imported.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "email_validator", "idna")),
+        # Pure libraries are shared with the sandbox, not re-imported per case (workflows.runner).
+        workflow_runner=sandbox_runner(),
     )
 
 

@@ -22,6 +22,8 @@ class FloorInput(BaseModel):
     timers: int
     timer_seconds: float
     updates: int
+    # Steady mode: then sleep like an open case on a deadline this long, until finished.
+    wait_seconds: float = 0
 
 
 class Poke(BaseModel):
@@ -41,6 +43,7 @@ async def floor_activity(n: int) -> int:
 class FloorWorkflow:
     def __init__(self) -> None:
         self.received = 0
+        self.finished = False
 
     @workflow.run
     async def run(self, inp: FloorInput) -> int:
@@ -50,12 +53,23 @@ class FloorWorkflow:
         for _ in range(inp.timers):
             await asyncio.sleep(inp.timer_seconds)
         await workflow.wait_condition(lambda: self.received >= inp.updates)
+        if inp.wait_seconds:
+            try:
+                await workflow.wait_condition(lambda: self.finished,
+                                              timeout=timedelta(seconds=inp.wait_seconds))
+            except TimeoutError:
+                pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.received
 
     @workflow.update
     async def poke(self, msg: Poke) -> Count:
         self.received += 1
+        return Count(n=self.received)
+
+    @workflow.update
+    async def finish(self) -> Count:
+        self.finished = True
         return Count(n=self.received)
 
     @poke.validator
@@ -71,8 +85,10 @@ class FloorWorkflow:
 async def main() -> None:
     client = await Client.connect(os.environ["BENCH_ADDRESS"],
                                   data_converter=pydantic_data_converter)
+    cache = os.environ.get("BENCH_MAX_CACHED_WORKFLOWS")  # the same as ours, when given
     worker = Worker(client, task_queue=QUEUE, workflows=[FloorWorkflow],
-                    activities=[floor_activity])
+                    activities=[floor_activity],
+                    **({"max_cached_workflows": int(cache)} if cache else {}))
     print("Ready.", flush=True)
     await worker.run()
 

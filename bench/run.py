@@ -1,8 +1,10 @@
 """Benchmark: our disagreement workflow against a bare floor workflow, on the embedded server.
 
-    ./dev bench                 # or: python -m bench.run; 1,000 cases across the five protocols
-    ./dev bench --cases 10000   # a national deployment's year
-    ./dev bench --cases 50 --out /tmp/bench.md
+    ./dev bench --open 2000 --rate 5 --seconds 120   # how people work (bench/steady.py)
+    ./dev bench --mode saturate                      # 1,000 cases driven as fast as possible
+    ./dev bench --mode saturate --cases 50 --out /tmp/bench.md
+
+The saturation mode, below:
 
 Each run starts its own Temporal dev server (SQLite file) and SMTP sink in a temporary folder,
 and the worker as a separate process with a compressed calendar (a working day lasts
@@ -568,9 +570,21 @@ async def main() -> int:
     parser.add_argument("--day-seconds", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--out", help="also write the table to this Markdown file")
+    parser.add_argument("--mode", choices=["steady", "saturate"], default="steady",
+                        help="steady (default): open cases and a steady stream; saturate: "
+                             "--cases driven to their close as fast as possible")
+    parser.add_argument("--open", type=int, default=2000, help="steady: open cases")
+    parser.add_argument("--rate", type=float, default=5.0, help="steady: actions per second")
+    parser.add_argument("--seconds", type=float, default=120.0, help="steady: stream length")
+    parser.add_argument("--close", type=int, default=200,
+                        help="steady: cases walked to their close, then replayed")
     args = parser.parse_args()
     env_base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("RESOLUTIONS_", "TEMPORAL_"))}
+    if args.mode == "steady":
+        from bench import steady
+
+        return await steady.main(args, env_base)
     with tempfile.TemporaryDirectory(prefix="resolutions-bench-") as tmp:
         folder = Path(tmp)
         print(f"Running {args.cases} cases of ours…", flush=True)

@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import validation as check
     from workflows.book import CaseBook
     from workflows.case_limits import ActionRate, Switch
+    from workflows.calendar_calls import ask_calendar
 
 # Patch id: an outcome that resolves the case, and a confirmation that closes it, are one
 # e-mail each (no separate "outcome recorded" or "case closed" e-mail). Issue 16.
@@ -684,10 +685,9 @@ class DisagreementWorkflow:
                     items.append(PauseShift(key=f"{d.key}|{field}", moment=moment,
                                             wall_clock=wall))
         if items:
-            answers = await workflow.execute_activity(
+            answers = await ask_calendar(
                 "shift_after_pause", ShiftRequest(paused_at=paused_at, resumed_at=now,
-                                                  items=items),
-                result_type=list[DeadlineAnswer], start_to_close_timeout=CALENDAR_TIMEOUT)
+                                                  items=items), CALENDAR_TIMEOUT)
             for a in answers:
                 key, field = a.key.rsplit("|", 1)
                 setattr(book.deadlines[key], field, a.due)
@@ -923,9 +923,7 @@ class DisagreementWorkflow:
         return [f"{stage}.raising", f"{stage}.receiving"]
 
     async def _compute(self, queries: list[DeadlineQuery]) -> list[DeadlineAnswer]:
-        return await workflow.execute_activity(
-            "compute_deadlines", queries, result_type=list[DeadlineAnswer],
-            start_to_close_timeout=CALENDAR_TIMEOUT)
+        return await ask_calendar("compute_deadlines", queries, CALENDAR_TIMEOUT)
 
     def _mail_by_query(self) -> bool:
         """Whether e-mails go as a small :class:`MailEvent` (``send_case_email``, which reads

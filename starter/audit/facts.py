@@ -9,6 +9,7 @@ and of each e-mail request is kept: the child's details never appear in a fact.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,16 @@ async def _values(converter: DataConverter, payloads: Payloads) -> list[Any]:
     if not payloads.payloads:
         return []
     return await converter.decode(payloads.payloads)
+
+
+async def _local_activity(converter: DataConverter, marker: Any) -> tuple[str, Any] | None:
+    """A local activity's name and result, from the marker the core records for it."""
+    if marker.marker_name != "core_local_activity" or "result" not in marker.details:
+        return None
+    data = marker.details["data"].payloads
+    name = json.loads(data[0].data).get("activity_type", "?") if data else "?"
+    [result] = await _values(converter, marker.details["result"]) or [None]
+    return name, result
 
 
 def _input_summary(inp: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +128,10 @@ async def decode_facts(history: WorkflowHistory, converter: DataConverter) -> Fa
             name, request = scheduled.get(a.scheduled_event_id, ("?", None))
             [result] = await _values(converter, a.result) or [None]
             add(ev, "activity", name, {"request": request, "result": result})
+        elif which == "marker_recorded_event_attributes":
+            local = await _local_activity(converter, ev.marker_recorded_event_attributes)
+            if local is not None:  # a calendar answer computed in the workflow task
+                add(ev, "activity", local[0], {"request": None, "result": local[1]})
         elif which in ("activity_task_failed_event_attributes",
                        "activity_task_timed_out_event_attributes"):
             a = getattr(ev, which)

@@ -7,7 +7,9 @@ encrypted by the payload codec, so an export file holds no case data in clear.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,11 +107,25 @@ async def count(client: Client, query: str) -> int:
     return (await client.count_workflows(query)).count
 
 
-async def list_histories(client: Client, query: str) -> AsyncIterator[WorkflowHistory]:
-    """Every matching execution's history, one at a time (every run of a case that continued
-    as new: what ``replay --all`` checks)."""
-    async for history in client.list_workflows(query).map_histories():
-        yield history
+#: Histories fetched at once while the replayer works through earlier ones.
+FETCH_AT_ONCE = 8
+
+
+async def list_histories(client: Client, query: str,
+                         at_once: int = FETCH_AT_ONCE) -> AsyncIterator[WorkflowHistory]:
+    """Every matching execution's history, in listing order, ``at_once`` fetched ahead."""
+    ahead: deque[asyncio.Task[WorkflowHistory]] = deque()
+    try:
+        async for execution in client.list_workflows(query):
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            ahead.append(asyncio.ensure_future(handle.fetch_history()))
+            if len(ahead) >= at_once:
+                yield await ahead.popleft()
+        while ahead:
+            yield await ahead.popleft()
+    finally:
+        for task in ahead:
+            task.cancel()
 
 
 async def list_case_histories(client: Client, query: str) -> AsyncIterator[WorkflowHistory]:

@@ -41,6 +41,7 @@ from starter.audit.facts import MAIL_ACTIVITIES, Facts, decode_facts
 from starter.audit.history import event_kind, event_time, started_input
 from starter.audit.replay import describe_failure, quiet_runtime
 from workflows.disagreement import DisagreementWorkflow
+from workflows.runner import replay_runner
 
 
 class CaptureInstances(Interceptor):
@@ -138,7 +139,8 @@ class Rebuilder:
         self.converter = converter
         self.capture = CaptureInstances()
         self.replayer = Replayer(workflows=list(workflows), data_converter=converter,
-                                 interceptors=[self.capture], runtime=quiet_runtime())
+                                 interceptors=[self.capture], runtime=quiet_runtime(),
+                                 workflow_runner=replay_runner())
 
     async def rebuild(self, history: WorkflowHistory) -> AuditedCase:
         [case] = [c async for c in self.rebuild_many(_one(history))]  # run to the end: the

@@ -22,6 +22,7 @@ from temporalio.worker import Replayer
 
 from starter.cli.output import Progress
 from workflows.disagreement import DisagreementWorkflow
+from workflows.runner import replay_runner
 
 _MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
 _EVENT = re.compile(r"HistoryEvent\(id: (\d+),? (\w+)")
@@ -99,7 +100,7 @@ async def replay_histories(
             yield history
 
     replayer = Replayer(workflows=list(workflows), data_converter=converter,
-                        runtime=quiet_runtime())
+                        runtime=quiet_runtime(), workflow_runner=replay_runner())
     results = await replayer.replay_workflows(feed(), raise_on_replay_failure=False)
     if seen and progress:
         progress.tick()

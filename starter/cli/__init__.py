@@ -5,7 +5,9 @@ protocols), :mod:`.cases` (raise, the manager actions, status, list, timeline), 
 (mail, form), :mod:`.audit` (audit …, report), :mod:`.admin` (worker, setup-cluster, keys,
 purge, hold), :mod:`.web` (web, link)
 and :mod:`.roles` (roles, links rotate); :mod:`.output` draws tables, colours and progress.
-Arguments are parsed before the Temporal SDK is imported, so help and mistakes come at once.
+Arguments are parsed before the Temporal SDK is imported, so help and mistakes come at once:
+:mod:`.commands` names every command's module, so only the module of the command typed is
+imported (none for ``resolutions --help``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from infra.settings import SettingsError
-from protocols.loader import ProtocolError
+from starter.cli.commands import COMMANDS, MODULES, module_of
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -50,33 +51,39 @@ class Parser(argparse.ArgumentParser):
         super().error(one_line(message))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from starter.cli import plan
+def build_parser(command: str | None = None, full: bool = True) -> argparse.ArgumentParser:
+    """The parser. With ``full``, every command's module registers its commands; otherwise
+    only the module of ``command`` does and the others are listed by name and help alone."""
+    import importlib
 
     parser = Parser(
         prog="resolutions",
         description="Run professional-disagreement protocols as durable workflows.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    plan.register(sub)
-    for register in _extra_commands():
-        register(sub)
+    chosen = module_of(command) if command else None
+    for module in MODULES:
+        if full or module == chosen:
+            importlib.import_module(f"starter.cli.{module}").register(sub)
+            continue
+        for name, entry in COMMANDS.items():
+            if entry.module == module:
+                stub = sub.add_parser(name, help=entry.help, aliases=list(entry.aliases),
+                                      add_help=False)
+                stub.set_defaults(handler=None)
     return parser
 
 
-def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """The other command groups, each in its own module."""
-    from starter.cli import admin, audit, cases, contacts, mail, operators, roles, web
-
-    return [cases.register, mail.register, audit.register, admin.register, web.register,
-            roles.register, operators.register, contacts.register]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    first = words[0] if words and not words[0].startswith("-") else None
+    args = build_parser(first, full=False).parse_args(words)
+    if args.handler is None:  # a command reached some other way: parse again with them all
+        args = build_parser().parse_args(words)
     handler: Handler = args.handler
+    from infra.settings import SettingsError
+    from protocols.loader import ProtocolError
+
     try:
         return handler(args)
     except (ProtocolError, SettingsError, ValueError) as exc:

@@ -451,8 +451,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     async def go(client) -> int:
         from starter.endings import ending
 
-        state = await cases.get_state(client, args.case_id)
-        ended = await ending(client, state.workflow_id)
+        # Both at once: the query's error (an unknown case…) is the one shown.
+        state, ended = await asyncio.gather(
+            cases.get_state(client, args.case_id),
+            ending(client, cases.normalise_id(args.case_id)), return_exceptions=True)
+        for result in (state, ended):
+            if isinstance(result, BaseException):
+                raise result
         if args.json:
             data = state.model_dump(mode="json")
             if ended:

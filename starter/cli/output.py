@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
-from rich.progress import Progress as _RichProgress
-from rich.table import Table
+if TYPE_CHECKING:  # rich loads when something is drawn, not when a command starts
+    from rich.console import Console
+    from rich.progress import Progress as _RichProgress
 
 _WIDE = 10_000  # rendering width off a terminal: a line is as long as its content
 
 
 def console(stream: TextIO | None = None) -> Console:
     """A console on ``stream`` (stdout): colour on a terminal only, lines never wrapped."""
+    from rich.console import Console
+
     stream = stream or sys.stdout
     tty = bool(getattr(stream, "isatty", lambda: False)())
     return Console(file=stream, highlight=False, soft_wrap=True, emoji=False,
@@ -37,6 +37,10 @@ def table(headers: list[str], rows: list[list[str]], max_width: int = 70) -> str
     """A text table with a header rule; long cells are clipped (use --json for everything)."""
     if not rows:
         return "  (none)"
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold",
                  padding=(0, 2, 0, 0))
     for header in headers:
@@ -74,6 +78,9 @@ class Progress:
         self._last_tenth = -1
         self._live: _RichProgress | None = None
         if getattr(self.stream, "isatty", lambda: False)():
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+            from rich.progress import Progress as _RichProgress
+
             self._live = _RichProgress(TextColumn(label), BarColumn(bar_width=width),
                                        MofNCompleteColumn(), console=console(self.stream),
                                        transient=False)
