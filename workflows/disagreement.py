@@ -61,8 +61,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import validation as check
     from workflows.book import CaseBook
-    from workflows.case_limits import ActionRate, Switch
     from workflows.calendar_calls import ask_calendar
+    from workflows.case_limits import ActionRate, Switch
 
 # Patch id: an outcome that resolves the case, and a confirmation that closes it, are one
 # e-mail each (no separate "outcome recorded" or "case closed" e-mail). Issue 16.

@@ -43,7 +43,8 @@ COMMANDS: dict[str, Command] = {
     "purge": Command("admin", "remove closed cases past retention (not legal holds)"),
     "hold": Command("admin", "place a case on legal hold (or --lift it)"),
     "worker": Command("admin", "run the worker (and embedded services, web forms)"),
-    "setup-cluster": Command("admin", "register the custom search attributes"),
+    "setup-cluster": Command("admin", "register the custom search attributes and create the "
+                                               "daily digest schedule"),
     "keys": Command("admin", "encryption keys"),
     "web": Command("web", "serve the web forms (the worker also serves them)"),
     "link": Command("web", "print a personal link to a case page, a partnership's list, or "
