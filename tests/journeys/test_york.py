@@ -110,8 +110,8 @@ async def test_york_stage_two_runs_out_of_time(j: Journey) -> None:
 
 @journey
 async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
-    """An urgent case raised on the web starts at Stage 3; each side names its own senior
-    manager on the web (the raiser may not name the other agency's); Stage 3 sits until the
+    """An urgent case raised on the web starts at Stage 3, so the raising form asks for both
+    senior managers (York s5 para 3), who are named there; Stage 3 sits until the
     system nudges; the senior manager's mailed link records no agreement, so it goes to the
     CYSCP Chair with the written account, and the Chair's stage ends unresolved: the case
     closes unresolved at the final stage."""
@@ -126,15 +126,14 @@ async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
                 "nature": "Whether a strategy discussion is needed",
                 "aim": "A strategy discussion this week", "receiving-name": "Ray Receiver",
                 "receiving-agency": "York Duty Team", "receiving-email": "ray@duty.york.example",
-                "child-name": "Test Child Yorktwo"})
+                "child-name": "Test Child Yorktwo",
+                # The stage the case starts at is the senior managers': both are named here.
+                "holder-3-raising-name": "Hal Headteacher",
+                "holder-3-raising-email": "hal@yorkhigh.example",
+                "holder-3-receiving-name": "Stu Senior",
+                "holder-3-receiving-email": "stu@duty.york.example"})
     assert cid == "york-2026-7102"
     await expect(page.locator("#current-stage")).to_contain_text("Stage 3")
-
-    # Each side names its own senior manager by handing the role over, through its own link.
-    await web.hand_over(page, "3.raising", "Hal Headteacher", "hal@yorkhigh.example")
-    ray = await j.page()
-    await ray.goto(await j.mailed_link(cid, "case_raised", "ray@duty.york.example"))
-    await web.hand_over(ray, "3.receiving", "Stu Senior", "stu@duty.york.example")
 
     # Nobody acts: York's "as soon as possible" earns a reminder on its own.
     await j.until(cid, lambda s: any(d["key"] == "3/conversation" and d["nudges"] >= 1
@@ -142,7 +141,7 @@ async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
                   mail=("nudge", "stu@duty.york.example"))
 
     stu = await j.page()
-    await stu.goto(await j.mailed_link(cid, "role_assigned", "stu@duty.york.example"))
+    await stu.goto(await j.mailed_link(cid, "case_raised", "stu@duty.york.example"))
     await expect(stu.locator("#link-holder")).to_contain_text("Stu Senior")
     three = await web.outcome(stu, "Stage 3: Senior manager to senior manager conversation",
                               False, "Senior managers could not agree", contact="Video call",
@@ -155,7 +154,7 @@ async def test_york_urgent_case_unresolved_by_the_chair(j: Journey) -> None:
     # Stage 4's roles are nobody's yet, so the senior managers named for stage 3 carry them
     # forward: Hal records the Chair's stage through his own link.
     hal = await j.page()
-    await hal.goto(await j.mailed_link(cid, "role_assigned", "hal@yorkhigh.example"))
+    await hal.goto(await j.mailed_link(cid, "case_raised", "hal@yorkhigh.example"))
     four = await web.outcome(hal, "Stage 4: Support from the CYSCP to resolve the matter",
                              False, "The Chair's recommendations were not accepted",
                              expect_text="Not resolved at the final stage")
