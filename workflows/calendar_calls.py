@@ -1,13 +1,15 @@
-"""The calendar's answers (deadline arithmetic, a pause's shift) as local activities.
+"""The calendar's answers (deadline arithmetic, a pause's shift), asked of the worker's
+calendar activities.
 
-The worker computes them in the same workflow task, so a click that needs a new deadline
-("resume", "not resolved", an agreed timescale) is answered without a round trip through the
-server's activity queue. The answer is still a recorded fact: a local activity's result is a
-marker in history, read back on replay, so a later ``holidays`` release cannot change a case
-that already ran, and the workflow itself never looks a holiday up.
+An answer is a recorded fact: the activity's result is in history, read back on replay, so a
+later ``holidays`` release cannot change a case that already ran, and the workflow itself never
+looks a holiday up.
 
-Cases started before this change go on with ordinary activities (``workflow.patched``), so
-their histories replay unchanged.
+Local activities were tried here to spare a click the round trip through the server's activity
+queue, but a history in which a local activity's result came back on an eagerly dispatched
+workflow task failed to replay ("patch marker … no corresponding change command") under the
+SDK in use, so the calendar stays an ordinary activity. The audit still reads local-activity
+markers as calendar facts, should a history hold any.
 """
 
 from __future__ import annotations
@@ -20,13 +22,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from protocols.messages import DeadlineAnswer
 
-PATCH = "calendar-local-activity"
-
 
 async def ask_calendar(name: str, arg: Any, timeout: timedelta) -> list[DeadlineAnswer]:
-    """``compute_deadlines`` or ``shift_after_pause``, locally where the case allows it."""
-    if workflow.patched(PATCH):
-        return await workflow.execute_local_activity(
-            name, arg, result_type=list[DeadlineAnswer], start_to_close_timeout=timeout)
+    """``compute_deadlines`` or ``shift_after_pause``, as an activity of the case."""
     return await workflow.execute_activity(
         name, arg, result_type=list[DeadlineAnswer], start_to_close_timeout=timeout)
