@@ -856,10 +856,16 @@ class DisagreementWorkflow:
         ])
 
     # -- messages: every action of protocols.actions, as an update and a signal ------------
-    def _validate(self, action: ActionSpec, msg: Any, *, permissions: bool = True) -> None:
+    def _validate(self, action: ActionSpec, msg: Any, *, permissions: bool = True,
+                  handler: bool = False) -> None:
         _well_formed(msg, action.model)
         if self._opened:
             check.run(self._book, action.id, msg, workflow.now(), permissions=permissions)
+            # One person, one side (protocols.oneside): validators always refuse it; handlers
+            # (which replay) from the first message that needs it, behind a patch marker.
+            crossed = check.crossed_sides(self._book, action.id, msg)
+            if crossed and (not handler or workflow.patched("one-person-one-side")):
+                check.reject(crossed, "person.email")
 
     def _permissions_apply(self) -> bool:
         """Whether a handler checks who may act. Validators always do (they never run on
@@ -879,7 +885,7 @@ class DisagreementWorkflow:
         await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
             # Again: the case may have moved on while this waited for the lock.
-            self._validate(action, msg, permissions=self._permissions_apply())
+            self._validate(action, msg, permissions=self._permissions_apply(), handler=True)
             text = await self._doer(action)(msg, "update")
             self._rate.record(workflow.now())
         self._wake = True
@@ -903,7 +909,7 @@ class DisagreementWorkflow:
                                  via="signal")
                 return
             try:
-                self._validate(action, msg, permissions=self._permissions_apply())
+                self._validate(action, msg, permissions=self._permissions_apply(), handler=True)
                 # Some refusals need an activity's answer first (an agreed timescale checked
                 # against the protocol's maximum); they are refused the same way, before the
                 # handler has changed anything. Raised out of a signal, they would fail the case.
