@@ -212,3 +212,25 @@ def test_the_raise_form_reads_no_file_named_in_its_address(stack) -> None:
         assert "Planted Partnership" not in page.text
         assert page.status_code == 400  # "Select the partnership whose protocol applies"
         assert web.get(f"/t/{raiser}/raise", params={"protocol": "leeds"}).status_code == 200
+
+
+def test_a_flood_of_refused_signals_leaves_the_record_bounded(stack) -> None:
+    """Each refused signal used to add a timeline event, past every cap: enough of them and
+    the record carried into the next run passes Temporal's payload limit, stalling the case."""
+    env, _ = stack
+    capped = {**env, "RESOLUTIONS_CASE_ACTIONS_PER_MINUTE": "3",
+              "RESOLUTIONS_CASE_ACTIONS_PER_DAY": "3"}
+    _raise(capped, "leeds", "2026-0841")
+    nobody = as_operator(env, "Ned Nobody", "ned@elsewhere.example", "receiving")
+    for n in range(6):
+        cli(nobody, "pause", "leeds-2026-0841", "--reason", f"flood {n}", "--signal")
+    rae = as_operator(env, "Rae Raiser", "rae@school.example", "raising")
+    cli(rae, "pause", "leeds-2026-0841", "--reason", "Waiting for the strategy meeting",
+        "--signal")
+    deadline = time.monotonic() + 60  # signals are handled in order: the flood came first
+    while json.loads(cli(env, "status", "leeds-2026-0841", "--json").stdout)["status"] != "paused":
+        assert time.monotonic() < deadline, "the raiser's pause was not applied"
+        time.sleep(0.5)
+    refused = [e for e in _timeline(env, "leeds-2026-0841") if e["kind"] == "rejected"]
+    assert len(refused) == 3  # the case's own cap a day; the rest changed nothing, unrecorded
+    assert all("Ned Nobody" == e["actor"] for e in refused)

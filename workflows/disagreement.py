@@ -139,6 +139,10 @@ class DisagreementWorkflow:
         carried = inp.carried
         self._rate = ActionRate(inp.limits, carried.recent_actions if carried else None)
         self._rate_applies = Switch("action-rate-v1")
+        # Refused signals are recorded on the timeline within the same caps (per run): past
+        # them a flood of refused signals would grow the record carried into each new run
+        # until it passed Temporal's payload limit and the case stalled for good.
+        self._refusals = ActionRate(inp.limits)
         self._continue_applies = Switch("continue-as-new-v1")
         self._runs = [*carried.runs] if carried else []
         if carried is not None:
@@ -897,16 +901,14 @@ class DisagreementWorkflow:
         async with self._lock:
             now = workflow.now()
             if self._rate.refusal(now) and self._rate_applies():
-                self._book.event(now, "rejected", f"{name} refused: {self._rate.refusal(now)}",
-                                 via="signal")
+                self._refused_signal(now, f"{name} refused: {self._rate.refusal(now)}")
                 return
             try:
                 msg = action.model.model_validate(raw)
             except ValidationError as err:
                 problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                                      for e in err.errors()[:5])
-                self._book.event(now, "rejected", f"{name} refused (malformed): {problems}",
-                                 via="signal")
+                self._refused_signal(now, f"{name} refused (malformed): {problems}")
                 return
             try:
                 self._validate(action, msg, permissions=self._permissions_apply(), handler=True)
@@ -918,11 +920,18 @@ class DisagreementWorkflow:
                 if err.type != check.REJECTED:
                     raise
                 actor = getattr(getattr(msg, "by", None), "name", "unknown")
-                self._book.event(workflow.now(), "rejected", f"{name} refused: {err.message}",
-                                 actor=actor, via="signal")
+                self._refused_signal(workflow.now(), f"{name} refused: {err.message}", actor)
                 return
             self._rate.record(workflow.now())
         self._wake = True
+
+    def _refused_signal(self, now: datetime, summary: str, actor: str = "system") -> None:
+        """Record a refused signal, while refusals stay within the case's caps a minute and
+        a day; past them it is dropped (it changed nothing; only the history keeps it)."""
+        if self._refusals.refusal(now):
+            return
+        self._refusals.record(now)
+        self._book.event(now, "rejected", summary, actor=actor, via="signal")
 
     # -- queries ------------------------------------------------------------------------------
     @workflow.query
