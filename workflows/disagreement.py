@@ -139,10 +139,11 @@ class DisagreementWorkflow:
         carried = inp.carried
         self._rate = ActionRate(inp.limits, carried.recent_actions if carried else None)
         self._rate_applies = Switch("action-rate-v1")
-        # Refused signals are recorded on the timeline within the same caps (per run): past
-        # them a flood of refused signals would grow the record carried into each new run
+        # Refused signals are recorded on the timeline up to the case's daily cap (per run):
+        # past it a flood of refused signals would grow the record carried into each new run
         # until it passed Temporal's payload limit and the case stalled for good.
-        self._refusals = ActionRate(inp.limits)
+        self._refusals = ActionRate(inp.limits.model_copy(
+            update={"per_minute": inp.limits.per_day}))
         self._continue_applies = Switch("continue-as-new-v1")
         self._runs = [*carried.runs] if carried else []
         if carried is not None:
@@ -926,8 +927,8 @@ class DisagreementWorkflow:
         self._wake = True
 
     def _refused_signal(self, now: datetime, summary: str, actor: str = "system") -> None:
-        """Record a refused signal, while refusals stay within the case's caps a minute and
-        a day; past them it is dropped (it changed nothing; only the history keeps it)."""
+        """Record a refused signal while refusals stay within the case's daily cap; past it
+        the refusal is dropped (it changed nothing; only Temporal's history keeps it)."""
         if self._refusals.refusal(now):
             return
         self._refusals.record(now)
