@@ -142,6 +142,13 @@ def test_no_redirect_sends_a_personal_link_to_another_host(stack) -> None:
             assert "evil.example" not in answer.headers.get("location", "")
             assert answer.status_code == 404
         assert web.get(f"/t/{token}/cases/leeds-2026-0811").status_code == 200
+        # The Temporal UI's codec endpoint: its token (which decrypts every case) is in the path.
+        codec = (tmp / "data" / "codec_token").read_text().strip()
+        for path in (f"/codec/t/{codec}/decode/", "/codec/default/decode/"):
+            answer = web.post(path, json={"payloads": []}, headers={"Host": "evil.example"})
+            assert "evil.example" not in answer.headers.get("location", "")
+            assert answer.status_code in (404, 405)
+        assert web.post(f"/codec/t/{codec}/decode", json={"payloads": []}).status_code == 200
 
 
 def test_an_auditor_sees_only_the_partnerships_the_roles_file_gives(stack) -> None:
