@@ -241,3 +241,21 @@ def test_a_flood_of_refused_signals_leaves_the_record_bounded(stack) -> None:
     refused = [e for e in _timeline(env, "leeds-2026-0841") if e["kind"] == "rejected"]
     assert len(refused) == 3  # the case's own cap a day; the rest changed nothing, unrecorded
     assert all("Ned Nobody" == e["actor"] for e in refused)
+
+
+def test_names_that_turn_text_round_are_refused(stack) -> None:
+    """A bidirectional override in a name ("Trojan source") makes it read as someone else's
+    on the timeline, the dashboard and in e-mails: refused, saying why, nothing started."""
+    env, _ = stack
+    spoof = cli(env, "raise", "--protocol", "leeds", "--reference", "2026-0851",
+                "--raising-name", "Rae \u202eresieceR boR", "--raising-agency", "Example Primary",
+                "--raising-email", "rae@school.example", "--receiving-name", "Rob Receiver",
+                "--receiving-agency", "CSC", "--receiving-email", "rob@csc.example",
+                "--issue", "Case closed", ok=False)
+    assert spoof.returncode == 1 and "reverse the direction of text" in spoof.stderr
+    assert cli(env, "status", "leeds-2026-0851", ok=False).returncode != 0
+    _raise(env, "leeds", "2026-0852")
+    rob = as_operator(env, "Rob Receiver", "rob@csc.example", "receiving")
+    handed = cli(rob, "assign", "leeds-2026-0852", "--role", "receiving", "--name",
+                 "Mo \u2067Manager\u2069", "--email", "mo@csc.example", ok=False)
+    assert handed.returncode == 1 and "reverse the direction of text" in handed.stderr
