@@ -18,6 +18,7 @@ import json
 import os
 import re
 import signal
+import string
 import subprocess
 import sys
 import time
@@ -259,3 +260,20 @@ def test_names_that_turn_text_round_are_refused(stack) -> None:
     handed = cli(rob, "assign", "leeds-2026-0852", "--role", "receiving", "--name",
                  "Mo \u2067Manager\u2069", "--email", "mo@csc.example", ok=False)
     assert handed.returncode == 1 and "reverse the direction of text" in handed.stderr
+
+
+def test_a_link_has_one_spelling(stack) -> None:
+    """Base64 decoding skips junk characters, padding and a last character's spare bits, so
+    one link had endless spellings, each with rate limits of its own: now only its own opens."""
+    env, tmp = stack
+    _raise(env, "leeds", "2026-0861")
+    token = _link(tmp / "data", _mail_for(tmp / "data", "leeds-2026-0861")[0]).rsplit("/t/")[1]
+    variants = [token[:10] + "!!!!" + token[10:], token + "="]
+    if len(token) % 4:  # the last character has spare low bits: flip the lowest
+        alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+        variants.append(token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1])
+    with _web(env) as web:
+        page = "/cases/leeds-2026-0861"
+        assert web.get(f"/t/{token}{page}").status_code == 200
+        for variant in variants:
+            assert web.get(f"/t/{variant}{page}").status_code == 403
