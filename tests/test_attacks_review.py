@@ -277,3 +277,14 @@ def test_a_link_has_one_spelling(stack) -> None:
         assert web.get(f"/t/{token}{page}").status_code == 200
         for variant in variants:
             assert web.get(f"/t/{variant}{page}").status_code == 403
+
+
+def test_a_form_written_where_it_cannot_go_says_so(stack) -> None:
+    """Writing a form into a folder that does not exist used to read "cannot connect"."""
+    env, tmp = stack
+    _raise(env, "york", "2026-0871")
+    out = tmp / "no such folder" / "form.html"
+    wrote = cli(env, "form", "york-2026-0871", "--kind", "york_written_account", "--out",
+                str(out), ok=False)
+    assert wrote.returncode == 1
+    assert f"cannot use the file {out}" in wrote.stderr and "connect" not in wrote.stderr
