@@ -149,6 +149,8 @@ def unseal(key: bytes, token: str, now: float | None = None) -> Grant:
         body = AESGCM(key).decrypt(raw[:12], raw[12:], SEAL_CONTEXT)
     except (ValueError, InvalidTag):
         raise invalid from None
+    if _b64(raw) != token:  # one spelling per link: junk characters, padding or spare bits
+        raise invalid       # would otherwise give one link endless keys past its rate limits
     return _checked_grant(body, now)
 
 

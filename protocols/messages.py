@@ -46,8 +46,22 @@ def _one_line(value: str) -> str:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_clean), Field(max_length=5000)]
-Line = Annotated[str, BeforeValidator(_clean), Field(max_length=200), AfterValidator(_one_line)]
+# Unicode's bidirectional overrides and isolates turn text round on screen ("Trojan source"):
+# a name typed with one reads as someone else's in the timeline, dashboard and e-mails.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _no_bidi(value: str, info: ValidationInfo) -> str:
+    """From people, refuse bidirectional controls (stored messages load as they were)."""
+    if info.context and info.context.get("from_people") and _BIDI.search(value):
+        raise ValueError("contains invisible characters that reverse the direction of text "
+                         "(Unicode bidirectional controls); type it plainly")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_clean), Field(max_length=5000), AfterValidator(_no_bidi)]
+Line = Annotated[str, BeforeValidator(_clean), Field(max_length=200), AfterValidator(_one_line),
+                 AfterValidator(_no_bidi)]
 Email = Annotated[str, BeforeValidator(_clean), Field(max_length=254), AfterValidator(_one_line)]
 
 # A reason or note (pause, resume, withdraw, bypass, hand-over, hold, a timescale's reason) is a
@@ -65,7 +79,7 @@ def _short_reason(value: str, info: ValidationInfo) -> str:
 
 
 Reason = Annotated[str, BeforeValidator(_clean), Field(max_length=5000),
-                   AfterValidator(_short_reason)]
+                   AfterValidator(_short_reason), AfterValidator(_no_bidi)]
 
 Urgency = Literal["standard", "urgent", "immediate-risk"]
 CaseStatus = Literal["open", "paused", "resolved", "closed", "withdrawn"]

@@ -33,6 +33,7 @@ from protocols.messages import (
     Urgency,
 )
 from protocols.naming import naming_problems
+from protocols.oneside import both_sides
 from protocols.permissions import PermissionRule, parse_deployment
 from protocols.schema import Protocol
 from starter import endings
@@ -151,6 +152,12 @@ def build_case_input(
             check_domain(person.email, domains)
         except ValueError as exc:
             missing[f"{key}.email"] = str(exc)
+    people = _people(case)
+    address, crossed = both_sides(protocol, {key.removeprefix("holders."): p
+                                             for key, p in people})
+    if crossed:  # one person on both sides would settle the disagreement alone
+        field = next(k for k, p in reversed(people) if p.email == address)
+        missing.setdefault(f"{field}.email", crossed)
     if missing:
         raise InvalidInput("; ".join(missing.values()), missing)
     return CaseInput(protocol=protocol, protocol_hash=protocol.content_hash(), case=case,

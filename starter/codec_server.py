@@ -60,6 +60,9 @@ def create_codec_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # No trailing-slash redirects: Starlette builds them from the Host header, which would
+        # send "/codec/t/<token>/decode/" (and so the token) on to any host a request names.
+        redirect_slashes=False,
     )
     app.add_middleware(
         CORSMiddleware,

@@ -25,6 +25,8 @@ def explain(exc: BaseException) -> str:
         if exc.status == RPCStatusCode.UNAVAILABLE:
             return "cannot reach the Temporal server; is the worker running (./dev start)?"
         return f"Temporal said: {exc.message}"
+    if isinstance(exc, OSError) and exc.filename and not isinstance(exc, ConnectionError):
+        return f"cannot use the file {exc.filename}: {exc.strerror or exc}"  # not the network
     if isinstance(exc, ConnectionError | OSError):
         return f"cannot connect: {exc}"
     return str(exc) or exc.__class__.__name__

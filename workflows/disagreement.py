@@ -145,6 +145,11 @@ class DisagreementWorkflow:
         carried = inp.carried
         self._rate = ActionRate(inp.limits, carried.recent_actions if carried else None)
         self._rate_applies = Switch("action-rate-v1")
+        # Refused signals are recorded on the timeline up to the case's daily cap (per run):
+        # past it a flood of refused signals would grow the record carried into each new run
+        # until it passed Temporal's payload limit and the case stalled for good.
+        self._refusals = ActionRate(inp.limits.model_copy(
+            update={"per_minute": inp.limits.per_day}))
         self._continue_applies = Switch("continue-as-new-v1")
         self._runs = [*carried.runs] if carried else []
         if carried is not None:
@@ -1017,10 +1022,16 @@ class DisagreementWorkflow:
         ])
 
     # -- messages: every action of protocols.actions, as an update and a signal ------------
-    def _validate(self, action: ActionSpec, msg: Any, *, permissions: bool = True) -> None:
+    def _validate(self, action: ActionSpec, msg: Any, *, permissions: bool = True,
+                  handler: bool = False) -> None:
         _well_formed(msg, action.model)
         if self._opened:
             check.run(self._book, action.id, msg, workflow.now(), permissions=permissions)
+            # One person, one side (protocols.oneside): validators always refuse it; handlers
+            # (which replay) from the first message that needs it, behind a patch marker.
+            crossed = check.crossed_sides(self._book, action.id, msg)
+            if crossed and (not handler or workflow.patched("one-person-one-side")):
+                check.reject(crossed, "person.email")
 
     def _permissions_apply(self) -> bool:
         """Whether a handler checks who may act. Validators always do (they never run on
@@ -1040,7 +1051,7 @@ class DisagreementWorkflow:
         await workflow.wait_condition(lambda: self._opened)
         async with self._lock:
             # Again: the case may have moved on while this waited for the lock.
-            self._validate(action, msg, permissions=self._permissions_apply())
+            self._validate(action, msg, permissions=self._permissions_apply(), handler=True)
             text = await self._doer(action)(msg, "update")
             self._rate.record(workflow.now())
         self._wake = True
@@ -1052,19 +1063,17 @@ class DisagreementWorkflow:
         async with self._lock:
             now = workflow.now()
             if self._rate.refusal(now) and self._rate_applies():
-                self._book.event(now, "rejected", f"{name} refused: {self._rate.refusal(now)}",
-                                 via="signal")
+                self._refused_signal(now, f"{name} refused: {self._rate.refusal(now)}")
                 return
             try:
                 msg = action.model.model_validate(raw)
             except ValidationError as err:
                 problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                                      for e in err.errors()[:5])
-                self._book.event(now, "rejected", f"{name} refused (malformed): {problems}",
-                                 via="signal")
+                self._refused_signal(now, f"{name} refused (malformed): {problems}")
                 return
             try:
-                self._validate(action, msg, permissions=self._permissions_apply())
+                self._validate(action, msg, permissions=self._permissions_apply(), handler=True)
                 # Some refusals need an activity's answer first (an agreed timescale checked
                 # against the protocol's maximum); they are refused the same way, before the
                 # handler has changed anything. Raised out of a signal, they would fail the case.
@@ -1073,11 +1082,18 @@ class DisagreementWorkflow:
                 if err.type != check.REJECTED:
                     raise
                 actor = getattr(getattr(msg, "by", None), "name", "unknown")
-                self._book.event(workflow.now(), "rejected", f"{name} refused: {err.message}",
-                                 actor=actor, via="signal")
+                self._refused_signal(workflow.now(), f"{name} refused: {err.message}", actor)
                 return
             self._rate.record(workflow.now())
         self._wake = True
+
+    def _refused_signal(self, now: datetime, summary: str, actor: str = "system") -> None:
+        """Record a refused signal while refusals stay within the case's daily cap; past it
+        the refusal is dropped (it changed nothing; only Temporal's history keeps it)."""
+        if self._refusals.refusal(now):
+            return
+        self._refusals.record(now)
+        self._book.event(now, "rejected", summary, actor=actor, via="signal")
 
     # -- queries ------------------------------------------------------------------------------
     @workflow.query

@@ -33,6 +33,7 @@ from protocols.messages import (
     Resume,
     Withdraw,
 )
+from protocols.oneside import both_sides
 from protocols.permissions import BUSINESS_UNIT, Effective, Seat, eligible, held_by, names
 from protocols.schema import Referral, Timescale
 from workflows.book import CaseBook
@@ -203,6 +204,16 @@ def check_assign(book: CaseBook, msg: Assign) -> None:
         check_domain(msg.person.email, book.inp.mail_domains)
     except ValueError as exc:
         reject(str(exc), "person.email")
+
+
+def crossed_sides(book: CaseBook, action_id: str, msg: Any) -> str:
+    """Why a hand-over would name one address for roles of both agencies ('' if not)."""
+    if action_id != "assign" or not msg.person.email:
+        return ""
+    people = {key: seat.person for key, seat in book.seats().items() if not seat.stand_in}
+    people[msg.role] = msg.person
+    _, crossed = both_sides(book.protocol, people, msg.person.email)
+    return crossed + "." if crossed else ""
 
 
 def check_confirm(book: CaseBook, msg: ConfirmInWriting) -> None:

@@ -114,8 +114,10 @@ def create_app(settings: Settings, client: Client, *, assets_dir: Path | None = 
                     "`npm --prefix starter/web ci --no-audit --no-fund`. Pages use a plain "
                     "stylesheet meanwhile.", dist)
     secret = link_secret(settings)
+    # No trailing-slash redirects: Starlette builds them from the request's Host header, so
+    # "/t/<link>/" would send the personal link on to whatever host a request names.
     app = FastAPI(title="Professional Resolutions", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+                  openapi_url=None, redirect_slashes=False)
     app.state.web = WebContext(
         settings=settings, client=client, links=Links(settings),
         csrf=Csrf(derive_key(secret, "csrf")), flash_key=derive_key(secret, "flash"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -299,9 +300,17 @@ def _iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat(timespec="minutes") if moment else ""
 
 
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
 def _cell(value: object) -> str:
+    """A cell a spreadsheet cannot run: text starting = + - @ (or a tab or carriage return)
+    gets a leading apostrophe, even when a digit follows (``=1+HYPERLINK(…)`` is a formula);
+    only a plain number is left as it is."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def by_stage(rows: list[Row]) -> list[tuple[str, int]]:

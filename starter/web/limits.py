@@ -51,6 +51,14 @@ class WebLimits:
                            "the last minute")
 
 
+    def check_raise(self, token: str) -> None:
+        """Raising counts as a change made through the raiser's link (each starts a case and
+        sends e-mail), so one link cannot flood the service with cases."""
+        if not self._hit(self.link_actions, "act", _key(token)):
+            raise _refused(f"this link has sent {self.link_actions.amount} changes in the "
+                           "last minute")
+
+
 def _key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 

@@ -134,7 +134,9 @@ def check_case(grant: Grant, workflow_id: str, roles: dict[str, StandingRole],
                          "this case.")
     elif grant.role == "auditor":
         _standing(grant, roles)
-        if grant.protocol and protocol_of(workflow_id) != grant.protocol:
+        protocol = protocol_of(workflow_id)
+        if (grant.protocol and protocol != grant.protocol) or not holds(
+                roles, grant.email, "auditor", protocol):  # the roles file's partnerships too
             raise Denied("This link does not cover cases of that partnership.")
     elif grant.role == "business_unit" and grant.protocol:
         _standing(grant, roles)
@@ -239,6 +241,15 @@ def check_list(grant: Grant, roles: dict[str, StandingRole]) -> None:
     if grant.role == "business_unit" and not grant.protocol:
         raise Denied("This link does not name a partnership.")
     _standing(grant, roles)
+
+
+def list_scope(grant: Grant, roles: dict[str, StandingRole]) -> tuple[str, ...]:
+    """The partnerships a list link may see (empty: every one): the link's own, else those
+    the roles file gives its address (an auditor for some partnerships sees only theirs)."""
+    if grant.protocol:
+        return (grant.protocol,)
+    entry = roles.get(grant.email.strip().lower())
+    return entry.protocols if entry is not None else ()
 
 
 def check_raise(grant: Grant, roles: dict[str, StandingRole]) -> None:

@@ -13,8 +13,9 @@ from starter.web.charts import bar_chart
 from starter.web.dashboard import Filters
 from starter.web.deps import denied, grant_for, roles, temporal, web
 from starter.web.forms import FormState
+from starter.web.limits import web_limits
 from starter.web.rendering import render
-from starter.web.roles import Denied, check_list
+from starter.web.roles import Denied, check_list, list_scope
 
 router = APIRouter()
 
@@ -32,16 +33,22 @@ async def favicon() -> Response:
 def _scope(request: Request, token: str, requested: str) -> tuple[str, list[tuple[str, str]]]:
     """The partnership the link may see (an auditor chooses; a business unit has its own)."""
     grant = grant_for(request, token)
+    standing = roles(request)
     try:
-        check_list(grant, roles(request))
+        check_list(grant, standing)
     except Denied as exc:
         raise denied(exc) from None
-    known = available_protocols()
+    web_limits(request).check_read(token)  # each list page asks every case for its state
+    scope = list_scope(grant, standing)  # an auditor's partnerships, from the roles file
+    known = [n for n in available_protocols() if not scope or n in scope]
     chosen = grant.protocol or (requested if requested in known else "")
+    if len(known) == 1:
+        chosen = known[0]
     options: list[tuple[str, str]] = []
-    if not grant.protocol:  # an auditor may look at every partnership
+    if not grant.protocol and len(known) > 1:  # an auditor may look at their partnerships
         options = [("", "All partnerships")] + [(n, load_protocol(n).partnership)
                                                 for n in known]
+    request.state.scope = known
     return chosen, options
 
 
@@ -53,6 +60,7 @@ async def _rows(request: Request, token: str) -> tuple[Filters, list[dashboard.R
     filters = Filters.parse(params)
     filters.protocol = chosen
     rows = await temporal(dashboard.load_rows(web(request).client, chosen or None))
+    rows = [r for r in rows if r.listing.protocol in request.state.scope]
     return filters, rows, [r for r in rows if r.matches(filters)], chosen, options
 
 

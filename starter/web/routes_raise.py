@@ -22,6 +22,7 @@ from starter.web import raise_form
 from starter.web.csrf import FIELD, CsrfError
 from starter.web.deps import csrf_failed, denied, grant_for, log, roles, web
 from starter.web.forms import FormState, add_model_errors, read_form
+from starter.web.limits import web_limits
 from starter.web.rendering import render
 from starter.web.roles import Denied, check_raise
 from starter.web.routes_case import set_flash
@@ -35,6 +36,7 @@ def _raiser(request: Request, token: str) -> Grant:
         check_raise(grant, roles(request))
     except Denied as exc:
         raise denied(exc) from None
+    web_limits(request).check_read(token)
     return grant
 
 
@@ -59,7 +61,9 @@ def _show(request: Request, token: str, grant: Grant, protocol: Protocol, form: 
 
 
 def _protocol(name: str) -> Protocol | None:
-    if not name:
+    """A built-in protocol by name; anything else (a path to a file on the server, which
+    load_protocol would read) is no protocol."""
+    if name not in available_protocols():
         return None
     try:
         return load_protocol(name)
@@ -82,6 +86,7 @@ async def raise_page(request: Request, token: str, protocol: str = "") -> Respon
 @router.post("/t/{token}/raise", response_class=HTMLResponse)
 async def raise_submit(request: Request, token: str) -> Response:
     grant = _raiser(request, token)
+    web_limits(request).check_raise(token)  # each raise starts a case and sends e-mail
     values = read_form(await request.form(max_files=0, max_fields=200))
     try:
         web(request).csrf.check(request.state.cookie_sid, values.pop(FIELD, None))
