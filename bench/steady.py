@@ -337,7 +337,7 @@ class Bench:
             return None
         self.stream.ours["update"].append(time.perf_counter() - began)
         self.stream.ours[f"update:{name}"].append(time.perf_counter() - began)
-        case.stage = result.state.stage
+        case.stage = result.position.stage
         return result
 
     async def discussion(self, case: Case) -> ActionResult | None:

@@ -6,6 +6,9 @@ and who may take it, as *parties* of the case:
 ``stage_holders``
     the current stage's raising and receiving role holders (a stage role nobody is named for
     is held by that side's practitioner, who gets its e-mails too)
+``stage_named``
+    the current stage's role holders named for it: no practitioner stands in (York's line
+    managers: a stage the document gives to managers is recorded by the managers named)
 ``stage_raising`` / ``stage_receiving``
     one side of the current stage
 ``raising_side`` / ``receiving_side``
@@ -55,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 ACTION_IDS = ("record_outcome", "bypass", "pause", "resume", "agree_timescale", "assign",
               "confirm_in_writing", "report_immediate_risk", "withdraw", "set_legal_hold",
               "record_discussion", "mark_step_done", "refer")
-PARTIES = ("stage_holders", "stage_raising", "stage_receiving", "raising_side",
+PARTIES = ("stage_holders", "stage_named", "stage_raising", "stage_receiving", "raising_side",
            "receiving_side", "practitioners", "deadline_holders", "named", "business_unit",
            "own_role", "side_manager", "side_vacant")
 ROLE_KEY = re.compile(r"^(raising|receiving|[0-9a-z]+\.(raising|receiving))$")
@@ -266,6 +269,9 @@ def eligible(who: Iterable[str], all_seats: Mapping[str, Seat], stage: str, stag
         if party == "stage_holders":
             add(f"{stage}.raising")
             add(f"{stage}.receiving")
+        elif party == "stage_named":
+            add(f"{stage}.raising", exact=True)
+            add(f"{stage}.receiving", exact=True)
         elif party in ("stage_raising", "stage_receiving"):
             add(f"{stage}.{party.removeprefix('stage_')}")
         elif party in ("raising_side", "receiving_side"):

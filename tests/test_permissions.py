@@ -224,3 +224,39 @@ async def test_a_deployment_that_lists_its_agencies_mail_domains_names_no_one_ou
                         "--email", "ria@sub.school.example")
     assert inside.returncode == 0, inside.stderr
     assert (await cases.get_state(stack.client, wid)).holders["raising"].name == "Ria New"
+
+
+async def test_york_stage_two_is_recorded_only_by_a_line_manager_named_for_it(
+        stack: Stack) -> None:  # noqa: F811 - the fixture imported above
+    """York s5 Stage 2 para 1, "The line managers should then liaise with each other": on a
+    case raised without its line managers, neither practitioner (standing in for the unnamed
+    roles) may record stage 2; once the raising side names its line manager, that manager
+    does."""
+    wid = "york-2026-8120"
+    raised = await _cli(stack, stack.tokens[RAE.name], "raise", "--protocol", "york",
+                        "--reference", "2026-8120", "--raising-name", RAE.name,
+                        "--raising-agency", "School", "--raising-email", RAE.email,
+                        "--receiving-name", ROB.name, "--receiving-agency", "CSC",
+                        "--receiving-email", ROB.email, "--issue", "Closed early",
+                        "--risk", "Neglect continues", "--nature", "Threshold",
+                        "--aim", "Reopen the assessment")
+    assert raised.returncode == 0, raised.stderr
+    await _until_stage(stack, wid, "1")
+    moved = await _cli(stack, stack.tokens[RAE.name], "record-outcome", wid, "--stage", "1",
+                       "--not-resolved", "--summary", "No agreement")
+    assert moved.returncode == 0, moved.stderr
+    await _until_stage(stack, wid, "2")
+    before = await stack.recorded(wid)
+    two = ("record-outcome", wid, "--stage", "2", "--resolved", "--summary", "Sorted")
+    for person in (RAE, ROB):
+        refused = await _cli(stack, stack.tokens[person.name], *two)
+        assert refused.returncode == 1, refused.stdout
+        assert ("Only the stage 2 role holders (nobody is named for that yet) may record this "
+                "stage's outcome (York s5 Stage 2 para 1)") in refused.stderr, refused.stderr
+    await _unchanged(stack, wid, before)
+    named = await _cli(stack, stack.tokens[RAE.name], "assign", wid, "--role", "2.raising",
+                       "--name", LEE.name, "--email", LEE.email)
+    assert named.returncode == 0, named.stderr
+    lee = as_operator(stack.env, LEE.name, LEE.email, "2.raising")
+    done = await _cli(stack, lee, *two)
+    assert done.returncode == 0 and "Resolved at stage 2" in done.stdout, done.stderr

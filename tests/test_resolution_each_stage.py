@@ -8,18 +8,27 @@ from tests.conftest import RAE, at, case_input, make_worker, skip_to, start_case
 from workflows.disagreement import DisagreementWorkflow
 
 BY = RAE  # the raising practitioner: every stage role nobody is named for is theirs
+# York s5 Stage 2 para 1: stage 2 is the line managers' own, recorded only by one named for it.
+LEE = {"name": "Lee Manager", "role": "Line manager", "email": "lee@school.example"}
+NAMED = {"york": {"2.raising": LEE}}
+
+
+def _by(protocol: str, stage: str) -> dict[str, str]:
+    return LEE if (protocol, stage) == ("york", "2") else BY
 
 
 async def _resolve_at(handle, protocol: str, stages: list[str], target: str) -> None:
     for stage in stages[: stages.index(target)]:
         await handle.signal("record_outcome_signal", {
-            "stage": stage, "resolved": False, "by": BY, "summary": f"Not at {stage}"})
+            "stage": stage, "resolved": False, "by": _by(protocol, stage),
+            "summary": f"Not at {stage}"})
         if load_protocol(protocol).referral_on_not_resolved(stage):
             # Dudley 3b: the Independent Chair is a decision "not resolved" offers (s4 Stage 3b).
             await handle.signal("refer_signal", {"reason": "Exceptional", "by": BY,
                                                  "decided_by": [BY["name"]]})
     await handle.signal("record_outcome_signal", {
-        "stage": target, "resolved": True, "by": BY, "summary": f"Resolved at {target}",
+        "stage": target, "resolved": True, "by": _by(protocol, target),
+        "summary": f"Resolved at {target}",
         "learning_points": ["Share plans earlier"]})
 
 
@@ -32,7 +41,8 @@ async def test_every_stage_of_every_protocol_can_resolve(skipping_env, settings,
         for protocol in ("york", "dudley", "swindon", "leeds", "barnsley"):
             stages = [s.id for s in load_protocol(protocol).stages]
             for n, stage in enumerate(stages):
-                handle = await start_case(env.client, case_input(protocol, f"2030-{n:02d}00"))
+                handle = await start_case(env.client, case_input(
+                    protocol, f"2030-{n:02d}00", holders=NAMED.get(protocol, {})))
                 await _resolve_at(handle, protocol, stages, stage)
                 handles[(protocol, stage)] = handle
         await skip_to(env, at("2030-03-04 09:10"))

@@ -140,13 +140,18 @@ async def test_york_policy_issue_refers_to_the_chair_from_the_senior_managers_di
     env, (box, _) = skipping_env, mailbox
     await skip_to(env, at("2030-03-04 09:00"))
     async with make_worker(env.client, settings):
-        at_2 = await start_case(env.client, case_input("york", "2030-0031"))
-        twin = await start_case(env.client, case_input("york", "2030-0032"))
+        # Stage 2 is the line managers' (York s5 Stage 2 para 1): one is named to record it.
+        lee = {"name": "Lee Manager", "role": "Line manager", "email": "lee@school.example"}
+        at_2 = await start_case(env.client, case_input("york", "2030-0031",
+                                                       holders={"2.raising": lee}))
+        twin = await start_case(env.client, case_input("york", "2030-0032",
+                                                       holders={"2.raising": lee}))
         at_3 = await start_case(env.client, case_input("york", "2030-0033", urgency="urgent"))
         for h in (at_2, twin):
             await h.signal("record_outcome_signal", not_resolved("1"))
-        await at_2.signal("record_outcome_signal", not_resolved("2", policy_issue=True))
-        await twin.signal("record_outcome_signal", not_resolved("2"))
+        await at_2.signal("record_outcome_signal",
+                          {**not_resolved("2", policy_issue=True), "by": lee})
+        await twin.signal("record_outcome_signal", {**not_resolved("2"), "by": lee})
         await at_3.signal("refer_signal", {"referral": "policy_issues", "by": BY,
                                            "reason": "The threshold policy itself is unclear",
                                            "decided_by": ["Rae Raiser", "Rob Receiver"]})

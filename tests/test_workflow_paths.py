@@ -274,12 +274,15 @@ async def test_written_confirmation_overdue_stays_awaited(skipping_env, settings
     env = skipping_env
     await skip_to(env, at("2030-03-04 09:00"))
     async with make_worker(env.client, settings):
-        handle = await start_case(env.client, case_input("york", "2030-0020"))
+        # York s5 Stage 2 para 1: the line managers' stage, recorded by one named for it.
+        lee = {"name": "Lee Manager", "role": "Line manager", "email": "lee@school.example"}
+        handle = await start_case(env.client, case_input("york", "2030-0020",
+                                                         holders={"2.raising": lee}))
         await handle.signal("record_outcome_signal", {
             "stage": "1", "resolved": False, "by": BY, "summary": "No"})
         await skip_to(env, at("2030-03-05 10:00"))
         await handle.signal("record_outcome_signal", {
-            "stage": "2", "resolved": True, "by": BY, "summary": "Agreed a plan"})
+            "stage": "2", "resolved": True, "by": lee, "summary": "Agreed a plan"})
         await skip_to(env, at("2030-03-05 10:01"))
         resolved = await handle.query(DisagreementWorkflow.state)
         await skip_to(env, at("2030-03-20 09:00"))

@@ -353,6 +353,7 @@ def _party(book: CaseBook, party: str, target: str) -> str:
     side = target.rpartition(".")[2]
     labels = {
         "stage_holders": f"the stage {stage.id} role holders",
+        "stage_named": f"the stage {stage.id} role holders",
         "stage_raising": f"the stage {stage.id} {book.role_title(stage, 'raising')}",
         "stage_receiving": f"the stage {stage.id} {book.role_title(stage, 'receiving')}",
         "raising_side": "the raising side", "receiving_side": "the receiving side",
