@@ -239,10 +239,13 @@ async def test_york_business_unit_gets_the_written_account(skipping_env, setting
                                                            mailbox) -> None:
     env, (box, _) = skipping_env, mailbox
     async with make_worker(env.client, settings):
+        # Stage 2 is the line managers' own (York s5 Stage 2 para 1): one is named to record it.
         case = await raise_case(env, "york", "2030-09-02 09:00", holders={
-            "3.raising": HEAD_A, "3.receiving": HEAD_B, "4.raising": HEAD_A})
+            "2.raising": LINE_MANAGER_A, "3.raising": HEAD_A, "3.receiving": HEAD_B,
+            "4.raising": HEAD_A})
         await outcome(env, case, "2030-09-03 09:00", "1", RAISING, "No agreement.")
-        await outcome(env, case, "2030-09-05 09:00", "2", RAISING, "Line managers disagree.")
+        await outcome(env, case, "2030-09-05 09:00", "2", LINE_MANAGER_A,
+                      "Line managers disagree.")
         await outcome(env, case, "2030-09-09 09:00", "3", HEAD_A,
                       "Policy issue about thresholds.")
         await skip_to(env, at("2030-09-09 09:05"))
