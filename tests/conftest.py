@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import random
 import shutil
@@ -345,3 +346,39 @@ def stop_worker_process(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
+
+
+@contextlib.contextmanager
+def devstack(tmp: Path, extra: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """`python -m starter.devstack`, as `./dev start` runs it, on ports of its own under
+    ``tmp``; yields the environment the CLI needs to reach it, and stops it with Ctrl-C."""
+    web_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESOLUTIONS_", "TEMPORAL_"))}
+    env.update({
+        "RESOLUTIONS_DATA_DIR": str(tmp / "data"),
+        "RESOLUTIONS_DEV_SERVER_PORT": str(free_port()),
+        "RESOLUTIONS_DEV_SERVER_UI_PORT": str(free_port()),
+        "RESOLUTIONS_SMTP_PORT": str(free_port()),
+        "RESOLUTIONS_WEB_PORT": str(web_port),
+        "RESOLUTIONS_PUBLIC_URL": f"http://127.0.0.1:{web_port}",
+        "RESOLUTIONS_SETTINGS_FILE": str(tmp / "none.toml"),
+        **(extra or {}),
+    })
+    log_path = tmp / "stack.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "starter.devstack"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while "Ready." not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"the stack did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    try:
+        yield env
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -15,12 +15,9 @@ each now refused:
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import string
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, as_operator, cli, free_port
+from tests.conftest import ROOT, as_operator, cli, devstack
 from tests.test_security import _link, _mail_for
 
 pytestmark = pytest.mark.slow
@@ -40,36 +37,10 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], Path]]:
     """`python -m starter.devstack` as `./dev start` runs it, on ports of its own."""
     tmp = tmp_path_factory.mktemp("attacks")
-    web_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESOLUTIONS_", "TEMPORAL_"))}
-    env.update({
-        "RESOLUTIONS_DATA_DIR": str(tmp / "data"),
-        "RESOLUTIONS_DEV_SERVER_PORT": str(free_port()),
-        "RESOLUTIONS_DEV_SERVER_UI_PORT": str(free_port()),
-        "RESOLUTIONS_SMTP_PORT": str(free_port()),
-        "RESOLUTIONS_WEB_PORT": str(web_port),
-        "RESOLUTIONS_PUBLIC_URL": f"http://127.0.0.1:{web_port}",
-        "RESOLUTIONS_SETTINGS_FILE": str(tmp / "none.toml"),
-        "RESOLUTIONS_WEB_LINK_ACTIONS_PER_MINUTE": str(PER_MINUTE),
-    })
-    log_path = tmp / "stack.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "starter.devstack"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while "Ready." not in log_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"the stack did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-    try:
+    with devstack(tmp, {
+            "RESOLUTIONS_WEB_LINK_ACTIONS_PER_MINUTE": str(PER_MINUTE),
+    }) as env:
         yield env, tmp
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _raise(env: dict[str, str], protocol: str, reference: str, *extra: str,

@@ -12,11 +12,7 @@ with its status, timeline, report, export, replay, links and purge following it.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +21,7 @@ import httpx
 import pytest
 
 from infra.mailsink import read_mail
-from tests.conftest import ROOT, as_operator, cli, free_port
+from tests.conftest import as_operator, cli, devstack
 
 pytestmark = pytest.mark.slow
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/t/([A-Za-z0-9_-]{40,})")
@@ -37,37 +33,11 @@ PER_LINK, PER_CASE = 4, 8  # actions per minute through one link, and on one cas
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], Path]]:
     """The one-machine stack on ports of its own, with small caps so they show in seconds."""
     tmp = tmp_path_factory.mktemp("limits")
-    web_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESOLUTIONS_", "TEMPORAL_"))}
-    env.update({
-        "RESOLUTIONS_DATA_DIR": str(tmp / "data"),
-        "RESOLUTIONS_DEV_SERVER_PORT": str(free_port()),
-        "RESOLUTIONS_DEV_SERVER_UI_PORT": str(free_port()),
-        "RESOLUTIONS_SMTP_PORT": str(free_port()),
-        "RESOLUTIONS_WEB_PORT": str(web_port),
-        "RESOLUTIONS_PUBLIC_URL": f"http://127.0.0.1:{web_port}",
-        "RESOLUTIONS_SETTINGS_FILE": str(tmp / "none.toml"),
-        "RESOLUTIONS_WEB_LINK_ACTIONS_PER_MINUTE": str(PER_LINK),
-        "RESOLUTIONS_CASE_ACTIONS_PER_MINUTE": str(PER_CASE),
-    })
-    log_path = tmp / "stack.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "starter.devstack"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while "Ready." not in log_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"the stack did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-    try:
+    with devstack(tmp, {
+            "RESOLUTIONS_WEB_LINK_ACTIONS_PER_MINUTE": str(PER_LINK),
+            "RESOLUTIONS_CASE_ACTIONS_PER_MINUTE": str(PER_CASE),
+    }) as env:
         yield env, tmp
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _raise(env: dict[str, str], reference: str) -> str:

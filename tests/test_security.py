@@ -13,12 +13,9 @@ import ipaddress
 import json
 import os
 import re
-import signal
 import socket
 import ssl
 import stat
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -42,7 +39,15 @@ from infra.smtp import connection_options
 from protocols.addresses import check_address
 from protocols.messages import Person
 from starter.web.app import create_app
-from tests.conftest import ROOT, as_operator, case_input, cli, free_port, make_worker, start_case
+from tests.conftest import (
+    as_operator,
+    case_input,
+    cli,
+    devstack,
+    free_port,
+    make_worker,
+    start_case,
+)
 from tests.test_notify import plain_request
 from workflows.disagreement import DisagreementWorkflow
 
@@ -57,35 +62,8 @@ LINK = re.compile(r"http://127\.0\.0\.1:\d+/t/([A-Za-z0-9_-]{40,})")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], Path]]:
     """`python -m starter.devstack` as `./dev start` runs it, on ports of its own."""
     tmp = tmp_path_factory.mktemp("stack")
-    web_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RESOLUTIONS_", "TEMPORAL_"))}
-    env.update({
-        "RESOLUTIONS_DATA_DIR": str(tmp / "data"),
-        "RESOLUTIONS_DEV_SERVER_PORT": str(free_port()),
-        "RESOLUTIONS_DEV_SERVER_UI_PORT": str(free_port()),
-        "RESOLUTIONS_SMTP_PORT": str(free_port()),
-        "RESOLUTIONS_WEB_PORT": str(web_port),
-        "RESOLUTIONS_PUBLIC_URL": f"http://127.0.0.1:{web_port}",
-        "RESOLUTIONS_SETTINGS_FILE": str(tmp / "none.toml"),
-    })
-    log_path = tmp / "stack.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "starter.devstack"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while "Ready." not in log_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"the stack did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-    try:
+    with devstack(tmp) as env:
         yield env, tmp
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _raise(env: dict[str, str], reference: str, ok: bool = True, *extra: str):
