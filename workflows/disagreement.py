@@ -138,8 +138,7 @@ class DisagreementWorkflow:
         # E-mail by query (issue 14): each unsent e-mail's record as it stood at its event, by
         # event key, for the activity's one query (see _notify); see _mail_by_query.
         self._mail_records: dict[str, tuple[CaseState, int, dict[str, str]]] = {}
-        self._mail_small = False
-        self._mail_asks = 0
+        self._mail_small = Switch("mail-by-query-v1")
         # Issue 14: a cap on actions per case (validators; signals behind a patch), and a run
         # that continues as new before Temporal's limits, carrying the record (CaseBook.carry).
         carried = inp.carried
@@ -158,8 +157,7 @@ class DisagreementWorkflow:
         # their handlers wait for this, and validators leave the check to the handler till then.
         self._opened = False
         # Who-may checks (protocols.permissions) in the handlers: see _permissions_apply.
-        self._permissions = False
-        self._permission_asks = 0
+        self._permissions = Switch("permissions-v1")
 
     # -- main loop ----------------------------------------------------------------------------
     @workflow.run
@@ -601,7 +599,7 @@ class DisagreementWorkflow:
 
     async def _do_bypass(self, msg: Bypass, via: str) -> str:
         book = self._book
-        if self._permissions and check.collects_agreement(book):
+        if self._permissions.on and check.collects_agreement(book):
             still = self._agree_to_bypass(msg, via)
             if still:
                 return (f"Your agreement to move to stage {msg.to_stage} is recorded; the case "
@@ -935,10 +933,7 @@ class DisagreementWorkflow:
         the record by query) rather than the whole record (``send_notification``). A saved
         history's e-mails replay as they were scheduled; a running case switches at its next
         e-mail (one patch id per e-mail until the first new one, as _permissions_apply)."""
-        if not self._mail_small:
-            self._mail_asks += 1
-            self._mail_small = workflow.patched(f"mail-by-query-v1.{self._mail_asks}")
-        return self._mail_small
+        return self._mail_small()
 
     def _notify(self, event: str, to: list[str], *, cc: list[str] | None = None,
                 attach: list[str] | None = None, deadline_key: str | None = None,
@@ -1039,10 +1034,7 @@ class DisagreementWorkflow:
         checks existed must replay as it ran. One patch marker per message until the first
         that ran with the checks: ``patched`` remembers its answer per id, so one shared id
         would stay False for good in a case whose earlier messages predate the checks."""
-        if not self._permissions:
-            self._permission_asks += 1
-            self._permissions = workflow.patched(f"permissions-v1.{self._permission_asks}")
-        return self._permissions
+        return self._permissions()
 
     def _doer(self, action: ActionSpec) -> Callable[[Any, str], Awaitable[str]]:
         return getattr(self, f"_do_{action.id}")
