@@ -78,12 +78,14 @@ async def test_each_party_may_do_only_what_the_rules_give_them_on_the_web(
                        {"role": "3.raising", "person.name": "Eve Outsider",
                         "person.email": "eve@elsewhere.example"})
     assert ("Only its holder, a manager of the raising side or anyone of the raising side "
-            "while nobody is named for it (Hana Head, Lee Manager) may hand over the role "
-            "3.raising") in page, page[-2000:]
+            "while nobody is named for it (Hana Head, Lee Manager) may hand over the role of "
+            "Senior manager (raising agency) at stage 3 (3.raising)") in page, page[-2000:]
     page = await _post(stack, wid, ROB, "receiving", "assign",
                        {"role": "raising", "person.name": "Eve Outsider",
                         "person.email": "eve@elsewhere.example"})
-    assert "may hand over the role raising" in page, page[-2000:]
+    assert ("may hand over the role of the practitioner raising the concern (raising)"
+            in page), page[-2000:]
+    assert "may hand over the role raising" not in page, page[-2000:]
     page = await _post(stack, wid, ROB, "receiving", "withdraw", {"reason": "Not ours"})
     assert ("Only the raising side (Rae Raiser, Lee Manager, Hana Head) may withdraw the "
             "disagreement (not set by the document; the default)") in page, page[-2000:]
@@ -133,9 +135,9 @@ async def test_the_command_line_acts_only_as_the_person_of_its_operator_token(
     rob = stack.tokens[ROB.name]
     for args, says in (
             (("assign", wid, "--role", "3.raising", "--name", "Eve Outsider", "--email",
-              "eve@elsewhere.example"), "may hand over the role 3.raising"),
+              "eve@elsewhere.example"), "at stage 3 (3.raising)"),
             (("assign", wid, "--role", "raising", "--name", "Eve Outsider"),
-             "may hand over the role raising"),
+             "may hand over the role of the practitioner raising the concern"),
             (("withdraw", wid, "--reason", "Not ours"),
              "Only the raising side (Rae Raiser, Lee Manager, Hana Head) may withdraw")):
         done = await _cli(stack, rob, *args)

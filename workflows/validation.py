@@ -366,6 +366,25 @@ def _party(book: CaseBook, party: str, target: str) -> str:
     return labels.get(party, f"the holder of {party}")
 
 
+def _role_words(book: CaseBook, key: str) -> str:
+    """A role key in words, the key kept for the CLI's ``--role``: "of Line manager (raising
+    agency) at stage 2 (2.raising)"."""
+    stage_id, _, side = key.rpartition(".")
+    if side not in ("raising", "receiving"):
+        return key
+    if not stage_id:
+        who = "the practitioner raising the concern" if side == "raising" else (
+            "the practitioner the disagreement is with")
+        return f"of {who} ({key})"
+    stage = next((s for s in book.protocol.stages if s.id == stage_id), None)
+    if stage is None:
+        return key
+    title = book.role_title(stage, side)
+    if side not in title:
+        title = f"{title} ({side} agency)"
+    return f"of {title} at stage {stage_id} ({key})"
+
+
 def _who_may(book: CaseBook, eff: Effective, allowed: dict[str, Seat], target: str) -> str:
     parties = [_party(book, p, target) for p in eff.rule.who]
     who = ", ".join(parties[:-1]) + (" or " if len(parties) > 1 else "") + parties[-1]
@@ -400,7 +419,7 @@ def check_permission(book: CaseBook, action_id: str, msg: Any) -> None:
     eff = book.permission(action_id, of=of)
     allowed = eligible(eff.rule.who, book.seats(), book.stage_id,
                        [s.id for s in book.protocol.stages], target=target)
-    verb = VERBS[action_id].format(role=target)
+    verb = VERBS[action_id].format(role=_role_words(book, target))
     if actor.role_key == BUSINESS_UNIT:
         if BUSINESS_UNIT in eff.rule.who:
             return

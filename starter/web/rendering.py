@@ -36,6 +36,15 @@ def _humanise(value: str) -> str:
     return value.replace("_", " ").replace("-", " ").capitalize()
 
 
+def _role_phrase(key: str) -> str:
+    """A link's role in words, for the banner: 'raising agency', 'stage 2, receiving agency'."""
+    stage, _, slot = key.rpartition(".")
+    side = {"raising": "raising agency", "receiving": "receiving agency"}.get(slot)
+    if side is None:
+        return _humanise(key)
+    return f"stage {stage}, {side}" if stage else side
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -44,7 +53,8 @@ def build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(london=london, day=_date, humanise=_humanise, field_id=field_id)
+    env.filters.update(london=london, day=_date, humanise=_humanise, field_id=field_id,
+                       role_phrase=_role_phrase)
     env.globals.update(service_name=SERVICE_NAME, csrf_field=FIELD)
     return env
 
