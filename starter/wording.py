@@ -1,5 +1,5 @@
 """Text from the workflow made plain for people: instants written as ISO 8601 (UTC) become
-London time ('Wed 18 Mar 2026 17:00 (London time)')."""
+London time ('Wed 18 Mar 2026 17:00 (London time)'); event ids dropped from timeline text."""
 
 from __future__ import annotations
 
@@ -23,3 +23,17 @@ def londonise(text: str) -> str:
         return f"{london(moment)} (London time)"
 
     return ISO_INSTANT.sub(one, text)
+
+
+_EVENT_ID = re.compile(r"^[a-z]+(?:_[a-z]+)+: ")
+
+
+def event_text(summary: str) -> str:
+    """A timeline entry's summary without the event id some carry ('stage_entered: …'), in
+    London time."""
+    return londonise(_EVENT_ID.sub("", summary))
+
+
+def event_kind(kind: str) -> str:
+    """A timeline event's kind in words: 'outcome_recorded' → 'outcome recorded'."""
+    return kind.replace("_", " ")

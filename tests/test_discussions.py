@@ -87,7 +87,7 @@ async def test_a_discussion_at_stage_2_is_recorded_without_moving_the_case(
 
         code, shown, err = await run_cli(env, "timeline", case.id, tmp_path=tmp_path)
         assert code == 0, err
-        line = next(ln for ln in shown.splitlines() if "discussion_recorded" in ln)
+        line = next(ln for ln in shown.splitlines() if "discussion recorded" in ln)
         assert "Tom Reed" in line and "Wed 06 Mar 2030 10:30" in line, shown
 
         # The stage-2 deadline still falls when it did: five working days after stage 1.

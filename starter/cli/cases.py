@@ -24,7 +24,7 @@ from starter.cli.operators import acting, add_acting_arguments
 from starter.cli.output import table
 from starter.operators import read_token
 from starter.timefmt import london, parse_moment, utc_now
-from starter.wording import londonise
+from starter.wording import event_kind, event_text, londonise
 
 cases = lazy("starter.cases")
 
@@ -479,7 +479,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
             return 0
         shown = [e for e in events if args.all or e.kind != "notification_sent"]
         print(table(["when (London)", "stage", "event", "by", "what"],
-                    [[london(e.at), e.stage, e.kind, e.actor, e.summary] for e in shown], 1000))
+                    [[london(e.at), e.stage, event_kind(e.kind), e.actor, event_text(e.summary)]
+                     for e in shown], 1000))
         return 0
 
     return _run(go)

@@ -3,13 +3,12 @@ happens when a deadline passes, and what the disagreement is about."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from protocols.caserecord import role_title
 from protocols.messages import CaseDetails, DeadlineState, Person, TimelineEvent
 from protocols.schema import Protocol
-from starter.wording import londonise
+from starter import wording
 
 EXPIRY = {"escalate": "the case moves up to the next stage",
           "remind": "a reminder is sent; the case stays at its stage"}
@@ -72,9 +71,6 @@ def _person(p: Person) -> str:
     return f"{bits} ({p.email})" if p.email else f"{bits} (no email address)"
 
 
-_EVENT_ID = re.compile(r"^[a-z]+(?:_[a-z]+)+: ")
-
-
 def event_text(e: TimelineEvent) -> str:
     """A timeline entry's summary without the event ids some carry ('stage_entered: …')."""
-    return londonise(_EVENT_ID.sub("", e.summary))
+    return wording.event_text(e.summary)
