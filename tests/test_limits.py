@@ -129,11 +129,12 @@ async def test_leeds_timescale_over_ten_working_days_needs_who_and_why_and_is_fl
     assert accepted[0] == 0, accepted[2]
     resolve = deadline(state, "1/resolve")
     assert resolve.due == at("2030-03-25 17:00")
-    assert resolve.beyond_max == ("agreed by Priya Shah, Tom Reed because Strategy meeting on "
+    assert resolve.beyond_max == ("agreed by Priya Shah, Tom Reed; reason: Strategy meeting on "
                                   "22 March (Leeds s4 bullet 1)")
     assert "needs attention:" in status[1]
-    assert "Timescale beyond the document's maximum for 'Practitioners resolve" in status[1]
-    assert "agreed by Priya Shah, Tom Reed because Strategy meeting on 22 March" in status[1]
+    assert ("Timescale longer than the document asks for where possible, for 'Practitioners "
+            "resolve") in status[1]
+    assert "agreed by Priya Shah, Tom Reed; reason: Strategy meeting on 22 March" in status[1]
     assert york_refused[0] == 1
     assert "allows at most 5 working days" in york_refused[2]
 

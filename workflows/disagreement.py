@@ -740,9 +740,9 @@ class DisagreementWorkflow:
                 else ""
             if beyond:
                 book.event(now, "timescale_beyond_max",
-                           f"Timescale for '{d.what}' goes beyond the document's maximum "
-                           f"({d.timescale}, {d.source}): {d.beyond_max}", actor=msg.by.name,
-                           via=via, deadline=d.key, source=soft)
+                           f"Timescale for '{d.what}' is longer than the document asks for where "
+                           f"possible ({d.timescale}, {d.source}): {d.beyond_max}",
+                           actor=msg.by.name, via=via, deadline=d.key, source=soft)
         book.event(now, kind, f"Timescale for '{d.what}' {'extended' if extension else 'agreed'}"
                    f": {msg.timescale.describe()}, due {a.due.isoformat()} (agreed by "
                    f"{agreed_by})", actor=msg.by.name, via=via, reason=msg.reason,

@@ -69,7 +69,7 @@ def soft_max(book: CaseBook, d: DeadlineState) -> str:
 
 
 def beyond_max_note(agreed_by: list[str], reason: str, rule: str) -> str:
-    return f"agreed by {', '.join(agreed_by)} because {reason} ({rule})"
+    return f"agreed by {', '.join(agreed_by)}; reason: {reason} ({rule})"
 
 
 def keeps_reminding(book: CaseBook) -> bool:
@@ -101,7 +101,8 @@ def flags(book: CaseBook, now: datetime) -> list[str]:
                        f"recorded as a breach, the case carries on ({d.source})")
         if d.beyond_max and d.status != "cancelled":
             agreed = d.agreed.describe() if d.agreed else d.timescale
-            out.append(f"Timescale beyond the document's maximum for '{d.what}': {agreed}, "
+            out.append(f"Timescale longer than the document asks for where possible, for "
+                       f"'{d.what}': {agreed}, "
                        f"{d.beyond_max}")
         if drifting(book, d):
             refer = [r.label for r in book.protocol.referrals_from(book.stage_id)
