@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         CaseInput,
         CaseRecord,
         CaseState,
+        CloseUnconfirmed,
         ConfirmInWriting,
         DeadlineAnswer,
         DeadlineQuery,
@@ -67,6 +68,8 @@ with workflow.unsafe.imports_passed_through():
 # Patch id: an outcome that resolves the case, and a confirmation that closes it, are one
 # e-mail each (no separate "outcome recorded" or "case closed" e-mail). Issue 16.
 ONE_MAIL_PER_EVENT = "one-mail-per-event"
+# Patch id: a resolved case closed without the written confirmation it awaited (issue 15).
+CLOSE_UNCONFIRMED = "close-unconfirmed-v1"
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
 CALENDAR_TIMEOUT = timedelta(seconds=10)
@@ -785,6 +788,24 @@ class DisagreementWorkflow:
             self._close("Resolved; the outcome was confirmed in writing.", announced=one)
             return "Confirmed in writing; the case is closed."
         return f"Recorded: {duty.what}."
+
+    async def _do_close_unconfirmed(self, msg: CloseUnconfirmed, via: str) -> str:
+        """Close a resolved case without the written confirmation it awaits, recording who
+        decided and why (issue 15: it never lapses silently). A new action: no saved history
+        has it; the marker tells any worker that replays it that it ran with this code."""
+        book, now = self._book, workflow.now()
+        workflow.patched(CLOSE_UNCONFIRMED)
+        awaited = limits.awaited_confirmations(book)
+        what = "; ".join(d.what for d in awaited)
+        who = ", ".join(n for n in msg.decided_by if n.strip()) or msg.by.name
+        book.event(now, "closed_unconfirmed",
+                   f"Closed without written confirmation ({what}): {msg.reason} (decided by "
+                   f"{who})", actor=msg.by.name, via=via, decided_by=who,
+                   duties=", ".join(d.rule for d in awaited),
+                   source="; ".join(dict.fromkeys(d.source for d in awaited)))
+        self._close(f"Resolved; closed without written confirmation: {msg.reason} (decided by "
+                    f"{who}).")
+        return "The case is closed without written confirmation, recording who decided and why."
 
     async def _do_report_immediate_risk(self, msg: ReportImmediateRisk, via: str) -> str:
         book = self._book
