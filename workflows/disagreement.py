@@ -800,7 +800,7 @@ class DisagreementWorkflow:
         who = ", ".join(n for n in msg.decided_by if n.strip()) or msg.by.name
         book.event(now, "closed_unconfirmed",
                    f"Closed without written confirmation ({what}): {msg.reason} (decided by "
-                   f"{who})", actor=msg.by.name, via=via, decided_by=who,
+                   f"{who})", actor=msg.by.name, via=via, decided_by=who, reason=msg.reason,
                    duties=", ".join(d.rule for d in awaited),
                    source="; ".join(dict.fromkeys(d.source for d in awaited)))
         self._close(f"Resolved; closed without written confirmation: {msg.reason} (decided by "

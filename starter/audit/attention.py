@@ -49,3 +49,11 @@ def attention(state: CaseState) -> list[str]:
 def closed_unconfirmed(timeline: list[TimelineEvent]) -> str:
     """The decision that closed the case without written confirmation ('' if none)."""
     return next((e.summary for e in timeline if e.kind == "closed_unconfirmed"), "")
+
+
+def unconfirmed_decision(timeline: list[TimelineEvent]) -> tuple[str, str]:
+    """Why the case closed without written confirmation, and who decided (('', '') if not)."""
+    e = next((e for e in timeline if e.kind == "closed_unconfirmed"), None)
+    if e is None:
+        return "", ""
+    return e.details.get("reason", e.summary), e.details.get("decided_by", e.actor)

@@ -29,7 +29,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from protocols.calendar import LONDON, WorkingCalendar
-from starter.audit.attention import KINDS, attention, closed_unconfirmed, kind_of
+from starter.audit.attention import KINDS, attention, kind_of, unconfirmed_decision
 from starter.audit.audited_case import AuditedCase
 from starter.audit.story import bypass_rows, passed_deadlines, pause_spans
 from starter.endings import label_from_history
@@ -72,7 +72,9 @@ class CaseLine(BaseModel):
     bypasses: int = 0
     pauses: int = 0
     attention: list[str] = Field(default_factory=list)
-    closing: str = ""  # the decision that closed it without written confirmation
+    # Closed without written confirmation: why, and who decided (empty otherwise).
+    closing: str = ""
+    closing_decided_by: str = ""
 
 
 class AttentionLine(BaseModel):
@@ -126,7 +128,7 @@ def result_of(case: AuditedCase) -> str:
     if ended:  # ended outside the protocol (e.g. from the Temporal UI): say so, first
         return ended
     if any(o.resolved for o in state.outcomes):
-        return UNCONFIRMED if closed_unconfirmed(case.timeline) else "resolved"
+        return UNCONFIRMED if unconfirmed_decision(case.timeline)[0] else "resolved"
     if state.status == "withdrawn":
         return "withdrawn"
     if state.status == "closed":
@@ -221,7 +223,7 @@ def build_report(cases: list[AuditedCase], *, protocol: str | None = None,
                                            resumed_at=p.resumed_at, working_days=lost,
                                            reason=p.reason))
             line.pauses += 1
-        line.closing = closed_unconfirmed(timeline)
+        line.closing, line.closing_decided_by = unconfirmed_decision(timeline)
         line.attention = attention(case.state)
         kinds = [kind_of(text) for text in line.attention]
         for kind, text in zip(kinds, line.attention, strict=True):

@@ -59,12 +59,14 @@ def _tables(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
               "" if c.calendar_days is None else str(c.calendar_days), str(c.breaches),
               str(c.bypasses), str(c.pauses), str(len(c.attention))] for c in report.lines]
     attention = [[a.workflow_id, a.kind, a.text] for a in report.attention]
-    closings = [[c.workflow_id, c.closing] for c in report.lines if c.closing]
+    closings = [[c.workflow_id, c.closing, c.closing_decided_by]
+                for c in report.lines if c.closing]
     return [
         ("Time to resolution", STATS_HEADERS, stats),
         (f"Needs attention ({report.needing_attention} case(s))", ["case", "flag", "what"],
          attention),
-        ("Closed without written confirmation", ["case", "decision"], closings),
+        ("Closed without written confirmation", ["case", "why", "decided by"],
+         closings),
         ("Bypasses", ["case", "when", "stages", "agreed by", "reason"], bypasses),
         ("Pauses", ["case", "paused", "resumed", "working days", "reason"], pauses),
         ("Cases", ["case", "raised", "agencies", "category", "urgency", "highest stage",
