@@ -21,8 +21,11 @@ from tests.mail_cases import (
     LINE_MANAGER_A,
     LINE_MANAGER_B,
     RAISING,
+    RECEIVING,
     outcome,
+    part,
     raise_case,
+    recipients,
     run_cli,
 )
 from workflows.disagreement import DisagreementWorkflow
@@ -94,3 +97,36 @@ async def test_york_unconfirmed_outcome_stays_overdue_until_closed_by_a_recorded
     assert "Needs attention" not in story[1]  # closed: nothing is awaited any more
     assert html[0] == 0, html[2]
     assert f"closed without written confirmation: {WHY}" in page.read_text()
+
+
+async def test_dudley_names_no_immediate_risk_route_and_the_alarm_still_goes_at_once(
+        skipping_env, settings, mailbox, tmp_path: Path) -> None:
+    """Dudley's document has no immediate-risk route of its own (it asks only that people
+    "act sooner than the indicative timescales", s2 para 7), so its protocol file has none:
+    `report-immediate-risk` still sends the alarm at once to the case's practitioners and every
+    manager and safeguarding lead named on it, saying the document names no route beyond the
+    agency's own safeguarding procedures; the case stays at its stage (no entry stage)."""
+    env, (box, _) = skipping_env, mailbox
+    holders = {"2.raising": LINE_MANAGER_A, "2.receiving": LINE_MANAGER_B}
+    async with make_worker(env.client, settings):
+        case = await raise_case(env, "dudley", "2030-03-04 09:00", reference="2030-0502",
+                                holders=holders)
+        await skip_to(env, at("2030-03-04 09:30"))
+        shown = await run_cli(env, "protocols", "show", "dudley", tmp_path=tmp_path)
+        risk = await run_cli(env, "report-immediate-risk", case.id, "--description",
+                             "Disclosure at school today", "--by", RAISING.name,
+                             tmp_path=tmp_path)
+        await skip_to(env, at("2030-03-04 09:35"))
+        state = await case.query(DisagreementWorkflow.state)
+        timeline = await case.query(DisagreementWorkflow.timeline)
+    assert shown[0] == 0 and "names no route for a child at immediate risk" in shown[1]
+    assert risk[0] == 0, risk[2]
+    assert state.immediate_risk and state.stage == "1"
+    [event] = [e for e in timeline if e.kind == "immediate_risk"]
+    assert event.details["source"].startswith("not set by the document")
+    alarms = box.for_event("immediate_risk")
+    to = {a for alarm in alarms for a in recipients(alarm)}
+    assert to == {RAISING.email, RECEIVING.email, LINE_MANAGER_A.email, LINE_MANAGER_B.email}
+    for alarm in alarms:
+        assert ("names no route for a child at immediate risk beyond your agency's own "
+                "safeguarding procedures") in part(alarm, "text/plain")

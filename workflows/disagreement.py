@@ -253,10 +253,10 @@ class DisagreementWorkflow:
 
     def _entry_stage(self, inp: CaseInput) -> tuple[str, str]:
         protocol = inp.protocol
-        if inp.urgency == "immediate-risk" and protocol.immediate_risk.entry_stage:
-            return (protocol.immediate_risk.entry_stage,
+        if inp.urgency == "immediate-risk" and protocol.risk_route.entry_stage:
+            return (protocol.risk_route.entry_stage,
                     f"immediate risk: the protocol allows entry at stage "
-                    f"{protocol.immediate_risk.entry_stage} ({protocol.immediate_risk.source})")
+                    f"{protocol.risk_route.entry_stage} ({protocol.risk_route.source})")
         if inp.urgency in ("urgent", "immediate-risk") and protocol.urgent_entry:
             return (protocol.urgent_entry.stage,
                     f"urgent: {protocol.urgent_entry.text} ({protocol.urgent_entry.source})")
@@ -811,10 +811,10 @@ class DisagreementWorkflow:
         book = self._book
         book.immediate_risk = True
         self._alarm(msg.description, msg.by.name, via=via)
-        entry = book.protocol.immediate_risk.entry_stage
+        entry = book.protocol.risk_route.entry_stage
         if (entry and book.status == "open"
                 and book.protocol.stage_index(book.stage_id) < book.protocol.stage_index(entry)):
-            source = book.protocol.immediate_risk.source
+            source = book.protocol.risk_route.source
             await self._enter_stage(entry, f"immediate risk ({source})",
                                     kind="escalated", actor=msg.by.name, via=via)
             return f"Alarm sent; the case moved to stage {entry} ({book.stage.name})."
@@ -910,12 +910,18 @@ class DisagreementWorkflow:
     # -- helpers ------------------------------------------------------------------------------
     def _alarm(self, description: str, actor: str, via: str = "system") -> None:
         book, now = self._book, workflow.now()
-        route = book.protocol.immediate_risk
+        route = book.protocol.risk_route
         workflow.logger.warning("case %s: immediate risk reported; alarm sent", book.workflow_id)
         book.event(now, "immediate_risk", f"IMMEDIATE RISK: alarm raised to "
                    f"{' → '.join(route.route)}", actor=actor, via=via, source=route.source)
         stage = book.stage_id
-        self._notify("immediate_risk", ["raising", f"{stage}.raising", "receiving"],
+        to = ["raising", f"{stage}.raising", "receiving"]
+        if book.protocol.immediate_risk is None:
+            # The document names no route (Dudley): at once to the case's practitioners and
+            # every manager and safeguarding lead named on it, of both sides (issue 15). Only
+            # protocols frozen without a route come here, so no saved history changes.
+            to += [f"{stage}.receiving", *(k for k in book.holders if k not in to)]
+        self._notify("immediate_risk", to,
                      cc=[f"contact:{c}" for c in route.notify_contacts],
                      description=description, route=" → ".join(route.route),
                      instruction=route.instruction)
