@@ -232,6 +232,9 @@ class Duty(Sourced):
     clock: ClockStart = "resolution"
     # Learning referrals only fall due when learning points were recorded.
     only_with_learning_points: bool = False
+    # The role keys its e-mail goes to, with the action agreed (Swindon s4 Stages 3-5: "Any
+    # action agreed should be fed back immediately to ..."); empty: ``to`` decides.
+    to_roles: list[str] = Field(default_factory=list)
     # True where the case stays open, after resolution, until the duty is done or lapses;
     # empty only in protocols frozen before it was recorded.
     awaited: bool | None = None

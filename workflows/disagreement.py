@@ -70,6 +70,8 @@ with workflow.unsafe.imports_passed_through():
 ONE_MAIL_PER_EVENT = "one-mail-per-event"
 # Patch id: a resolved case closed without the written confirmation it awaited (issue 15).
 CLOSE_UNCONFIRMED = "close-unconfirmed-v1"
+# Patch id: a duty that names its recipients' roles (Swindon's agreed action fed back).
+FEEDBACK_TO_ROLES = "feedback-to-roles-v1"
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
 CALENDAR_TIMEOUT = timedelta(seconds=10)
@@ -584,9 +586,15 @@ class DisagreementWorkflow:
                 continue
             to = ([f"contact:{duty.to}"] if duty.to in book.protocol.contacts
                   else ["raising", "receiving"])
-            book.event(now, duty.kind, f"{duty.what} ({duty.who})", source=duty.source)
+            agreed = ""
+            if duty.to_roles and workflow.patched(FEEDBACK_TO_ROLES):
+                # Swindon s4 Stages 3-5: the action agreed, fed back at once to those named.
+                to, agreed = list(duty.to_roles), msg.agreed_actions or msg.summary
+            book.event(now, duty.kind, f"{duty.what} ({duty.who})"
+                       + (f": {agreed}" if agreed else ""), source=duty.source)
             self._notify(duty.kind, to, cc=["raising"] if duty.to else [], duty=duty.id,
-                         what=duty.what, learning_points="; ".join(learning))
+                         what=duty.what, learning_points="; ".join(learning),
+                         agreed_actions=agreed)
         # Copies of the resolution (Leeds' LSCP, with Appendix 3's outcome half). A protocol
         # frozen before `on_resolution` existed has none, so its request is unchanged.
         copies = book.protocol.copies_for(stage_id, "on_resolution")
