@@ -662,7 +662,8 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    "beyond_max": "", "when_passed": None, "breach_told": [],
                                    "then_every_working_days": None, "then_source": "",
                                    "halting": None, "referrals": [], "taken_from": None,
-                                   "met_by_discussion": False, "remind_before": True}
+                                   "met_by_discussion": False, "remind_before": True,
+                                   "to_roles": []}
 
 
 def _without_empty_additions(node: object) -> object:

@@ -811,6 +811,13 @@ class DisagreementWorkflow:
                    f"{who})", actor=msg.by.name, via=via, decided_by=who, reason=msg.reason,
                    duties=", ".join(d.rule for d in awaited),
                    source="; ".join(dict.fromkeys(d.source for d in awaited)))
+        for d in awaited:
+            d.status = "cancelled"
+        still = [d.what for d in book.awaited_duties()]
+        if still:  # other duties (e.g. learning to disseminate) still keep the case open
+            self._upsert_progress()
+            return (f"Recorded: no written confirmation, with who decided and why. Still due: "
+                    f"{'; '.join(still)}.")
         self._close(f"Resolved; closed without written confirmation: {msg.reason} (decided by "
                     f"{who}).")
         return "The case is closed without written confirmation, recording who decided and why."
