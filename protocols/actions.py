@@ -20,6 +20,7 @@ from protocols.messages import (
     AgreeTimescale,
     Assign,
     Bypass,
+    CloseUnconfirmed,
     ConfirmInWriting,
     LegalHold,
     MarkStepDone,
@@ -102,6 +103,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                ("deadline",), aliases=("step_done",)),
     ActionSpec("refer", Refer, "Decide on a referral the protocol reserves",
                ("referral", "reason", "decided_by")),
+    ActionSpec("close_unconfirmed", CloseUnconfirmed,
+               "Close without written confirmation", ("reason", "decided_by")),
     # An administrator's, not a manager's: `resolutions hold`, an update only.
     ActionSpec("set_legal_hold", LegalHold, "Place or lift a legal hold", manager=False),
 )

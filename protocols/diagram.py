@@ -133,8 +133,8 @@ def describe(protocol: Protocol, visited: list[str] | None = None,
     if protocol.bypass.allowed:
         parts.append("Stages may be bypassed" + (" when urgent" if protocol.bypass.urgent_only
                                                   else "") + ".")
-    if protocol.immediate_risk.entry_stage:
-        parts.append(f"Immediate risk goes to stage {protocol.immediate_risk.entry_stage}.")
+    if protocol.risk_route.entry_stage:
+        parts.append(f"Immediate risk goes to stage {protocol.risk_route.entry_stage}.")
     if visited:
         parts.append("This case has been at stage " + ", then ".join(visited) + ".")
     if current:
@@ -172,8 +172,8 @@ def protocol_svg(protocol: Protocol, *, visited: list[str] | None = None,
     entries: list[tuple[str, str, str, bool]] = []  # (label, to stage, colour, dashed)
     if protocol.urgent_entry and protocol.urgent_entry.stage in ids:
         entries.append(("Urgent", protocol.urgent_entry.stage, INK, True))
-    if protocol.immediate_risk.entry_stage in ids:
-        entries.append(("Immediate risk", protocol.immediate_risk.entry_stage or "", RED, False))
+    if protocol.risk_route.entry_stage in ids:
+        entries.append(("Immediate risk", protocol.risk_route.entry_stage or "", RED, False))
     y = 20 + LINE * (len(header) + len(notes) + len(entries)) + 40
     boxes: list[_Box] = []
     for stage in protocol.stages:

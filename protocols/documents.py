@@ -3,9 +3,12 @@ what the protocol quotes.
 
 A protocol names its document by title, partnership, version and date, with the sha256 digest
 of the document's text, and quotes it in short passages (``quote`` on a rule; contacts' e-mail
-addresses are the document's too). Given a folder of the published documents, :func:`verify`
-finds each protocol's document (by digest, else by its title appearing in the text) and checks
-the digest and every quotation. Nothing here depends on the documents' file names.
+addresses are the document's too; and the ``text`` of a timescale, a bypass rule, an urgent
+entry or a policy-issue route, shown as the document's words, unless it is labelled: ending
+"(a paraphrase)", or beginning "not set by the document"). Given a folder of the published
+documents, :func:`verify` finds each protocol's document (by digest, else by its title
+appearing in the text) and checks the digest and every quotation. Nothing here depends on the
+documents' file names.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from protocols.schema import Protocol, Sourced
+from protocols.schema import (
+    BypassRule,
+    PolicyIssueRoute,
+    Protocol,
+    Sourced,
+    Timescale,
+    UrgentEntry,
+)
 
 
 class DocumentsError(ValueError):
@@ -98,12 +108,37 @@ def read_documents(folder: Path) -> list[Document]:
     return documents
 
 
+# A ``text`` in the document's words unless labelled (see the module docstring).
+QUOTED_TEXT = (Timescale, BypassRule, UrgentEntry, PolicyIssueRoute)
+PARAPHRASE = "(a paraphrase)"
+NOT_SET = "not set by the document"
+
+
+def labelled(text: str) -> bool:
+    """Whether a ``text`` says it is not the document's words."""
+    return text.rstrip().endswith(PARAPHRASE) or text.lower().startswith(NOT_SET)
+
+
+def _quoted_texts(rule: Sourced, where: str) -> list[Quotation]:
+    found = []
+    for name in type(rule).model_fields:
+        value = getattr(rule, name)
+        if isinstance(value, QUOTED_TEXT) and value.text and not labelled(value.text):
+            found.append(Quotation(where=f"{where}.{name}.text", source=rule.source,
+                                   text=value.text))
+    if isinstance(rule, QUOTED_TEXT) and rule.text and not labelled(rule.text):
+        found.append(Quotation(where=f"{where}.text", source=rule.source, text=rule.text))
+    return found
+
+
 def quotations(protocol: Protocol) -> list[Quotation]:
-    """Every quotation in the protocol: each rule's ``quote`` and each contact's e-mail."""
+    """Every quotation in the protocol: each rule's ``quote``, each ``text`` given as the
+    document's words, and each contact's e-mail."""
     found = [Quotation(where=f"contacts.{key}.email", source="contact", text=c.email)
              for key, c in protocol.contacts.items() if c.email]
     found += [Quotation(where=f"{where}.quote", source=rule.source, text=rule.quote)
               for where, rule in _sourced(protocol) if rule.quote]
+    found += [q for where, rule in _sourced(protocol) for q in _quoted_texts(rule, where)]
     return found + [Quotation(where=f"permissions[{i}] ({p.action}).quote", source=p.source,
                               text=p.quote)
                     for i, p in enumerate(protocol.permissions) if p.quote]

@@ -317,6 +317,16 @@ class Refer(Message):
     by: Actor
 
 
+class CloseUnconfirmed(Message):
+    """Close a resolved case whose written confirmation (York, Dudley: it "will"/"must" be
+    given) has not come, recording why and who decided. The reason is checked by the workflow,
+    so an empty one is refused with a sentence, not a schema error."""
+
+    reason: Reason = ""
+    decided_by: list[Line] = Field(default_factory=list, max_length=20)
+    by: Actor
+
+
 class RecordDiscussion(Message):
     """A discussion or contact, recorded as it happened; it never moves the case. York asks
     that each inter-agency discussion is recorded contemporaneously, approved and dated (s5),

@@ -49,8 +49,8 @@ def start_stage(protocol: Protocol, urgency: Urgency | str) -> Stage:
     """The stage a case raised with ``urgency`` starts at."""
     if urgency == "urgent" and protocol.urgent_entry:
         return protocol.stage(protocol.urgent_entry.stage)
-    if urgency == "immediate-risk" and protocol.immediate_risk.entry_stage:
-        return protocol.stage(protocol.immediate_risk.entry_stage)
+    if urgency == "immediate-risk" and protocol.risk_route.entry_stage:
+        return protocol.stage(protocol.risk_route.entry_stage)
     return protocol.stages[0]
 
 

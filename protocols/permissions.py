@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # schema, which imports this one: the ids are repeated here and a test keeps them equal).
 ACTION_IDS = ("record_outcome", "bypass", "pause", "resume", "agree_timescale", "assign",
               "confirm_in_writing", "report_immediate_risk", "withdraw", "set_legal_hold",
-              "record_discussion", "mark_step_done", "refer")
+              "record_discussion", "mark_step_done", "refer", "close_unconfirmed")
 PARTIES = ("stage_holders", "stage_named", "stage_raising", "stage_receiving", "raising_side",
            "receiving_side", "practitioners", "deadline_holders", "named", "business_unit",
            "own_role", "side_manager", "side_vacant")
@@ -128,6 +128,8 @@ DEFAULTS: tuple[PermissionRule, ...] = (
              "e-mails go to them); otherwise the current stage's role holders"),
     _default("refer", ["stage_holders"], "a referral is decided by the current stage's role "
              "holders, who record who else decided"),
+    _default("close_unconfirmed", ["stage_holders"], "the role holders of the stage the case "
+             "was resolved at (either side), who record who else decided"),
 )
 
 

@@ -232,6 +232,9 @@ class Duty(Sourced):
     clock: ClockStart = "resolution"
     # Learning referrals only fall due when learning points were recorded.
     only_with_learning_points: bool = False
+    # The role keys its e-mail goes to, with the action agreed (Swindon s4 Stages 3-5: "Any
+    # action agreed should be fed back immediately to ..."); empty: ``to`` decides.
+    to_roles: list[str] = Field(default_factory=list)
     # True where the case stays open, after resolution, until the duty is done or lapses;
     # empty only in protocols frozen before it was recorded.
     awaited: bool | None = None
@@ -351,6 +354,23 @@ class ImmediateRisk(Sourced):
     entry_stage: str | None = None
     notify_contacts: list[str] = Field(default_factory=list)
     timescales_become_guide: bool = False
+
+
+NO_ROUTE_SOURCE = ("not set by the document: it names no immediate-risk route of its own; the "
+                   "project's default")
+
+
+def no_route(short_name: str) -> ImmediateRisk:
+    """The alarm where a document names no immediate-risk route (Dudley): it goes at once to
+    the case's practitioners, managers and safeguarding leads, saying the document names no
+    route beyond the agency's own safeguarding procedures. The project's default."""
+    return ImmediateRisk(
+        route=["The case's practitioners, managers and safeguarding leads",
+               "Your agency's own safeguarding procedures"],
+        instruction=(f"The {short_name} protocol names no route for a child at immediate risk "
+                     "beyond your agency's own safeguarding procedures: follow them now, and "
+                     "tell your line manager and safeguarding lead."),
+        source=NO_ROUTE_SOURCE)
 
 
 class UrgentEntry(Sourced):
@@ -474,7 +494,9 @@ class Protocol(Strict):
     contacts: dict[str, Contact] = Field(default_factory=dict)
     stages: list[Stage] = Field(min_length=1)
     urgent_entry: UrgentEntry | None = None
-    immediate_risk: ImmediateRisk
+    # Where the document names a route for a child at immediate risk; None where it names none
+    # (Dudley): see ``risk_route``.
+    immediate_risk: ImmediateRisk | None = None
     bypass: BypassRule
     preconditions: list[Precondition] = Field(default_factory=list)
     overall_limit: OverallLimit | None = None
@@ -509,7 +531,7 @@ class Protocol(Strict):
                 raise ValueError(f"{where} names stage '{value}', which is not one of {ids}")
 
         need_stage(self.urgent_entry.stage if self.urgent_entry else None, "urgent_entry.stage")
-        need_stage(self.immediate_risk.entry_stage, "immediate_risk.entry_stage")
+        need_stage(self.risk_route.entry_stage, "immediate_risk.entry_stage")
         need_stage(self.policy_issues.stage if self.policy_issues else None, "policy_issues.stage")
         need_stage(self.overall_limit.escalate_to if self.overall_limit else None,
                    "overall_limit.escalate_to")
@@ -537,7 +559,7 @@ class Protocol(Strict):
         for stage in self.stages:
             for rule in stage.deadlines:
                 need_stage(rule.holders_of, f"stage {stage.id} deadline '{rule.id}'.holders_of")
-        for contact in self.immediate_risk.notify_contacts:
+        for contact in self.risk_route.notify_contacts:
             if contact not in self.contacts:
                 raise ValueError(
                     f"immediate_risk.notify_contacts names unknown contact '{contact}'"
@@ -585,6 +607,12 @@ class Protocol(Strict):
     def next_stage(self, stage_id: str) -> Stage | None:
         i = self.stage_index(stage_id)
         return self.stages[i + 1] if i + 1 < len(self.stages) else None
+
+    @property
+    def risk_route(self) -> ImmediateRisk:
+        """The immediate-risk route: the document's, or the project's default where it names
+        none (:func:`no_route`)."""
+        return self.immediate_risk or no_route(self.short_name)
 
     def referrals_from(self, stage_id: str) -> list[Referral]:
         return [r for r in self.referrals if stage_id in r.from_stages]
@@ -634,7 +662,8 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    "beyond_max": "", "when_passed": None, "breach_told": [],
                                    "then_every_working_days": None, "then_source": "",
                                    "halting": None, "referrals": [], "taken_from": None,
-                                   "met_by_discussion": False, "remind_before": True}
+                                   "met_by_discussion": False, "remind_before": True,
+                                   "to_roles": []}
 
 
 def _without_empty_additions(node: object) -> object:

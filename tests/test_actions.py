@@ -123,6 +123,12 @@ SCENARIOS: dict[str, Scenario] = {
         ("--referral", "unresolved_in_timescale", "--reason", "Stalled", "--decided-by", "A"),
         {"referral": "unresolved_in_timescale", "refer": "yes", "reason": "Stalled",
          "decided_by": "A"}, "referred"),
+    # Dudley s4 Stage 1: the receiving worker will "advise the complainant agency of the
+    # outcome in writing"; issue 15: without it the case closes only by a recorded decision.
+    "close_unconfirmed": Scenario(
+        "dudley", (RESOLVED,), {"reason": "Agency closed", "decided_by": ["A"]},
+        ("--reason", "Agency closed", "--decided-by", "A"),
+        {"reason": "Agency closed", "decided_by": "A"}, "closed_unconfirmed"),
 }
 
 

@@ -43,8 +43,8 @@ def test_cli_prints_an_accessible_flow_chart(name: str) -> None:
     everything = _texts(root)
     assert ("Bypass to a later stage" in everything) == protocol.bypass.allowed
     assert ("No stage may be skipped" in everything) != protocol.bypass.allowed
-    if protocol.immediate_risk.entry_stage:
-        assert f"Immediate risk: enter at stage {protocol.immediate_risk.entry_stage}" in everything
+    if protocol.risk_route.entry_stage:
+        assert f"Immediate risk: enter at stage {protocol.risk_route.entry_stage}" in everything
 
 
 def test_a_case_path_and_where_it_is() -> None:

@@ -507,7 +507,7 @@ source = "Mini s1"
 
 [bypass]
 allowed = false
-text = "No bypass"
+text = "not set by the document: no bypass"
 source = "Mini s1"
 
 [[stages]]

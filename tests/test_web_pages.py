@@ -556,6 +556,7 @@ FILLED = {
                        "note": "Spoke this morning"},
     "refer": {"referral": "unresolved_in_timescale", "refer": "yes", "reason": "Stalled",
               "decided_by": "A"},
+    "close_unconfirmed": {"reason": "Agency closed", "decided_by": "A"},
 }
 # Where each form can be accepted: the protocol, and the real updates that bring a case there.
 # Dudley lets stage 1's timescale be agreed with no maximum, and awaits a written outcome once
@@ -576,13 +577,15 @@ PREPARED: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
     "mark_step_done": ("york", []),
     "refer": ("york", [("bypass", {"to_stage": "3", "reason": "Urgent", "urgent": True,
                                    "agreed_by": ["A"]})]),
+    "close_unconfirmed": ("dudley", [("record_outcome", {"stage": "1", "resolved": True,
+                                                         "summary": "Agreed"})]),
 }
 RECORDED_AS = {"record_outcome": "outcome_recorded", "bypass": "bypass", "pause": "paused",
                "resume": "resumed", "agree_timescale": "timescale_agreed",
                "assign": "role_assigned", "confirm_in_writing": "confirmed_in_writing",
                "report_immediate_risk": "immediate_risk", "withdraw": "withdrawn",
                "record_discussion": "discussion_recorded", "mark_step_done": "step_done",
-               "refer": "referred"}
+               "refer": "referred", "close_unconfirmed": "closed_unconfirmed"}
 
 
 @pytest.mark.parametrize("action_id", sorted(ACTIONS))

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         CaseInput,
         CaseRecord,
         CaseState,
+        CloseUnconfirmed,
         ConfirmInWriting,
         DeadlineAnswer,
         DeadlineQuery,
@@ -67,6 +68,10 @@ with workflow.unsafe.imports_passed_through():
 # Patch id: an outcome that resolves the case, and a confirmation that closes it, are one
 # e-mail each (no separate "outcome recorded" or "case closed" e-mail). Issue 16.
 ONE_MAIL_PER_EVENT = "one-mail-per-event"
+# Patch id: a resolved case closed without the written confirmation it awaited (issue 15).
+CLOSE_UNCONFIRMED = "close-unconfirmed-v1"
+# Patch id: a duty that names its recipients' roles (Swindon's agreed action fed back).
+FEEDBACK_TO_ROLES = "feedback-to-roles-v1"
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
 CALENDAR_TIMEOUT = timedelta(seconds=10)
@@ -248,10 +253,10 @@ class DisagreementWorkflow:
 
     def _entry_stage(self, inp: CaseInput) -> tuple[str, str]:
         protocol = inp.protocol
-        if inp.urgency == "immediate-risk" and protocol.immediate_risk.entry_stage:
-            return (protocol.immediate_risk.entry_stage,
+        if inp.urgency == "immediate-risk" and protocol.risk_route.entry_stage:
+            return (protocol.risk_route.entry_stage,
                     f"immediate risk: the protocol allows entry at stage "
-                    f"{protocol.immediate_risk.entry_stage} ({protocol.immediate_risk.source})")
+                    f"{protocol.risk_route.entry_stage} ({protocol.risk_route.source})")
         if inp.urgency in ("urgent", "immediate-risk") and protocol.urgent_entry:
             return (protocol.urgent_entry.stage,
                     f"urgent: {protocol.urgent_entry.text} ({protocol.urgent_entry.source})")
@@ -579,9 +584,15 @@ class DisagreementWorkflow:
                 continue
             to = ([f"contact:{duty.to}"] if duty.to in book.protocol.contacts
                   else ["raising", "receiving"])
-            book.event(now, duty.kind, f"{duty.what} ({duty.who})", source=duty.source)
+            agreed = ""
+            if duty.to_roles and workflow.patched(FEEDBACK_TO_ROLES):
+                # Swindon s4 Stages 3-5: the action agreed, fed back at once to those named.
+                to, agreed = list(duty.to_roles), msg.agreed_actions or msg.summary
+            book.event(now, duty.kind, f"{duty.what} ({duty.who})"
+                       + (f": {agreed}" if agreed else ""), source=duty.source)
             self._notify(duty.kind, to, cc=["raising"] if duty.to else [], duty=duty.id,
-                         what=duty.what, learning_points="; ".join(learning))
+                         what=duty.what, learning_points="; ".join(learning),
+                         agreed_actions=agreed)
         # Copies of the resolution (Leeds' LSCP, with Appendix 3's outcome half). A protocol
         # frozen before `on_resolution` existed has none, so its request is unchanged.
         copies = book.protocol.copies_for(stage_id, "on_resolution")
@@ -784,14 +795,39 @@ class DisagreementWorkflow:
             return "Confirmed in writing; the case is closed."
         return f"Recorded: {duty.what}."
 
+    async def _do_close_unconfirmed(self, msg: CloseUnconfirmed, via: str) -> str:
+        """Close a resolved case without the written confirmation it awaits, recording who
+        decided and why (issue 15: it never lapses silently). A new action: no saved history
+        has it; the marker tells any worker that replays it that it ran with this code."""
+        book, now = self._book, workflow.now()
+        workflow.patched(CLOSE_UNCONFIRMED)
+        awaited = limits.awaited_confirmations(book)
+        what = "; ".join(d.what for d in awaited)
+        who = ", ".join(n for n in msg.decided_by if n.strip()) or msg.by.name
+        book.event(now, "closed_unconfirmed",
+                   f"Closed without written confirmation ({what}): {msg.reason} (decided by "
+                   f"{who})", actor=msg.by.name, via=via, decided_by=who, reason=msg.reason,
+                   duties=", ".join(d.rule for d in awaited),
+                   source="; ".join(dict.fromkeys(d.source for d in awaited)))
+        for d in awaited:
+            d.status = "cancelled"
+        still = [d.what for d in book.awaited_duties()]
+        if still:  # other duties (e.g. learning to disseminate) still keep the case open
+            self._upsert_progress()
+            return (f"Recorded: no written confirmation, with who decided and why. Still due: "
+                    f"{'; '.join(still)}.")
+        self._close(f"Resolved; closed without written confirmation: {msg.reason} (decided by "
+                    f"{who}).")
+        return "The case is closed without written confirmation, recording who decided and why."
+
     async def _do_report_immediate_risk(self, msg: ReportImmediateRisk, via: str) -> str:
         book = self._book
         book.immediate_risk = True
         self._alarm(msg.description, msg.by.name, via=via)
-        entry = book.protocol.immediate_risk.entry_stage
+        entry = book.protocol.risk_route.entry_stage
         if (entry and book.status == "open"
                 and book.protocol.stage_index(book.stage_id) < book.protocol.stage_index(entry)):
-            source = book.protocol.immediate_risk.source
+            source = book.protocol.risk_route.source
             await self._enter_stage(entry, f"immediate risk ({source})",
                                     kind="escalated", actor=msg.by.name, via=via)
             return f"Alarm sent; the case moved to stage {entry} ({book.stage.name})."
@@ -887,12 +923,18 @@ class DisagreementWorkflow:
     # -- helpers ------------------------------------------------------------------------------
     def _alarm(self, description: str, actor: str, via: str = "system") -> None:
         book, now = self._book, workflow.now()
-        route = book.protocol.immediate_risk
+        route = book.protocol.risk_route
         workflow.logger.warning("case %s: immediate risk reported; alarm sent", book.workflow_id)
         book.event(now, "immediate_risk", f"IMMEDIATE RISK: alarm raised to "
                    f"{' → '.join(route.route)}", actor=actor, via=via, source=route.source)
         stage = book.stage_id
-        self._notify("immediate_risk", ["raising", f"{stage}.raising", "receiving"],
+        to = ["raising", f"{stage}.raising", "receiving"]
+        if book.protocol.immediate_risk is None:
+            # The document names no route (Dudley): at once to the case's practitioners and
+            # every manager and safeguarding lead named on it, of both sides (issue 15). Only
+            # protocols frozen without a route come here, so no saved history changes.
+            to += [f"{stage}.receiving", *(k for k in book.holders if k not in to)]
+        self._notify("immediate_risk", to,
                      cc=[f"contact:{c}" for c in route.notify_contacts],
                      description=description, route=" → ".join(route.route),
                      instruction=route.instruction)

@@ -107,17 +107,34 @@ def flags(book: CaseBook, now: datetime) -> list[str]:
         if drifting(book, d):
             refer = [r.label for r in book.protocol.referrals_from(book.stage_id)
                      if not r.on_not_resolved] if d.kind == "stage" else []
-            out.append(f"Drifting: {_waiting(d)}; {d.nudges} reminders sent, reminding "
+            out.append(f"Drifting: {_waiting(book, d)}; {d.nudges} reminders sent, reminding "
                        f"every {book.protocol.reminders.then_every_working_days} working days"
                        + (f"; the document allows: {', '.join(refer)} (refer)" if refer
                           else ""))
         elif d.kind == "duty" and d.status == "expired" and d.due is not None and d.due <= now:
-            out.append(f"Overdue since {london(d.due)}: {_waiting(d)}")
+            out.append(f"Overdue since {london(d.due)}: {_waiting(book, d)}")
     return out
 
 
-def _waiting(d: DeadlineState) -> str:
-    if d.kind == "duty" and d.rule == "written_confirmation":
+def is_written_confirmation(book: CaseBook, d: DeadlineState) -> bool:
+    """Whether a duty deadline is a written confirmation the document says will be given
+    (York s5 Stage 2 para 3, Dudley s4 Stage 1, Key principle 8), by the duty's kind."""
+    if d.kind != "duty":
+        return False
+    duties = [*book.protocol.post_resolution,
+              *(x for s in book.protocol.stages for x in s.on_resolution)]
+    return any(x.id == d.rule and x.kind == "written_confirmation" for x in duties)
+
+
+def awaited_confirmations(book: CaseBook) -> list[DeadlineState]:
+    """The written confirmations a resolved case still waits for."""
+    if book.status != "resolved":
+        return []
+    return [d for d in book.awaited_duties() if is_written_confirmation(book, d)]
+
+
+def _waiting(book: CaseBook, d: DeadlineState) -> str:
+    if is_written_confirmation(book, d):
         return f"awaiting written confirmation ({d.what}), overdue"
     if d.status == "awaiting_agreement":
         return f"no timescale agreed for '{d.what}'"

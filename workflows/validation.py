@@ -21,6 +21,7 @@ from protocols.messages import (
     AgreeTimescale,
     Assign,
     Bypass,
+    CloseUnconfirmed,
     ConfirmInWriting,
     DeadlineState,
     LegalHold,
@@ -36,6 +37,7 @@ from protocols.messages import (
 from protocols.oneside import both_sides
 from protocols.permissions import BUSINESS_UNIT, Effective, Seat, eligible, held_by, names
 from protocols.schema import Referral, Timescale
+from workflows import limits
 from workflows.book import CaseBook
 
 REJECTED = "Rejected"
@@ -325,6 +327,18 @@ def check_refer(book: CaseBook, msg: Refer) -> None:
                "decided_by")
 
 
+def check_close_unconfirmed(book: CaseBook, msg: CloseUnconfirmed) -> None:
+    """Only while written confirmation is awaited, and only with a reason (issue 15: it
+    "never lapses silently"; the case closes only by an explicit action recording why)."""
+    _must_be_open(book, allow_paused=True, allow_resolved=True)
+    if not limits.awaited_confirmations(book):
+        reject("No written confirmation is awaited on this case: a case closes without it only "
+               "after an outcome recorded as resolved, while the confirmation is still due.")
+    if not msg.reason.strip():
+        reject("Say why the case closes without written confirmation: the reason is recorded "
+               "on the case and in its report.", "reason")
+
+
 def check_legal_hold(book: CaseBook, msg: LegalHold) -> None:
     if book.legal_hold == msg.on:
         reject(f"The case is already {'on' if msg.on else 'off'} legal hold.")
@@ -345,6 +359,7 @@ VERBS = {
     "record_discussion": "record a discussion on this case",
     "mark_step_done": "mark this step done",
     "refer": "decide on this referral",
+    "close_unconfirmed": "close this case without written confirmation",
 }
 
 
@@ -470,5 +485,6 @@ CHECKS: dict[str, Check] = {
     "record_discussion": check_discussion,
     "mark_step_done": lambda book, msg, now: check_step_done(book, msg),
     "refer": lambda book, msg, now: check_refer(book, msg),
+    "close_unconfirmed": lambda book, msg, now: check_close_unconfirmed(book, msg),
 }
 assert set(CHECKS) == {a.id for a in ACTIONS}, "every action needs its check"

@@ -181,7 +181,7 @@ def build_context(req: NotificationRequest, missing: list[str],
     elif duty is not None:
         source = duty.source
     elif req.event == "immediate_risk":
-        source = req.protocol.immediate_risk.source
+        source = req.protocol.risk_route.source
     else:
         source = stage.source if stage else req.protocol.source
     return {
@@ -198,7 +198,7 @@ def build_context(req: NotificationRequest, missing: list[str],
         "source": source,
         "duty": duty,
         "role_label": _role_label(req, req.extra.get("role", "")),
-        "immediate": req.protocol.immediate_risk,
+        "immediate": req.protocol.risk_route,
         "forms": [form_title(k, req.protocol) for k in req.attach_forms],
         "calendars": [d.what for d in calendar_deadlines(req)],
         "missing": [m for m in missing if not m.endswith(HELD)],

@@ -12,6 +12,11 @@ Definitions:
 * a *breach* is a deadline the workflow recorded as passed before the outcome it asked for
   (``deadline_passed``), counted once per deadline, under its stage, "overall limit" or
   "after resolution";
+* *needs attention* lists each case's flags (:mod:`.attention`: drifting, overdue, a breach
+  recorded, a timescale beyond the document's maximum, paused, awaiting written confirmation,
+  someone who must act not told), counted by kind and by case;
+* a case resolved and then closed by decision without the written confirmation it awaited is
+  *closed without written confirmation* (its time to resolution still counts);
 * *highest stage* is the furthest stage of the protocol's ladder the case entered.
 """
 
@@ -24,11 +29,13 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from protocols.calendar import LONDON, WorkingCalendar
+from starter.audit.attention import KINDS, attention, kind_of, unconfirmed_decision
 from starter.audit.audited_case import AuditedCase
 from starter.audit.story import bypass_rows, passed_deadlines, pause_spans
 from starter.endings import label_from_history
 
-RESULTS = ("resolved", "open", "withdrawn", "closed unresolved",
+UNCONFIRMED = "closed without written confirmation"
+RESULTS = ("resolved", UNCONFIRMED, "open", "withdrawn", "closed unresolved",
            "terminated", "timed out", "failed", "cancelled")  # the last four: starter.endings
 
 
@@ -64,6 +71,16 @@ class CaseLine(BaseModel):
     breaches: int = 0
     bypasses: int = 0
     pauses: int = 0
+    attention: list[str] = Field(default_factory=list)
+    # Closed without written confirmation: why, and who decided (empty otherwise).
+    closing: str = ""
+    closing_decided_by: str = ""
+
+
+class AttentionLine(BaseModel):
+    workflow_id: str
+    kind: str
+    text: str
 
 
 class BypassLine(BaseModel):
@@ -99,6 +116,9 @@ class Report(BaseModel):
     breaches_by_stage: dict[str, int] = Field(default_factory=dict)
     bypasses: list[BypassLine] = Field(default_factory=list)
     pauses: list[PauseLine] = Field(default_factory=list)
+    needing_attention: int = 0  # cases with at least one flag
+    attention_by_kind: dict[str, int] = Field(default_factory=dict)
+    attention: list[AttentionLine] = Field(default_factory=list)
     lines: list[CaseLine] = Field(default_factory=list)
 
 
@@ -108,7 +128,7 @@ def result_of(case: AuditedCase) -> str:
     if ended:  # ended outside the protocol (e.g. from the Temporal UI): say so, first
         return ended
     if any(o.resolved for o in state.outcomes):
-        return "resolved"
+        return UNCONFIRMED if unconfirmed_decision(case.timeline)[0] else "resolved"
     if state.status == "withdrawn":
         return "withdrawn"
     if state.status == "closed":
@@ -159,7 +179,7 @@ def build_report(cases: list[AuditedCase], *, protocol: str | None = None,
     mixed = len({c.state.protocol for c in chosen}) > 1
     report = Report(protocol=protocol, period_from=start, period_to=end, cases=len(chosen))
     counts: dict[str, Counter[str]] = {k: Counter() for k in (
-        "raising", "receiving", "highest", "category", "urgency", "result", "breach")}
+        "raising", "receiving", "highest", "category", "urgency", "result", "breach", "attention")}
     highest_order: dict[str, tuple[str, int]] = {}
     breach_order: dict[str, tuple[str, int]] = {}
     working: list[int] = []
@@ -176,7 +196,7 @@ def build_report(cases: list[AuditedCase], *, protocol: str | None = None,
             raised_at=case.raised_at, raising_agency=inp.case.raising.agency,
             receiving_agency=inp.case.receiving.agency, category=inp.case.category,
             urgency=inp.urgency, highest_stage=highest, result=result)
-        if result == "resolved" and resolved_at is not None:
+        if result in ("resolved", UNCONFIRMED) and resolved_at is not None:
             line.resolved_at = resolved_at
             line.working_days = calendar.working_days_between(case.raised_at, resolved_at)
             line.calendar_days = (_london_day(resolved_at) - _london_day(case.raised_at)).days
@@ -203,6 +223,15 @@ def build_report(cases: list[AuditedCase], *, protocol: str | None = None,
                                            resumed_at=p.resumed_at, working_days=lost,
                                            reason=p.reason))
             line.pauses += 1
+        line.closing, line.closing_decided_by = unconfirmed_decision(timeline)
+        line.attention = attention(case.state)
+        kinds = [kind_of(text) for text in line.attention]
+        for kind, text in zip(kinds, line.attention, strict=True):
+            report.attention.append(AttentionLine(workflow_id=case.workflow_id, kind=kind,
+                                                  text=text))
+        for kind in set(kinds):
+            counts["attention"][kind] += 1
+        report.needing_attention += bool(line.attention)
         counts["raising"][line.raising_agency or "(not given)"] += 1
         counts["receiving"][line.receiving_agency or "(not given)"] += 1
         counts["highest"][label] += 1
@@ -217,6 +246,8 @@ def build_report(cases: list[AuditedCase], *, protocol: str | None = None,
     report.by_category = _ordered(counts["category"])
     report.by_urgency = _ordered(counts["urgency"])
     report.by_result = {r: counts["result"][r] for r in RESULTS if counts["result"][r]}
+    report.attention_by_kind = {k: counts["attention"][k] for k in (*KINDS, "other")
+                                if counts["attention"][k]}
     report.resolution_working_days = Stats.of(working)
     report.resolution_calendar_days = Stats.of(calendar_days)
     report.breaches_by_stage = {k: counts["breach"][k] for k in sorted(

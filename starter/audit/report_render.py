@@ -30,6 +30,7 @@ def _counts(report: Report) -> list[tuple[str, dict[str, int]]]:
         ("Cases by urgency", report.by_urgency),
         ("Resolved or not", report.by_result),
         ("Deadline breaches by stage", report.breaches_by_stage),
+        ("Cases needing attention, by flag", report.attention_by_kind),
     ]
 
 
@@ -56,14 +57,21 @@ def _tables(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
               c.category, c.urgency, c.highest_stage, c.result,
               "" if c.working_days is None else str(c.working_days),
               "" if c.calendar_days is None else str(c.calendar_days), str(c.breaches),
-              str(c.bypasses), str(c.pauses)] for c in report.lines]
+              str(c.bypasses), str(c.pauses), str(len(c.attention))] for c in report.lines]
+    attention = [[a.workflow_id, a.kind, a.text] for a in report.attention]
+    closings = [[c.workflow_id, c.closing, c.closing_decided_by]
+                for c in report.lines if c.closing]
     return [
         ("Time to resolution", STATS_HEADERS, stats),
+        (f"Needs attention ({report.needing_attention} case(s))", ["case", "flag", "what"],
+         attention),
+        ("Closed without written confirmation", ["case", "why", "decided by"],
+         closings),
         ("Bypasses", ["case", "when", "stages", "agreed by", "reason"], bypasses),
         ("Pauses", ["case", "paused", "resumed", "working days", "reason"], pauses),
         ("Cases", ["case", "raised", "agencies", "category", "urgency", "highest stage",
                    "result", "WD to resolve", "days to resolve", "breaches", "bypasses",
-                   "pauses"], lines),
+                   "pauses", "flags"], lines),
     ]
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, computed_field
 
 from protocols.messages import DeadlineState, Outcome, TimelineEvent
+from starter.audit.attention import attention, closed_unconfirmed
 from starter.audit.audited_case import AuditedCase, Check
 from starter.audit.facts import Fact
 
@@ -117,6 +118,10 @@ class Story(BaseModel):
     breaches: list[DeadlineRow]
     timeline: list[TimelineEvent]
     facts: list[Fact] = Field(default_factory=list)
+    # What needs a person's eye (.attention), and how the case closed (its closing summary).
+    attention: list[str] = Field(default_factory=list)
+    closing: str = ""
+    closed_unconfirmed: str = ""
 
     @property
     def ended_at(self) -> datetime:
@@ -211,4 +216,5 @@ def build_story(case: AuditedCase) -> Story:
         notifications=[_act(e) for e in timeline if e.kind == "notification_sent"],
         not_notified=list(state.not_notified),
         breaches=[r for r in rows if r.breached],
-        timeline=list(timeline), facts=list(case.facts))
+        timeline=list(timeline), facts=list(case.facts), attention=attention(state),
+        closing=state.closing_summary, closed_unconfirmed=closed_unconfirmed(timeline))

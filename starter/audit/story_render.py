@@ -80,6 +80,7 @@ def _header_lines(story: Story) -> list[str]:
         f"{story.receiving_agency}"
         + (f"; closed {london(story.closed_at)}" if story.closed_at else ""),
         f"Record: {story.source}; checks: {ok}/{len(story.checks)} passed",
+        *([f"Closed: {story.closing}"] if story.closing else []),
     ]
 
 
@@ -88,6 +89,8 @@ def render_text(story: Story) -> str:
     for check in story.checks:
         if not check.ok:
             out.append(f"  CHECK FAILED: {check.name}: {check.detail}")
+    if story.attention:
+        out += ["", "Needs attention"] + [f"  - {line}" for line in story.attention]
     for title, headers, rows in _sections(story):
         if rows or title in ALWAYS_SHOWN:
             out += ["", title, table(headers, rows)]
@@ -145,6 +148,9 @@ def render_html(story: Story) -> str:
             f"<p><strong>{escape(_header_lines(story)[0])}</strong></p>", head,
             "<h2>Stages against their deadlines</h2>", key, chart(story),
             "<h2>How this record was obtained</h2>", checks]
+    if story.attention:
+        body.append("<h2>Needs attention</h2><ul>"
+                    + "".join(f"<li>{escape(n)}</li>" for n in story.attention) + "</ul>")
     for title, headers, rows in _sections(story):
         body += [f"<h2>{escape(title)}</h2>", html_table(headers, rows)]
     if story.not_notified:

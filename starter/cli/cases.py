@@ -367,6 +367,12 @@ def _refer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decided-by", action="append", help="who decided (repeatable)")
 
 
+def _close_unconfirmed_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reason", default="", help="why the case closes without the written "
+                   "confirmation (required: recorded on the case and in its report)")
+    p.add_argument("--decided-by", action="append", help="who decided (repeatable)")
+
+
 def _step_done_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deadline", required=True,
                    help="the deadline's key, e.g. 2/discuss_with_line_managers (see status)")
@@ -392,6 +398,8 @@ ACTION_ARGUMENTS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Bui
                                                    "note": a.note}),
     "refer": (_refer_args, lambda a: {"referral": a.referral or "", "refer": not a.not_refer,
                                       "reason": a.reason, "decided_by": a.decided_by or []}),
+    "close_unconfirmed": (_close_unconfirmed_args,
+                          lambda a: {"reason": a.reason, "decided_by": a.decided_by or []}),
 }
 assert set(ACTION_ARGUMENTS) == {a.id for a in MANAGER_ACTIONS}, "a command per manager action"
 

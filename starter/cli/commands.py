@@ -33,6 +33,7 @@ COMMANDS: dict[str, Command] = {
     "record-discussion": Command("cases", "record a discussion or contact", ("discussion",)),
     "mark-step-done": Command("cases", "mark a step of the stage as done", ("step-done",)),
     "refer": Command("cases", "decide on a referral the protocol reserves"),
+    "close-unconfirmed": Command("cases", "close without written confirmation"),
     "status": Command("cases", "a case's stage, deadlines and who acts next"),
     "timeline": Command("cases", "everything that happened on a case"),
     "list": Command("cases", "open cases"),

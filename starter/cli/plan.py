@@ -117,11 +117,11 @@ def describe_protocol(p: Protocol) -> str:
                      f"[{p.required_case_fields_source}]")
     for pre in p.preconditions:
         lines.append(f"Precondition ({pre.applies_to_category}): {pre.requirement}  [{pre.source}]")
-    lines.append(f"Immediate risk: {p.immediate_risk.instruction}")
-    lines.append(f"  route: {' → '.join(p.immediate_risk.route)}"
-                 + (f"; may enter at stage {p.immediate_risk.entry_stage}"
-                    if p.immediate_risk.entry_stage else "")
-                 + f"  [{p.immediate_risk.source}]")
+    lines.append(f"Immediate risk: {p.risk_route.instruction}")
+    lines.append(f"  route: {' → '.join(p.risk_route.route)}"
+                 + (f"; may enter at stage {p.risk_route.entry_stage}"
+                    if p.risk_route.entry_stage else "")
+                 + f"  [{p.risk_route.source}]")
     if p.urgent_entry:
         lines.append(f"Urgent entry: stage {p.urgent_entry.stage}  [{p.urgent_entry.source}]")
     bypass = "allowed" if p.bypass.allowed else "not allowed"

@@ -170,6 +170,10 @@ def _refer(v: dict[str, Any], state: FormState) -> dict[str, Any]:
             "reason": text(v, "reason"), "decided_by": lines(v.get("decided_by"))}
 
 
+def _close_unconfirmed(v: dict[str, Any], state: FormState) -> dict[str, Any]:
+    return {"reason": text(v, "reason"), "decided_by": lines(v.get("decided_by"))}
+
+
 def _action(action_id: str, button: str, build: Builder, fields: tuple[str, ...],
             required: tuple[str, ...] = (), **more: Any) -> Action:
     return Action(actions.BY_ID[action_id], button, build, fields, required, **more)
@@ -201,6 +205,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
             ("deadline", "done_by", "note")),
     _action("refer", "Record the decision", _refer,
             ("referral", "refer", "reason", "decided_by"), ("reason",)),
+    _action("close_unconfirmed", "Close the case without written confirmation",
+            _close_unconfirmed, ("reason", "decided_by"), ("reason",)),
 )}
 assert set(ACTIONS) == {a.id for a in actions.MANAGER_ACTIONS}, "a form per manager action"
 

@@ -29,7 +29,7 @@ def urgency_options(p: Protocol) -> list[tuple[str, str, str]]:
               f"({p.urgent_entry.source})." if p.urgent_entry else
               f"The {p.short_name} protocol has no separate start for urgent cases: the case "
               f"starts at stage {first.id}, and you can agree shorter timescales.")
-    risk = p.immediate_risk
+    risk = p.risk_route
     entry = (f" The case starts at stage {risk.entry_stage}." if risk.entry_stage else "")
     return [
         ("standard", "Standard", f"The case starts at stage {first.id}: {first.name}."),

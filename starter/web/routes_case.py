@@ -121,6 +121,15 @@ def awaited_duties(state: CaseState) -> list[DeadlineState]:
     return [d for d in state.deadlines if d.kind == "duty" and d.live]
 
 
+def awaits_confirmation(state: CaseState, protocol: Protocol | None) -> bool:
+    """Whether a written confirmation is awaited: the case may be closed without it."""
+    if protocol is None or state.status != "resolved":
+        return False
+    kinds = {x.id: x.kind for x in [*protocol.post_resolution,
+                                    *(d for s in protocol.stages for d in s.on_resolution)]}
+    return any(kinds.get(d.rule) == "written_confirmation" for d in awaited_duties(state))
+
+
 def markable(state: CaseState) -> list[DeadlineState]:
     """Live deadlines that remind rather than escalate: steps that can be marked done."""
     return [d for d in state.deadlines
@@ -147,7 +156,8 @@ def available_actions(state: CaseState, protocol: Protocol | None) -> list[tuple
         ids = ["resume", "record_discussion", *steps, "assign", "report_immediate_risk",
                "withdraw"]
     elif state.status == "resolved":
-        ids = (["confirm_in_writing"] if awaited_duties(state) else []) + [
+        ids = (["confirm_in_writing"] if awaited_duties(state) else []) + (
+            ["close_unconfirmed"] if awaits_confirmation(state, protocol) else []) + [
             "record_discussion", "assign", "report_immediate_risk", "withdraw"]
     return [(ACTIONS[i].slug, ACTIONS[i].title) for i in ids]
 
