@@ -86,14 +86,14 @@ def test_report_lists_and_counts_what_needs_attention(tmp_path: Path) -> None:
     lines = {line["workflow_id"]: line for line in report["lines"]}
     assert report["cases"] == 3 and report["needing_attention"] == 2
     assert report["attention_by_kind"] == {
-        "breach recorded": 1, "timescale beyond the document's maximum": 1, "paused": 1,
+        "breach recorded": 1, "longer timescale agreed": 1, "paused": 1,
         "someone who must act not told": 1}
     kinds = {(a["workflow_id"], a["kind"]) for a in report["attention"]}
     assert kinds == {(leeds, "breach recorded"), (leeds, "paused"),
-                     (leeds, "timescale beyond the document's maximum"),
+                     (leeds, "longer timescale agreed"),
                      (york, "someone who must act not told")}
     assert any("for stage 2: nobody is named yet" in a for a in lines[york]["attention"])
-    assert any("agreed by Rae Raiser, Rob Receiver because Strategy meeting" in a
+    assert any("agreed by Rae Raiser, Rob Receiver; reason: Strategy meeting" in a
                for a in lines[leeds]["attention"])
     assert lines[dudley]["result"] == "closed without written confirmation"
     assert lines[dudley]["attention"] == []

@@ -15,10 +15,10 @@ from protocols.messages import CaseState, TimelineEvent
 
 # Kinds, in the order the report counts them.
 KINDS = ("drifting", "awaiting written confirmation, overdue", "overdue", "breach recorded",
-         "timescale beyond the document's maximum", "paused", "someone who must act not told")
+         "longer timescale agreed", "paused", "someone who must act not told")
 # How each workflow line begins (workflows.limits.flags), and its kind.
 _PREFIXES = (("Paused since", "paused"), ("Overall limit passed", "breach recorded"),
-             ("Timescale beyond", "timescale beyond the document's maximum"),
+             ("Timescale longer than", "longer timescale agreed"),
              ("Drifting:", "drifting"), ("Overdue since", "overdue"))
 CLOSED = ("closed", "withdrawn")
 

@@ -13,7 +13,7 @@ Definitions:
   (``deadline_passed``), counted once per deadline, under its stage, "overall limit" or
   "after resolution";
 * *needs attention* lists each case's flags (:mod:`.attention`: drifting, overdue, a breach
-  recorded, a timescale beyond the document's maximum, paused, awaiting written confirmation,
+  recorded, a longer timescale agreed than the document asks, paused, awaiting confirmation,
   someone who must act not told), counted by kind and by case;
 * a case resolved and then closed by decision without the written confirmation it awaited is
   *closed without written confirmation* (its time to resolution still counts);
