@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from temporalio.exceptions import ApplicationError
 
+from protocols import agreed_bounds
 from protocols.actions import ACTIONS, Refusal
 from protocols.addresses import check_domain
 from protocols.caserecord import london
@@ -125,6 +126,9 @@ def check_agree_timescale(book: CaseBook, msg: AgreeTimescale, now: datetime) ->
     agreed = msg.timescale
     if agreed.kind in ("working_days", "hours") and agreed.amount is None:
         reject(f"Say how many {agreed.kind.replace('_', ' ')} were agreed.", "timescale.amount")
+    out_of_bounds = agreed_bounds.refusal(agreed, timescale)
+    if out_of_bounds:
+        reject(out_of_bounds, "timescale.amount")
     if agreed.kind == "until":
         if agreed.until is None:
             reject("Give the agreed date and time.", "timescale.until")
