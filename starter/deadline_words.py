@@ -55,15 +55,19 @@ def find(state: CaseState, given: str, among: list[DeadlineState] | None = None
 
 
 def step_key(state: CaseState, given: str) -> str:
-    """The key of the step ``given`` names, for `mark-step-done`. A step that cannot be marked
-    done, or none, is refused with the steps that can (by number and plain name)."""
+    """The key of the step ``given`` names, for `mark-step-done`. A number that names no step
+    that can be marked done is refused here with the steps that can (by number and plain
+    name); anything else unknown goes to the workflow as given, whose refusal says why (it
+    escalates, it is a duty, it is no longer open, there is none)."""
     markable = [d for d in listed(state) if d.kind == "stage" and d.on_expiry != "escalate"]
     found = find(state, given, markable)
     if found is not None:
         return found.key
-    if find(state, given) is not None or not markable:
-        return given.strip()  # the workflow's own refusal says why (it escalates; a duty)
+    if not given.strip().isdigit():
+        return given.strip()
     numbers = {d.key: n for n, d in enumerate(listed(state), 1)}
-    steps = "; ".join(f"{numbers[d.key]} ({d.what})" for d in markable)
-    raise ValueError(f"No step called {given.strip()!r} on case {state.workflow_id}. Steps "
-                     f"that can be marked done, by the number `status` shows: {steps}.")
+    steps = ("; ".join(f"{numbers[d.key]} ({d.what})" for d in markable)
+             or "none on this case now")
+    raise ValueError(f"No step numbered {given.strip()} can be marked done on case "
+                     f"{state.workflow_id}. Steps that can be marked done, by the number "
+                     f"`status` shows: {steps}.")
