@@ -78,42 +78,58 @@ def roles(protocol: Protocol, case: CaseDetails | None, state: CaseState) -> lis
     return found
 
 
-# The choices an action's fields must come from: (field, what it is, command-line flag, finder).
+def _not_current(given: str, protocol: Protocol, state: CaseState) -> str:
+    stage = protocol.stage(state.stage)
+    return (f"Stage {given} is not the current stage: the case is at stage {stage.id} "
+            f"({stage.name}).")
+
+
+def _not_current_outcome(given: str, protocol: Protocol, state: CaseState) -> str:
+    """As the workflow's own refusal says it (workflows.validation.check_outcome)."""
+    return (f"{_not_current(given, protocol, state)} Record the outcome for stage "
+            f"{state.stage}.")
+
+
+# The choices an action's fields must come from: (field, the first sentence of a refusal,
+# command-line flag, finder). Stage choices apply while the case is open: otherwise the
+# workflow refuses the whole action and says why (paused, resolved, closed).
 FIELDS = {
-    "record_outcome": [("stage", "stage whose outcome can be recorded", "--stage",
+    "record_outcome": [("stage", _not_current_outcome, "--stage",
                         lambda p, c, st: outcome_stages(p, st))],
-    "agree_timescale": [("stage", "stage whose timescale can be agreed", "--stage",
+    "agree_timescale": [("stage", _not_current, "--stage",
                          lambda p, c, st: outcome_stages(p, st))],
-    "bypass": [("to_stage", "stage the case can move to", "--to-stage",
-                lambda p, c, st: bypass_stages(p, st))],
-    "assign": [("role", "role", "--role", roles)],
+    "bypass": [("to_stage", lambda g, p, st: f"Stage {g} is not a stage this case can move "
+                f"to now.", "--to-stage", lambda p, c, st: bypass_stages(p, st))],
+    "assign": [("role", lambda g, p, st: f"{g!r} is not a role in this case.", "--role",
+                roles)],
 }
+NEEDS_OPEN = ("stage", "to_stage")
 
 
-def refusal(what: str, given: str, found: list[Choice], flag: str = "") -> str | None:
-    """None when ``given`` is one of ``found``; else a plain message listing the valid ones
-    (``flag``: how to give one on the command line; none on a web form)."""
-    if any(c.value == given for c in found):
+def refusal(head: str, given: str, found: list[Choice], flag: str = "") -> str | None:
+    """None when ``given`` is one of ``found``; else ``head`` and the valid ones (``flag``:
+    how to give one on the command line; none on a web form)."""
+    if any(c.value == given for c in found) or not found:
         return None
-    if not found:
-        return f"No {what} can be chosen on this case now."
+    if len(found) == 1 and found[0].value in head:
+        return head  # it names the one valid choice already
     if flag:
         listed = "; ".join(f"{flag} {c.value} ({c.label})" for c in found)
     else:
         listed = "; ".join(c.label for c in found)
-    return (f"{given!r} is not a {what} on this case now. Choose from: {listed}." if given
-            else f"Choose the {what}: {listed}.")
+    return f"{head} Choose from: {listed}."
 
 
 def wrong(action_id: str, data: dict, protocol: Protocol, case: CaseDetails | None,
           state: CaseState, *, cli: bool = False) -> dict[str, str]:
     """Field → message for each field of ``data`` whose value is not a valid choice now."""
     problems: dict[str, str] = {}
-    for name, what, flag, finder in FIELDS.get(action_id, []):
+    for name, head, flag, finder in FIELDS.get(action_id, []):
         given = str(data.get(name) or "")
-        if not given and not cli:
-            continue  # the form's own "Select …" message says so
-        message = refusal(what, given, finder(protocol, case, state), flag if cli else "")
+        if not given or (name in NEEDS_OPEN and state.status not in OPEN):
+            continue  # the form's own "Select …", or the workflow's refusal of the whole
+        message = refusal(head(given, protocol, state), given, finder(protocol, case, state),
+                          flag if cli else "")
         if message:
             problems[name] = message
     return problems

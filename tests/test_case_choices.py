@@ -78,16 +78,16 @@ def test_cli_refuses_what_cannot_be_chosen_and_speaks_of_deadlines_plainly(stack
     refused = cli(rae, "outcome", "york-2026-8301", "--stage", "2", "--not-resolved",
                   "--summary", "x", ok=False)
     assert refused.returncode == 1
-    assert "'2' is not a stage whose outcome can be recorded on this case now" in \
-        refused.stderr, refused.stderr
-    assert "--stage 1 (Stage 1: Direct professional to professional conversation)" in \
+    assert "Stage 2 is not the current stage: the case is at stage 1" in refused.stderr, \
         refused.stderr
+    assert "Record the outcome for stage 1." in refused.stderr
 
     # A role that does not exist on the case: refused, listing the roles that do, by title.
     wrong_role = cli(rae, "assign", "york-2026-8301", "--role", "9.raising", "--name", "X",
                      "--email", "x@school.example", ok=False)
     assert wrong_role.returncode == 1
-    assert "'9.raising' is not a role on this case now" in wrong_role.stderr, wrong_role.stderr
+    assert "'9.raising' is not a role in this case. Choose from: --role raising " \
+        "(Practitioner raising the concern)" in wrong_role.stderr, wrong_role.stderr
     assert "--role 2.raising (Stage 2 (Direct line manager to line manager conversation): " \
         "Line manager" in wrong_role.stderr
 
@@ -164,8 +164,9 @@ async def test_forms_offer_only_valid_choices_and_every_error_at_once(
     await page.get_by_label("No, it was not resolved").check()
     await page.get_by_role("button", name="Record the outcome").click()
     summary = page.locator(".govuk-error-summary")
-    await expect(summary).to_contain_text("'3b' is not a stage whose outcome can be recorded")
-    await expect(summary).to_contain_text("Stage 1: Practitioners")
+    await expect(summary).to_contain_text("Stage 3b is not the current stage: the case is at "
+                                          "stage 1 (Practitioners). Record the outcome for "
+                                          "stage 1.")
     await expect(summary).to_contain_text("Enter a summary of the discussion")
     await shot(page, "choices-02-outcome-errors-in-one-round")
     state = json.loads(cli(env, "status", "dudley-2026-8303", "--json").stdout)

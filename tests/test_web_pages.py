@@ -317,8 +317,9 @@ async def test_rejection_shown_next_to_its_field_with_text_kept(site: Site) -> N
     page = await site.post(url, {"stage": "2", "resolved": "yes", "summary": HOSTILE,
                                  FIELD: token})
     assert page.status_code == 400
-    assert ('<a href="#stage">&#39;2&#39; is not a stage whose outcome can be recorded on this '
-            'case now. Choose from: Stage 1:') in page.text, page.text
+    assert ('<a href="#stage">Stage 2 is not the current stage: the case is at stage 1 '
+            '(Direct professional to professional conversation). Record the outcome for '
+            'stage 1.') in page.text, page.text
     assert 'id="stage-error"' in page.text and "govuk-form-group--error" in page.text
     assert f"{ESCAPED}</textarea>" in page.text and HOSTILE not in page.text
     assert "<title>Error: " in page.text
