@@ -12,7 +12,17 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from tests.conftest import cli
+from tests.conftest import (
+    at,
+    case_input,
+    cli,
+    keep_history,
+    make_worker,
+    skip_to,
+    start_case,
+    wait_for,
+)
+from workflows.disagreement import DisagreementWorkflow
 
 SWINDON = ["raise", "--protocol", "swindon", "--reference", "2026-8201",
            "--raising-name", "Hana Visitor", "--raising-agency", "Health Visiting",
@@ -92,3 +102,28 @@ def test_a_backdated_case_with_nothing_passed_yet_is_raised_as_usual(running_wor
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert rows[0]["event"] == "case_raised" and "backdated" not in rows[0]["subject"]
+
+
+async def test_backdated_case_history_replays(skipping_env, settings, mailbox) -> None:
+    """The same on the time-skipping server, raised by the function `raise` and the web form
+    use, kept as a saved history (RESOLUTIONS_RECORD_HISTORIES=1) for tests/test_replay.py."""
+    env = skipping_env
+    box, _port = mailbox
+    async with make_worker(env.client, settings):
+        await skip_to(env, at("2030-04-08 10:00"))
+        handle = await start_case(env.client, case_input("swindon", "2030-0301",
+                                                         arose=at("2030-03-04 10:00")))
+
+        async def summary_sent() -> bool:
+            timeline = await handle.query(DisagreementWorkflow.timeline)
+            return any(e.kind == "notification_sent" for e in timeline)
+
+        await wait_for(summary_sent, timeout=30)
+        state = await handle.query(DisagreementWorkflow.state)
+        timeline = await handle.query(DisagreementWorkflow.timeline)
+        assert state.stage == "5"
+        passed = [e for e in timeline if e.kind == "deadline_passed"]
+        assert passed and all(e.at < at("2030-04-08 10:00") for e in passed)
+        assert [e.kind for e in timeline].count("notification_sent") == 1
+        assert box.messages and box.events() == ["case_raised"] * len(box.messages)
+        await keep_history(handle, "swindon-backdated-summary")
