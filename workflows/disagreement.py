@@ -72,6 +72,8 @@ ONE_MAIL_PER_EVENT = "one-mail-per-event"
 # instant it passed, moves straight to where they lead, and sends one summary e-mail per
 # person instead of an e-mail per escalation (workflows/backdated.py). Issue 16.
 BACKDATED_SUMMARY = "backdated-summary-v1"
+# Patch id: an agreed timescale's count is bounded by the protocol's rule (issue 16).
+AGREED_BOUNDS = "agreed-bounds-v1"
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
 CALENDAR_TIMEOUT = timedelta(seconds=10)
@@ -1092,6 +1094,11 @@ class DisagreementWorkflow:
         _well_formed(msg, action.model)
         if self._opened:
             check.run(self._book, action.id, msg, workflow.now(), permissions=permissions)
+            # The agreed count's bounds (issue 16): validators always; handlers (which replay)
+            # behind a patch, as a running case may have accepted 0 hours before the rule.
+            if action.id == "agree_timescale" and (not handler
+                                                   or workflow.patched(AGREED_BOUNDS)):
+                check.check_agreed_bounds(self._book, msg)
             # One person, one side (protocols.oneside): validators always refuse it; handlers
             # (which replay) from the first message that needs it, behind a patch marker.
             crossed = check.crossed_sides(self._book, action.id, msg)

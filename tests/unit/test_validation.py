@@ -147,8 +147,9 @@ def test_agreed_timescales_within_the_protocol() -> None:
     check.check_agree_timescale(book, agree("1", kind="hours", amount=24), NOW)
     # The bounds where the document sets none are the project's default, said so (issue 16).
     for hours in (0, 400):
-        assert refused(check.check_agree_timescale, book, agree("1", kind="hours",
-                                                                amount=hours), NOW) == (
+        check.check_agree_timescale(book, agree("1", kind="hours", amount=hours), NOW)
+        assert refused(check.check_agreed_bounds, book, agree("1", kind="hours",
+                                                              amount=hours)) == (
             f"An agreed timescale is a number of hours from 1 to 365; {hours} was given (not "
             "set by the document; the project's default). The protocol's own limit for the "
             "stage, where it sets one, is shown by `resolutions status` and on the case page.")
