@@ -1093,12 +1093,12 @@ class DisagreementWorkflow:
                   handler: bool = False) -> None:
         _well_formed(msg, action.model)
         if self._opened:
-            check.run(self._book, action.id, msg, workflow.now(), permissions=permissions)
             # The agreed count's bounds (issue 16): validators always; handlers (which replay)
             # behind a patch, as a running case may have accepted 0 hours before the rule.
             if action.id == "agree_timescale" and (not handler
                                                    or workflow.patched(AGREED_BOUNDS)):
                 check.check_agreed_bounds(self._book, msg)
+            check.run(self._book, action.id, msg, workflow.now(), permissions=permissions)
             # One person, one side (protocols.oneside): validators always refuse it; handlers
             # (which replay) from the first message that needs it, behind a patch marker.
             crossed = check.crossed_sides(self._book, action.id, msg)

@@ -157,10 +157,15 @@ def check_agree_timescale(book: CaseBook, msg: AgreeTimescale, now: datetime) ->
 
 def check_agreed_bounds(book: CaseBook, msg: AgreeTimescale) -> None:
     """The count an agreed timescale may take (protocols.agreed_bounds): the rule's own words.
-    Run by the workflow beside check_agree_timescale, behind a patch in its handler (a running
-    case may have accepted 0 hours before the rule)."""
+    Run by the workflow before the other checks (so whoever tries hears the rule), behind a
+    patch in its handler (a running case may have accepted 0 hours before the rule)."""
+    if book.closed or book.status != "open" or msg.stage != book.stage_id:
+        return  # check_agree_timescale says why it cannot be agreed at all
     rule = book.protocol.stage(book.stage_id)
-    deadline = find_agreeable(book, msg.deadline)
+    try:
+        deadline = find_agreeable(book, msg.deadline)
+    except ApplicationError:
+        return
     timescale = next(d.timescale for d in rule.deadlines if d.id == deadline.rule)
     out_of_bounds = agreed_bounds.refusal(msg.timescale, timescale)
     if out_of_bounds:
