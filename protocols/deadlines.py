@@ -19,7 +19,9 @@ class AgreedTimescale(BaseModel):
     """A timescale agreed for one case's stage: a count of working days or hours, or a date."""
 
     kind: Literal["same_working_day", "working_days", "hours", "until"]
-    amount: int | None = Field(default=None, ge=0, le=365)
+    # Bounds are the protocol's rule (protocols.agreed_bounds), refused in the workflow's
+    # validator in its own words; this only keeps the number within reason.
+    amount: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
     until: datetime | None = None
 
     def describe(self) -> str:

@@ -196,9 +196,14 @@ async def test_raise_act_escalate_and_guard(site: Site, chromium: Browser) -> No
     await shot(page, "05-escalated-to-stage-2")
     case_url = page.url
 
-    # An outcome for a stage that is no longer current: refused next to the stage field.
+    # Only the current stage is offered; one no longer current (a stale or tampered form) is
+    # refused next to the stage field.
     await page.goto(case_url + "/outcome")
-    await page.get_by_label("Stage 1: Direct professional to professional conversation").check()
+    await expect(page.locator("input[name=stage]")).to_have_count(1)
+    await expect(page.get_by_label("Stage 1: Direct professional to professional "
+                                   "conversation")).to_have_count(0)
+    await page.get_by_label("Stage 2: Direct line manager to line manager conversation"
+                            ).evaluate("el => { el.value = '1'; el.checked = true; }")
     await page.get_by_label("Yes, it was resolved").check()
     await page.fill("#summary", "Typed text to keep")
     await page.get_by_role("button", name="Record the outcome").click()

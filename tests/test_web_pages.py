@@ -312,20 +312,23 @@ async def test_rejection_shown_next_to_its_field_with_text_kept(site: Site) -> N
     url = f"{site.case_link()}/cases/{WID}/record-outcome"
     token = _csrf((await site.get(url)).text)
     before = await site.recorded()
-    # The workflow's validator refuses an outcome for a stage that is not the current one.
+    # An outcome for a stage that is not the current one is not a choice the form offers
+    # (protocols.choices): refused at its field, listing the stage that can be chosen.
     page = await site.post(url, {"stage": "2", "resolved": "yes", "summary": HOSTILE,
                                  FIELD: token})
     assert page.status_code == 400
-    assert '<a href="#stage">Stage 2 is not the current stage' in page.text
+    assert ('<a href="#stage">Stage 2 is not the current stage: the case is at stage 1 '
+            '(Direct professional to professional conversation). Record the outcome for '
+            'stage 1.') in page.text, page.text
     assert 'id="stage-error"' in page.text and "govuk-form-group--error" in page.text
     assert f"{ESCAPED}</textarea>" in page.text and HOSTILE not in page.text
     assert "<title>Error: " in page.text
-    # A model error (empty summary) is placed too, before anything is sent: had the update
-    # gone to the case, its validator would have refused stage 2 again.
+    # Every error of the form in one round, before anything is sent: the stage, the missing
+    # answer and the empty summary.
     page = await site.post(url, {"stage": "2", "summary": "  ", FIELD: token})
     assert page.status_code == 400
     assert 'href="#resolved"' in page.text and 'href="#summary"' in page.text
-    assert "is not the current stage" not in page.text
+    assert 'href="#stage"' in page.text
     page = await site.post(url, {"stage": "1", "resolved": "no", "summary": "Talked",
                                  "contact_method": "carrier pigeon", FIELD: token})
     assert page.status_code == 400

@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import limits
     from workflows import search_attributes as sa
     from workflows import validation as check
+    from workflows.backdated import HeldMail, catch_up_summary
     from workflows.book import CaseBook
     from workflows.calendar_calls import ask_calendar
     from workflows.case_limits import ActionRate, Switch
@@ -72,6 +73,12 @@ ONE_MAIL_PER_EVENT = "one-mail-per-event"
 CLOSE_UNCONFIRMED = "close-unconfirmed-v1"
 # Patch id: a duty that names its recipients' roles (Swindon's agreed action fed back).
 FEEDBACK_TO_ROLES = "feedback-to-roles-v1"
+# Patch id: a backdated case records each deadline that passed before it was raised at the
+# instant it passed, moves straight to where they lead, and sends one summary e-mail per
+# person instead of an e-mail per escalation (workflows/backdated.py). Issue 16.
+BACKDATED_SUMMARY = "backdated-summary-v1"
+# Patch id: an agreed timescale's count is bounded by the protocol's rule (issue 16).
+AGREED_BOUNDS = "agreed-bounds-v1"
 # Working-day sums take milliseconds; a short timeout means an attempt lost with its worker
 # is retried elsewhere within seconds, and the case's next deadline is barely delayed.
 CALENDAR_TIMEOUT = timedelta(seconds=10)
@@ -163,6 +170,10 @@ class DisagreementWorkflow:
         self._opened = False
         # Who-may checks (protocols.permissions) in the handlers: see _permissions_apply.
         self._permissions = Switch("permissions-v1")
+        # Backdating (issue 16): while the deadlines that passed before the case was raised are
+        # caught up, ``_at`` is the instant being recorded and e-mails are held in ``_held``.
+        self._at: datetime | None = None
+        self._held: list[HeldMail] | None = None
 
     # -- main loop ----------------------------------------------------------------------------
     @workflow.run
@@ -217,7 +228,57 @@ class DisagreementWorkflow:
                 timescale_kind=limit.timescale.kind,
                 on_expiry=limit.describe_passing(), source=limit.source,
                 clock_start=arose, due=answer.due, remind_at=answer.remind_at)
+        arose = inp.case.arose
+        backdated = (arose is not None and arose < now and inp.urgency != "immediate-risk"
+                     and workflow.patched(BACKDATED_SUMMARY))
+        if backdated:
+            self._held = []
         await self._enter_stage(entry, why, announce_case=True)
+        if backdated:
+            await self._catch_up()
+
+    def _now(self) -> datetime:
+        """The instant an event happened: while a backdated case is caught up, the instant the
+        deadline being recorded passed; otherwise now."""
+        return self._at or workflow.now()
+
+    async def _catch_up(self) -> None:
+        """Record, in the order they fell, each deadline (and nudge) that passed before the case
+        was raised, at its own instant, moving the case where they lead; then send one summary
+        e-mail per person in place of the e-mails held meanwhile. The instants come from the
+        calendar activity's answers already in history; nothing here looks a holiday up."""
+        book, now = self._book, workflow.now()
+        passed: list[DeadlineState] = []
+        while not book.closed:
+            due = [(d.due, 0, d) for d in book.deadlines.values()
+                   if d.status in ("pending", "awaiting_agreement") and d.due is not None
+                   and d.due <= now]
+            due += [(d.next_nudge, 1, d) for d in book.deadlines.values()
+                    if d.live and d.next_nudge is not None and d.next_nudge <= now]
+            if not due:
+                break
+            at, nudge, d = min(due, key=lambda item: (item[0], item[1]))
+            self._at = at
+            if nudge:
+                await self._nudge(d)
+            else:
+                passed.append(d)
+                await self._expire(d)
+        self._at = None
+        for d in book.deadlines.values():
+            if d.live and d.remind_at is not None and d.remind_at <= now:
+                d.reminded = True  # the summary says what is due; no separate reminder
+        held, self._held = self._held or [], None
+        if not passed:
+            for mail in held:
+                self._notify(mail.event, mail.to, cc=mail.cc, attach=mail.attach,
+                             deadline_key=mail.deadline_key, **mail.extra)
+            return
+        summary = catch_up_summary(book, passed, held)
+        book.event(now, "backdated", summary.timeline_text, source=book.stage.source)
+        self._notify("case_raised", summary.to, cc=summary.cc, attach=summary.attach,
+                     why=summary.why, backdated=str(len(passed)))
+        self._upsert_progress()
 
     def _history_full(self, inp: CaseInput) -> bool:
         """Whether this run's history is long enough to go on in a new run: at the case's own
@@ -304,7 +365,7 @@ class DisagreementWorkflow:
         self._upsert_progress()
 
     async def _expire(self, d: DeadlineState) -> None:
-        book, now = self._book, workflow.now()
+        book, now = self._book, self._now()
         if d.kind == "overall":
             d.status = "breached"
             limit = book.protocol.overall_limit
@@ -341,7 +402,7 @@ class DisagreementWorkflow:
     def _record_overall_breach(self, d: DeadlineState) -> None:
         """A soft overall limit passed (Leeds' month, "where possible"): a breach on the record,
         the parties and the partnership told; the case stays where it is and carries on."""
-        book, now = self._book, workflow.now()
+        book, now = self._book, self._now()
         limit = book.protocol.overall_limit
         assert limit is not None
         where = ("resolved, awaiting its duties" if book.status == "resolved"
@@ -357,7 +418,7 @@ class DisagreementWorkflow:
                      what=f"{d.what} ({d.timescale}, {d.source})", who=d.who)
 
     async def _nudge(self, d: DeadlineState) -> None:
-        book, now = self._book, workflow.now()
+        book, now = self._book, self._now()
         was_due = d.next_nudge
         d.nudges += 1
         d.next_nudge = None
@@ -376,6 +437,8 @@ class DisagreementWorkflow:
         slightly later wake-up, which may fall after the cut-off)."""
         rules = self._book.protocol.reminders
         every = rules.nudge_working_days
+        if self._held is not None:
+            since = workflow.now()  # caught up: the next nudge counts from the raise
         if d.nudges >= rules.max_nudges:
             if rules.then_every_working_days is None:
                 if d.kind == "duty":
@@ -433,7 +496,7 @@ class DisagreementWorkflow:
         summary = f"Stage {stage.id} ({stage.name}) entered: {why}"
         if previous is not None:
             summary = f"Moved from stage {previous} to stage {stage.id} ({stage.name}): {why}"
-        book.event(workflow.now(), kind if previous is not None else "stage_entered", summary,
+        book.event(self._now(), kind if previous is not None else "stage_entered", summary,
                    actor=actor, via=via, source=stage.source)
         # Logs carry ids and stage numbers only, never case details (replay-aware logger).
         workflow.logger.info("case %s: stage %s entered (%s)", book.workflow_id, stage.id,
@@ -985,6 +1048,10 @@ class DisagreementWorkflow:
         The activity's input names the event, its role keys and ids; the case record it is
         rendered from stays in the workflow (``mail_record``), kept as it stood at this event
         until the e-mail is sent, so the history grows by a bounded amount per e-mail."""
+        if self._held is not None:
+            self._held.append(HeldMail(event=event, to=to, cc=cc or [], attach=attach or [],
+                                       deadline_key=deadline_key, extra=extra))
+            return
         book, now = self._book, workflow.now()
         self._mail_seq += 1
         stage = book.stage_id
@@ -1063,6 +1130,11 @@ class DisagreementWorkflow:
                   handler: bool = False) -> None:
         _well_formed(msg, action.model)
         if self._opened:
+            # The agreed count's bounds (issue 16): validators always; handlers (which replay)
+            # behind a patch, as a running case may have accepted 0 hours before the rule.
+            if action.id == "agree_timescale" and (not handler
+                                                   or workflow.patched(AGREED_BOUNDS)):
+                check.check_agreed_bounds(self._book, msg)
             check.run(self._book, action.id, msg, workflow.now(), permissions=permissions)
             # One person, one side (protocols.oneside): validators always refuse it; handlers
             # (which replay) from the first message that needs it, behind a patch marker.

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from temporalio.exceptions import ApplicationError
 
+from protocols import agreed_bounds
 from protocols.actions import ACTIONS, Refusal
 from protocols.addresses import check_domain
 from protocols.caserecord import london
@@ -154,6 +155,23 @@ def check_agree_timescale(book: CaseBook, msg: AgreeTimescale, now: datetime) ->
                "reason")
     if deadline.agreed is not None and not msg.agreed_by:
         reject("Record who agreed the extension.", "agreed_by")
+
+
+def check_agreed_bounds(book: CaseBook, msg: AgreeTimescale) -> None:
+    """The count an agreed timescale may take (protocols.agreed_bounds): the rule's own words.
+    Run by the workflow before the other checks (so whoever tries hears the rule), behind a
+    patch in its handler (a running case may have accepted 0 hours before the rule)."""
+    if book.closed or book.status != "open" or msg.stage != book.stage_id:
+        return  # check_agree_timescale says why it cannot be agreed at all
+    rule = book.protocol.stage(book.stage_id)
+    try:
+        deadline = find_agreeable(book, msg.deadline)
+    except ApplicationError:
+        return
+    timescale = next(d.timescale for d in rule.deadlines if d.id == deadline.rule)
+    out_of_bounds = agreed_bounds.refusal(msg.timescale, timescale)
+    if out_of_bounds:
+        reject(out_of_bounds, "timescale.amount")
 
 
 def check_beyond_max(book: CaseBook, msg: AgreeTimescale, deadline: DeadlineState,

@@ -132,7 +132,9 @@ def subject_for(req: NotificationRequest) -> str:
     nudge = req.extra.get("nudge", "")
     action = _action(_lead_deadline(req, stage))
     phrases: dict[str, str] = {
-        "case_raised": f"disagreement raised at stage {sid} — {action}",
+        "case_raised": f"disagreement raised at stage {sid}"
+                       + (" (backdated: deadlines already passed)" if req.extra.get("backdated")
+                          else "") + f" — {action}",
         "stage_entered": f"stage {sid} entered — {action}",
         "reminder": f"reminder — {what}{due}",
         "deadline_passed": f"deadline passed — {what}",

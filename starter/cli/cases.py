@@ -19,6 +19,7 @@ from protocols.actions import MANAGER_ACTIONS
 from protocols.loader import available_protocols, protocol_choices
 from protocols.messages import CONTACT_METHODS, ActionResult, Actor, CaseState
 from protocols.naming import slots_to_name
+from starter import deadline_words
 from starter.cli import lazy
 from starter.cli.operators import acting, add_acting_arguments
 from starter.cli.output import table
@@ -210,6 +211,10 @@ def _action(name: str, build: Callable[[argparse.Namespace], dict[str, Any]]):
         message = cases.parse_action(name, data)
 
         async def go(client) -> int:
+            nonlocal message
+            if name in CHOSEN:
+                message = cases.parse_action(name, await _chosen(client, args.case_id, name,
+                                                                 data))
             result = await cases.act(client, args.case_id, name, message, as_signal=args.signal)
             if result is None:
                 print(f"Sent to {args.case_id}. Check `resolutions status {args.case_id}` to see "
@@ -221,6 +226,26 @@ def _action(name: str, build: Callable[[argparse.Namespace], dict[str, Any]]):
         return _run(go)
 
     return handler
+
+
+# Actions whose values must be valid choices where the case stands (protocols.choices), or
+# that name a deadline as `status` shows it (starter.deadline_words).
+CHOSEN = ("record_outcome", "agree_timescale", "bypass", "assign", "mark_step_done")
+
+
+async def _chosen(client, case_id: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` checked against the choices valid now: every wrong one refused in one message
+    listing the valid ones; a step named by number or plain name given by its key."""
+    from protocols.choices import wrong
+
+    state = await cases.get_state(client, case_id)
+    if name == "mark_step_done":
+        return {**data, "deadline": deadline_words.step_key(state, data["deadline"])}
+    inp = await cases.get_case_input(client, case_id)  # the rules the case was raised with
+    problems = wrong(name, data, inp.protocol, inp.case, state, cli=True)
+    if problems:
+        raise ValueError(" ".join(problems.values()))
+    return data
 
 
 def _print_result(result: ActionResult) -> None:
@@ -242,9 +267,6 @@ def _bypass(args) -> dict[str, Any]:
             "agreed_by": args.agreed_by or [], "agreement_of": args.agreement_of or []}
 
 
-MAX_AGREED = 365  # protocols.deadlines.AgreedTimescale.amount's bound
-
-
 def _agree(args) -> dict[str, Any]:
     # 0 is a number given (refused below with the rule's words), not a flag left out.
     given = [x for x in (args.working_days, args.hours, args.until or None,
@@ -260,12 +282,7 @@ def _agree(args) -> dict[str, Any]:
         timescale = {"kind": "until", "until": parse_moment(args.until, "--until").isoformat()}
     else:
         timescale = {"kind": "same_working_day"}
-    amount = timescale.get("amount")
-    if amount is not None and not 1 <= amount <= MAX_AGREED:
-        unit = "working days" if timescale["kind"] == "working_days" else "hours"
-        raise ValueError(f"An agreed timescale is a number of {unit} from 1 to {MAX_AGREED}; "
-                         f"{amount} was given. The protocol's own limit for the stage, where it "
-                         "sets one, is shown by `resolutions status`.")
+    # Its bounds are the protocol's rule, refused by the workflow (protocols.agreed_bounds).
     return {"stage": args.stage, "deadline": args.deadline or "", "timescale": timescale,
             "reason": args.reason or "", "agreed_by": args.agreed_by or []}
 
@@ -375,7 +392,7 @@ def _close_unconfirmed_args(p: argparse.ArgumentParser) -> None:
 
 def _step_done_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deadline", required=True,
-                   help="the deadline's key, e.g. 2/discuss_with_line_managers (see status)")
+                   help="the step: its number as `status` shows it, its plain name, or its key")
     p.add_argument("--done-by", action="append", help="who did it (repeatable; default: you)")
     p.add_argument("--note", default="")
 
@@ -419,16 +436,11 @@ def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> No
         print("  needs attention:")
         for line in state.flags:
             print(f"    ! {line}")
-    live = [d for d in state.deadlines if d.status in ("pending", "awaiting_agreement",
-                                                       "expired")]
-    if live:
+    shown = deadline_words.lines(state)
+    if shown:
         print("  deadlines (London time):")
-        for d in live:
-            due = london(d.due) if d.due else (
-                "to be agreed" if d.status == "awaiting_agreement" else d.timescale)
-            flag = "  OVERDUE" if d.status == "expired" else ""
-            print(f"    - {d.what}: {due}{flag}")
-            print(f"        by {d.who}; rule: {d.source}; key: {d.key}")
+        for line in shown:
+            print(f"    {line}")
     if state.expected_next:
         print("  next:")
         for line in state.expected_next:

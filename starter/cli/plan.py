@@ -11,6 +11,7 @@ from protocols.deadlines import plan
 from protocols.diagram import protocol_svg
 from protocols.loader import available_protocols, load_protocol, protocol_choices
 from protocols.schema import Protocol
+from starter.deadline_words import EXPIRY
 from starter.timefmt import london, parse_moment, utc_now
 
 
@@ -87,7 +88,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for d in s.deadlines:
             due = london(d.due) if d.due else f"no fixed time ({d.timescale})"
             print(f"  - {d.what}")
-            print(f"      by: {d.who}; due: {due}; on expiry: {d.on_expiry}")
+            passing = EXPIRY.get(d.on_expiry, d.on_expiry)
+            print(f"      by: {d.who}; due: {due}; when it passes, {passing}")
             print(f"      source: {d.source}")
         print()
     for d in timetable.overall:

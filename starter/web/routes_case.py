@@ -12,8 +12,9 @@ from temporalio.client import RPCError, WorkflowUpdateFailedError
 
 from infra.contacts import contact_address
 from infra.links import Grant
+from protocols import choices
 from protocols.caserecord import due_text
-from protocols.messages import CONTACT_METHODS, CaseState, DeadlineState, TimelineEvent
+from protocols.messages import CONTACT_METHODS, CaseDetails, CaseState, DeadlineState, TimelineEvent
 from protocols.schema import Protocol
 from starter import cases, endings
 from starter.errors import explain
@@ -220,22 +221,24 @@ def _action(slug: str) -> Action:
     return action
 
 
-def _form_context(state: CaseState, protocol: Protocol | None) -> dict[str, Any]:
+def _offer(found: list[choices.Choice]) -> list[tuple[str, str, str]]:
+    return [(c.value, c.label, c.hint) for c in found]
+
+
+def _form_context(state: CaseState, protocol: Protocol | None,
+                  case: CaseDetails | None = None) -> dict[str, Any]:
+    """The choices each form offers: only those valid for the case where it stands
+    (protocols.choices); the workflow's validators still have the last word."""
     stages = list(protocol.stages) if protocol else []
-    here = next((i for i, s in enumerate(stages) if s.id == state.stage), -1)
-    role_options: list[tuple[str, str]] = [("", "Choose a role"),
-                                           ("raising", "Raising practitioner"),
-                                           ("receiving", "Receiving practitioner")]
-    for s in stages:
-        role_options += [(f"{s.id}.raising", f"Stage {s.id}, raising agency: {s.raising.title}"),
-                         (f"{s.id}.receiving",
-                          f"Stage {s.id}, receiving agency: {s.receiving.title}")]
+    role_options: list[tuple[str, str]] = [("", "Choose a role")]
+    role_options += ([(c.value, c.label) for c in choices.roles(protocol, case, state)]
+                     if protocol else [])
     deadlines = agreeable(state, protocol)
     return {
-        "stage_options": [(s.id, f"Stage {s.id}: {s.name}",
-                           "The current stage" if s.id == state.stage else "") for s in stages],
-        "later_stage_options": [(s.id, f"Stage {s.id}: {s.name}", s.summary)
-                                for s in stages[here + 1:]],
+        "stage_options": _offer(choices.outcome_stages(protocol, state)) if protocol else [],
+        "outcome_options": _offer(choices.outcomes(protocol, state)) if protocol else [],
+        "later_stage_options": _offer(choices.bypass_stages(protocol, state)) if protocol
+        else [],
         "agreement_options": [(g, f"The {g} involved agreed", "")
                               for g in (protocol.bypass.requires_agreement_of if protocol
                                         else [])],
@@ -282,9 +285,11 @@ async def _show_form(request: Request, token: str, workflow_id: str, action: Act
     protocol = protocol_or_none(state.protocol)
     if form is None:
         form = FormState(values=_defaults(action, state))
+    # The choices come from the rules the case was raised with.
+    inp = await temporal(cases.get_case_input(web(request).client, workflow_id, _run(request)))
     return render(request, "action.html", status=status, action=action, state=state,
                   protocol=protocol, form=form, case_url=f"/t/{token}/cases/{workflow_id}",
-                  **_form_context(state, protocol))
+                  **_form_context(state, inp.protocol, inp.case))
 
 
 @router.get("/t/{token}/cases/{workflow_id}/{slug}", response_class=HTMLResponse)
@@ -304,8 +309,8 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
     action = _action(slug)
     _authorise(request, grant, workflow_id, act=True)
     web_limits(request).check_action(token, workflow_id)  # per link and per case
-    await _may_act(request, await temporal(cases.get_state(web(request).client, workflow_id,
-                                                           _run(request))))
+    state = await temporal(cases.get_state(web(request).client, workflow_id, _run(request)))
+    await _may_act(request, state)
     values = read_form(await request.form(max_files=0, max_fields=200))
     try:
         web(request).csrf.check(request.state.cookie_sid, values.pop(FIELD, None))
@@ -313,6 +318,11 @@ async def submit_action(request: Request, token: str, workflow_id: str, slug: st
         raise csrf_failed(exc) from None
     form = FormState(values=values)
     data = action.read(values, form)
+    # Only the choices valid where the case stands, reported with the form's other errors.
+    inp = await temporal(cases.get_case_input(web(request).client, workflow_id, _run(request)))
+    for name, problem in choices.wrong(action.name, data, inp.protocol, inp.case,
+                                       state).items():
+        form.add(name, problem)
     # Who acts comes from the link, never the form: the person and the role key they hold,
     # which the workflow matches against the case's holders (protocols.permissions).
     data["by"] = grant.actor().model_dump() | {"role_key": grant.role_key}

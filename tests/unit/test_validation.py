@@ -144,7 +144,15 @@ def test_agreed_timescales_within_the_protocol() -> None:
     book = leeds_stage_1()
     check.check_agree_timescale(book, agree("1", kind="working_days", amount=10), NOW)
     check.check_agree_timescale(book, agree("1", kind="same_working_day"), NOW)
-    check.check_agree_timescale(book, agree("1", kind="hours", amount=0), NOW)
+    check.check_agree_timescale(book, agree("1", kind="hours", amount=24), NOW)
+    # The bounds where the document sets none are the project's default, said so (issue 16).
+    for hours in (0, 400):
+        check.check_agree_timescale(book, agree("1", kind="hours", amount=hours), NOW)
+        assert refused(check.check_agreed_bounds, book, agree("1", kind="hours",
+                                                              amount=hours)) == (
+            f"An agreed timescale is a number of hours from 1 to 365; {hours} was given (not "
+            "set by the document; the project's default). The protocol's own limit for the "
+            "stage, where it sets one, is shown by `resolutions status` and on the case page.")
     check.check_agree_timescale(book, agree("1", kind="until",
                                             until=at("2030-03-18 17:00")), NOW)
     # Leeds' 10 working days are "where possible" / "ideally" (s3 Step 2 para 2, s4 bullet 1):
