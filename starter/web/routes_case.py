@@ -164,7 +164,8 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     protocol = protocol_or_none(state.protocol)
     stage = None
     if protocol is not None and state.stages_visited:
-        stage = next((s for s in protocol.stages if s.id == state.stage), None)
+        stage = next((s for s in protocol.ladder(inp_category(protocol, state))
+                      if s.id == state.stage), None)
     flash = flashes.unpack(web(request).flash_key, request.cookies.get(flashes.FLASH_COOKIE))
     if flash and flash.get("wid") != workflow_id:
         flash = None
@@ -210,8 +211,15 @@ def _action(slug: str) -> Action:
     return action
 
 
+def inp_category(protocol: Protocol, state: CaseState) -> str:
+    """The category whose first steps the case took, if it took them ('' if not)."""
+    return next((c.id for c in map(protocol.category_of_stage, state.stages_visited) if c), "")
+
+
 def _form_context(state: CaseState, protocol: Protocol | None) -> dict[str, Any]:
-    stages = list(protocol.stages) if protocol else []
+    # A category's first steps (Leeds Appendix 1, Barnsley 3.8) come before stage 1.
+    category = protocol.category(inp_category(protocol, state)) if protocol else None
+    stages = protocol.ladder(category.id if category else "") if protocol else []
     here = next((i for i, s in enumerate(stages) if s.id == state.stage), -1)
     role_options: list[tuple[str, str]] = [("", "Choose a role"),
                                            ("raising", "Raising practitioner"),
@@ -244,6 +252,8 @@ def _form_context(state: CaseState, protocol: Protocol | None) -> dict[str, Any]
                          for d in markable(state)],
         "referral_options": [(r.id, r.label, f"{r.reason} ({r.source})")
                              for r in (protocol.referrals_from(state.stage) if protocol else [])],
+        "first_steps": category if category and state.stage == getattr(
+            category.first_steps, "id", None) else None,
         "refer_options": [("yes", "Refer the case", ""),
                           ("no", "Do not refer: the case closes, recording why",
                            "Only where 'not resolved' at this stage offered the decision")],
