@@ -235,3 +235,38 @@ def test_swindon_conference_category_still_needs_its_dissent_process_first(stack
     assert "Multi-Agency Child Protection Standards" in out, out
     _raise(env, "swindon", "2030-7007", *args, "--conference-dissent-exhausted")
     assert _state(env, "swindon-2030-7007")["stage"] == "1"
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def test_raise_form_offers_the_protocols_own_categories_in_plain_words(stack) -> None:
+    """The web raise form, through a raiser's link: Leeds offers its two conference
+    categories by label (never Swindon's); choosing dissent at a conference keeps what was
+    typed and points to the West Yorkshire procedure (Leeds Appendix 1 b), raising nothing."""
+    env, _ = stack
+    cli(env, "roles", "add", "--email", "ria@school.example", "--role", "raiser")
+    link = cli(env, "link", "--raiser", "--name", "Ria Raiser", "--email",
+               "ria@school.example", "--agency", "Example Primary").stdout.strip().splitlines()[-1]
+    with httpx.Client(timeout=30, follow_redirects=True) as http:
+        form = http.get(f"{link}/raise", params={"protocol": "leeds"})
+        assert form.status_code == 200, form.text[:300]
+        text = form.text
+        assert "A request that Children&#39;s Social Work Services convene a child " \
+               "protection conference" in text or "A request that Children's Social Work " \
+               "Services convene" in text, text[:2000]
+        assert "Dissent from a decision made at a child protection conference" in text
+        assert "child_protection_conference_decision" not in text
+        token = CSRF.search(text)
+        assert token
+        sent = http.post(f"{link}/raise", data={
+            "csrf_token": token.group(1), "protocol": "leeds", "urgency": "standard",
+            "category": "conference_dissent", "reference": "2030-7008",
+            "issue": "Plan not agreed", "risk_to_child": "Neglect", "nature": "Conference",
+            "aim": "Review", "raising.name": "Ria Raiser", "raising.agency": "Example Primary",
+            "raising.email": "ria@school.example", "receiving.name": "Rob Receiver",
+            "receiving.agency": "CSC", "receiving.email": ROB[1]})
+    assert sent.status_code in (400, 422), sent.status_code
+    assert "West Yorkshire procedure" in sent.text and "section 14" in sent.text
+    assert 'value="Plan not agreed"' in sent.text or ">Plan not agreed<" in sent.text
+    assert "no such case" in cli(env, "status", "leeds-2030-7008", ok=False).stderr
