@@ -82,6 +82,19 @@ def _raiser_link(data: Path, wid: str) -> str:
     raise AssertionError("no e-mail to the raiser with a personal link")
 
 
+def _subjects(data: Path, wid: str, *, until: str, count: int) -> list[str]:
+    """The case's e-mail subjects once ``count`` of them contain ``until``."""
+    deadline = time.monotonic() + 30
+    while True:
+        index = data / "mail" / "index.jsonl"
+        records = [json.loads(line) for line in
+                   (index.read_text().splitlines() if index.exists() else [])]
+        subjects = [r["subject"] for r in records if r["case"] == wid]
+        if sum(until in s for s in subjects) >= count or time.monotonic() > deadline:
+            return subjects
+        time.sleep(0.3)
+
+
 def test_leeds_request_first_steps_then_the_appendix_2_stages(stack) -> None:
     """Leeds Appendix 1 a): the case starts at its first steps, each recorded inside the case
     and visible; differences remaining start the resolution process at Step 1. Steps not
@@ -208,6 +221,11 @@ def test_barnsley_not_agreed_needs_the_reasons_then_a_conference_is_to_be_conven
     assert "Social Work Team Manager" in warning["summary"]
     assert "Senior Manager or the Safeguarding lead" in warning["summary"]
     assert "outcomes:" in cli(env, "status", wid).stdout
+    # One e-mail per event per person: the "case closed" e-mail tells it, no "outcome
+    # recorded" beside it (the workflow sends both of any event's e-mails before it ends).
+    subjects = _subjects(tmp / "data", wid, until="case closed", count=2)
+    assert sum("case closed" in s for s in subjects) == 2, subjects
+    assert not [s for s in subjects if "outcome recorded" in s], subjects
 
 
 def test_barnsley_agreement_closes_without_the_process_duties(stack) -> None:

@@ -478,7 +478,9 @@ class DisagreementWorkflow:
             book.event(now, "warning", warning, actor=msg.by.name, via=via)
         # One e-mail per event per person: an outcome that resolves the case is told by the
         # "resolved" e-mail alone (cases begun before that still send both).
-        if not (msg.resolved and workflow.patched(ONE_MAIL_PER_EVENT)):
+        # A conference to be convened closes the case: its "case closed" e-mail tells it.
+        if not first_steps.closes_case(book, msg) and not (
+                msg.resolved and workflow.patched(ONE_MAIL_PER_EVENT)):
             self._notify("outcome_recorded", ["raising", "receiving", f"{stage.id}.raising",
                                               f"{stage.id}.receiving"], actor=msg.by,
                          resolved=str(msg.resolved).lower(), summary=msg.summary)

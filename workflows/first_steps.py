@@ -35,6 +35,14 @@ def outcome_problem(book: CaseBook, msg: RecordOutcome) -> str:
     return ""
 
 
+def closes_case(book: CaseBook, msg: RecordOutcome) -> bool:
+    """Whether this outcome closes the case at its first steps (a conference to be convened,
+    Barnsley 3.9): its "case closed" e-mail then tells the outcome (one e-mail per event)."""
+    category = category_here(book)
+    return (category is not None and category.not_agreed is not None and not msg.resolved
+            and category.not_agreed.leads_to == "convene_conference")
+
+
 def warnings(book: CaseBook, msg: RecordOutcome) -> list[str]:
     """What the outcome is recorded without, that the document asks for with a "should"."""
     category = category_here(book)
