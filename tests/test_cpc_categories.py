@@ -288,3 +288,64 @@ def test_raise_form_offers_the_protocols_own_categories_in_plain_words(stack) ->
     assert "West Yorkshire procedure" in sent.text and "section 14" in sent.text
     assert 'value="Plan not agreed"' in sent.text or ">Plan not agreed<" in sent.text
     assert "no such case" in cli(env, "status", "leeds-2030-7008", ok=False).stderr
+
+
+FIRST_STEPS = """
+[[categories]]
+id = "conference_request"
+label = "A decision not to hold a conference"
+source = "Mini s5"
+
+  [categories.first_steps]
+  id = "@ID@"
+  name = "First steps"
+  summary = "Ask first"
+  source = "Mini s5"
+  raising = { title = "Professional", held_by = "practitioner" }
+  receiving = { title = "Team manager", held_by = "practitioner" }
+
+    [[categories.first_steps.deadlines]]
+    id = "ask"
+    what = "Ask the team manager"
+    who = "Professional"
+    timescale = { kind = "@KIND@"@AMOUNT@ }
+    on_expiry = "@EXPIRY@"
+    source = "Mini s5"
+
+  [categories.not_agreed]
+  leads_to = "process"
+  text = "The stages begin"
+  source = "Mini s5"
+"""
+
+
+def _mini(tmp: Path, name: str, *, sid: str = "cpc", escalate: bool = False,
+          outside: bool = False) -> Path:
+    from tests.test_protocols import MINIMAL
+
+    steps = (FIRST_STEPS.replace("@ID@", sid)
+             .replace("@KIND@", "working_days" if escalate else "none")
+             .replace("@AMOUNT@", ", amount = 5" if escalate else "")
+             .replace("@EXPIRY@", "escalate" if escalate else "remind"))
+    if outside:
+        steps += '\n  [categories.outside]\n  text = "Elsewhere"\n  source = "Mini s6"\n'
+    path = tmp / f"{name}.toml"
+    path.write_text(MINIMAL + steps, encoding="utf-8")
+    return path
+
+
+def test_protocol_files_categories_are_checked_when_loaded(stack, tmp_path: Path) -> None:
+    """A protocol file's [[categories]] are validated with a message naming the fault:
+    first steps or outside the process (one of them), first-steps ids apart from the stage
+    ids, and first steps that remind (no escalating timescale: the documents set none)."""
+    env, _ = stack
+    shown = cli(env, "protocols", "show", str(_mini(tmp_path, "good"))).stdout
+    assert "Category conference_request: A decision not to hold a conference" in shown, shown
+    assert "not agreed: The stages begin" in shown
+    for name, kwargs, expected in (
+            ("both", {"outside": True}, "has either first_steps or outside"),
+            ("clash", {"sid": "1"}, "first_steps id '1' is already a stage id"),
+            ("escalates", {"escalate": True}, "first steps remind, never escalate")):
+        refused = cli(env, "protocols", "show", str(_mini(tmp_path, name, **kwargs)), ok=False)
+        assert refused.returncode == 1 and expected in refused.stderr, (name, refused.stderr)
+        assert "Traceback" not in refused.stderr
