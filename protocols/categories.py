@@ -20,7 +20,9 @@ def label(protocol: Protocol, category_id: str) -> str:
     category = protocol.category(category_id)
     if category is not None:
         return category.label
-    return category_id.replace("_", " ").capitalize()
+    pre = next((p for p in protocol.preconditions if p.applies_to_category == category_id
+                and p.category_label), None)
+    return pre.category_label if pre else category_id.replace("_", " ").capitalize()
 
 
 def options(protocol: Protocol) -> list[tuple[str, str, str]]:

@@ -397,6 +397,8 @@ class Precondition(Sourced):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     applies_to_category: str
     requirement: str
+    # The category's plain label on the raise form; empty: its id in words.
+    category_label: str = ""
 
 
 class Reasons(Sourced):
@@ -730,6 +732,7 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    "beyond_max": "", "when_passed": None, "breach_told": [],
                                    "then_every_working_days": None, "then_source": "",
                                    "halting": None, "referrals": [], "categories": [],
+                                   "category_label": "",
                                    "taken_from": None,
                                    "met_by_discussion": False, "remind_before": True}
 

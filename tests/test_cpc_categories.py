@@ -275,6 +275,9 @@ def test_raise_form_offers_the_protocols_own_categories_in_plain_words(stack) ->
                "Services convene" in text, text[:2000]
         assert "Dissent from a decision made at a child protection conference" in text
         assert "child_protection_conference_decision" not in text
+        swindon = http.get(f"{link}/raise", params={"protocol": "swindon"}).text
+        assert "A child protection conference decision" in swindon  # s1 para 16's, by label
+        assert "Dissent from a decision made at a child protection conference" not in swindon
         token = CSRF.search(text)
         assert token
         sent = http.post(f"{link}/raise", data={
