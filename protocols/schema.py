@@ -420,6 +420,9 @@ class NotAgreed(Sourced):
     # What happens to the case after that, where the document says; empty: not set by the
     # document (the case closes, the project's default).
     after: str = ""
+    # First steps the document asks for only where agreement is not reached ("Where there
+    # remain differences ... every effort"): an agreement without them is not warned about.
+    only_before: list[str] = Field(default_factory=list)
 
 
 class OutsideProcess(Sourced):
@@ -448,6 +451,11 @@ class Category(Sourced):
             raise ValueError(f"category '{self.id}': first_steps need not_agreed")
         if self.first_steps is not None and self.first_steps.escalation_deadline is not None:
             raise ValueError(f"category '{self.id}': first steps remind, never escalate")
+        steps = {d.id for d in self.first_steps.deadlines} if self.first_steps else set()
+        unknown = sorted(set(self.not_agreed.only_before if self.not_agreed else []) - steps)
+        if unknown:
+            raise ValueError(f"category '{self.id}': not_agreed.only_before names {unknown}, "
+                             f"which are not first steps ({sorted(steps)})")
         return self
 
 
@@ -732,7 +740,7 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    "beyond_max": "", "when_passed": None, "breach_told": [],
                                    "then_every_working_days": None, "then_source": "",
                                    "halting": None, "referrals": [], "categories": [],
-                                   "category_label": "",
+                                   "category_label": "", "only_before": [],
                                    "taken_from": None,
                                    "met_by_discussion": False, "remind_before": True}
 

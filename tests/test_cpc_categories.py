@@ -243,6 +243,10 @@ def test_barnsley_agreement_closes_without_the_process_duties(stack) -> None:
     assert not [d for d in state["deadlines"] if d["kind"] == "duty"]
     warnings = [e["summary"] for e in _timeline(env, wid) if e["kind"] == "warning"]
     assert any(w.startswith("No reasons recorded: Professional reasons") for w in warnings)
+    # The request and its support (3.8) were not recorded as done; "every effort ... through
+    # discussion" (3.9) is asked for before "not agreed" only, so an agreement is not warned.
+    assert any("Make the request to the Social Work Team Manager" in w for w in warnings)
+    assert not any("Every effort" in w for w in warnings), warnings
 
 
 def test_swindon_conference_category_still_needs_its_dissent_process_first(stack) -> None:

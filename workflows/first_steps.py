@@ -49,7 +49,8 @@ def warnings(book: CaseBook, msg: RecordOutcome) -> list[str]:
     if category is None or category.first_steps is None:
         return []
     out = []
-    undone = [d for d in book.stage_deadlines() if d.live]
+    skip = set(category.not_agreed.only_before) if category.not_agreed and msg.resolved else set()
+    undone = [d for d in book.stage_deadlines() if d.live and d.rule not in skip]
     if undone:
         out.append("Recorded although these first steps are not recorded as done: "
                    + "; ".join(f"{d.what} ({d.source})" for d in undone)
