@@ -124,7 +124,8 @@ def test_leeds_request_first_steps_then_the_appendix_2_stages(stack) -> None:
     page = httpx.get(_raiser_link(tmp / "data", wid) + f"/cases/{wid}", timeout=30,
                      follow_redirects=True)
     assert page.status_code == 200
-    assert "Request for a child protection conference: first steps" in page.text
+    assert "Request for a child protection conference: first steps (before stage 1; Leeds " \
+           "Appendix 1 a) para 1)" in page.text
     assert "Discuss the request with your agency" in page.text
 
     moved = cli(rob, "record-outcome", wid, "--stage", "cpc", "--not-resolved",
@@ -356,3 +357,33 @@ def test_protocol_files_categories_are_checked_when_loaded(stack, tmp_path: Path
         refused = cli(env, "protocols", "show", str(_mini(tmp_path, name, **kwargs)), ok=False)
         assert refused.returncode == 1 and expected in refused.stderr, (name, refused.stderr)
         assert "Traceback" not in refused.stderr
+
+
+def test_barnsley_not_agreed_through_the_web_form_asks_for_the_reasons(stack) -> None:
+    """The record-outcome form through the raiser's own link (Barnsley 3.9): without the
+    professional reasons the form comes back with the refusal and what was typed; with them
+    the case closes with a conference to be convened."""
+    env, tmp = stack
+    _raise(env, "barnsley", "2030-7009", "--category", "conference_request")
+    wid = "barnsley-2030-7009"
+    case_page = _raiser_link(tmp / "data", wid) + f"/cases/{wid}"
+    with httpx.Client(timeout=30, follow_redirects=True) as http:
+        def post(**fields: str) -> httpx.Response:
+            form = http.get(f"{case_page}/record-outcome")
+            token = CSRF.search(form.text)
+            assert token, form.text[:300]
+            return http.post(f"{case_page}/record-outcome", data={
+                "csrf_token": token.group(1), "stage": "cpc", "resolved": "no",
+                "summary": "No agreement after the explanation", **fields})
+
+        refused = post()
+        assert refused.status_code in (400, 409, 422), refused.status_code
+        assert "Record the professional reasons for the final decision" in refused.text
+        assert "No agreement after the explanation" in refused.text  # what was typed is kept
+        assert _state(env, wid)["status"] == "open"
+        done = post(reasons="Three referrals in six weeks; the school's concerns stand")
+        assert done.status_code == 200, done.status_code
+    state = _state(env, wid)
+    assert state["status"] == "closed" and "conference is to be convened" in \
+        state["closing_summary"]
+    assert state["outcomes"][0]["reasons"].startswith("Three referrals")
