@@ -447,7 +447,7 @@ def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> No
         for o in state.outcomes:
             print(f"    - stage {o.stage} {'resolved' if o.resolved else 'not resolved'} "
                   f"{london(o.at)} by {o.by.name}: {o.summary}"
-                  + (f" (reasons: {o.reasons})" if getattr(o, "reasons", "") else ""))
+                  + (f" (reasons: {o.reasons})" if o.reasons else ""))
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -252,8 +252,8 @@ def _form_context(state: CaseState, protocol: Protocol | None) -> dict[str, Any]
                          for d in markable(state)],
         "referral_options": [(r.id, r.label, f"{r.reason} ({r.source})")
                              for r in (protocol.referrals_from(state.stage) if protocol else [])],
-        "first_steps": category if category and state.stage == getattr(
-            category.first_steps, "id", None) else None,
+        "first_steps": category if category and category.first_steps
+        and state.stage == category.first_steps.id else None,
         "refer_options": [("yes", "Refer the case", ""),
                           ("no", "Do not refer: the case closes, recording why",
                            "Only where 'not resolved' at this stage offered the decision")],
