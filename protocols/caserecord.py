@@ -143,7 +143,7 @@ def carried_from(protocol: Protocol, case: CaseDetails, state: HoldsRoles, stage
     if kind not in CARRIED:
         return None
     side = agency_side(stage, slot)
-    for earlier in reversed(protocol.stages[:protocol.stage_index(stage.id)]):
+    for earlier in reversed(protocol.earlier_stages(stage.id)):
         for other in ("raising", "receiving"):
             if (agency_side(earlier, other) == side
                     and held_by(protocol, case, earlier, other) == kind):
@@ -229,6 +229,9 @@ def stage_rows(protocol: Protocol, case: CaseDetails, state: CaseState,
     discussions recorded."""
     current = protocol.stage_index(state.stage)
     rows = []
+    category = protocol.category(case.category)  # its first steps, where the case took them
+    if category and category.first_steps and category.first_steps.id in state.stages_visited:
+        rows.append(_visited_row(protocol, case, state, timeline, category.first_steps))
     for index, stage in enumerate(protocol.stages):
         if stage.exceptional and not include_exceptional:
             continue

@@ -67,7 +67,10 @@ def roles(protocol: Protocol, case: CaseDetails | None, state: CaseState) -> lis
     found = [Choice("raising", "Practitioner raising the concern"),
              Choice("receiving", "Practitioner the disagreement is with")]
     here = protocol.stage_index(state.stage) if state.stages_visited else 0
-    for stage in protocol.stages[here:]:
+    # At a category's first steps (stage_index -1, before stage 1): those steps' roles, then
+    # every stage of the ladder.
+    first = [protocol.stage(state.stage)] if here < 0 else []
+    for stage in [*first, *protocol.stages[max(here, 0):]]:
         for slot in ("raising", "receiving"):
             if case is not None and held_by(protocol, case, stage, slot) == "partnership":
                 continue

@@ -67,6 +67,10 @@ def _check_stated(path: Path, protocol: Protocol) -> None:
     missing = [f"stages (id \"{s.id}\").{side}.held_by" for s in protocol.stages
                for side, role in (("raising", s.raising), ("receiving", s.receiving))
                if role.held_by is None]
+    missing += [f"categories (id \"{c.id}\").first_steps.{side}.held_by"
+                for c in protocol.categories if c.first_steps is not None
+                for side in ("raising", "receiving")
+                if c.first_steps.role(side).held_by is None]
     missing += [f"routing_variants (id \"{v.id}\").held_by" for v in protocol.routing_variants
                 if v.held_by is None]
     missing += [f"routing_variants (id \"{v.id}\").applies_to_kind" for v in

@@ -252,6 +252,9 @@ class RecordOutcome(Message):
     outstanding_matters: Text = ""
     learning_points: list[Text] = Field(default_factory=list, max_length=50)
     policy_issue: bool = False
+    # The professional reasons for the final decision, where a category's first steps ask
+    # for them (Barnsley 3.9); see protocols.schema.NotAgreed.reasons.
+    reasons: Text = ""
 
 
 class Bypass(Message):
@@ -445,6 +448,7 @@ class Outcome(Message):
     outstanding_matters: str = ""
     learning_points: list[str] = Field(default_factory=list)
     contact_method: ContactMethod | None = None
+    reasons: str = ""
 
 
 class Discussion(Message):

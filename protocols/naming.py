@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from protocols.caserecord import agency_side, held_by, role_holder, role_title
+from protocols.categories import first_steps
 from protocols.messages import CaseDetails, CaseState, Person, Urgency
 from protocols.schema import CARRIED, Protocol, Stage
 
@@ -45,8 +46,12 @@ class _Named:
     holders: dict[str, Person] = field(default_factory=dict)
 
 
-def start_stage(protocol: Protocol, urgency: Urgency | str) -> Stage:
-    """The stage a case raised with ``urgency`` starts at."""
+def start_stage(protocol: Protocol, urgency: Urgency | str, category: str = "other") -> Stage:
+    """The stage a case raised with ``urgency`` starts at (a category's first steps for a
+    standard start, :func:`protocols.categories.first_steps`)."""
+    steps = first_steps(protocol, category, urgency)
+    if steps is not None:
+        return steps
     if urgency == "urgent" and protocol.urgent_entry:
         return protocol.stage(protocol.urgent_entry.stage)
     if urgency == "immediate-risk" and protocol.risk_route.entry_stage:
@@ -59,7 +64,7 @@ def slots_to_name(protocol: Protocol, case: CaseDetails, urgency: Urgency | str
     """The roles of the starting stage and the next one whose person must be named (the
     starting stage's are required, except for an immediate risk, where nothing delays the
     alarm)."""
-    first = start_stage(protocol, urgency)
+    first = start_stage(protocol, urgency, case.category)
     nxt = protocol.next_stage(first.id)
     stages = [first] + ([nxt] if nxt is not None and not nxt.exceptional else [])
     named = _Named()
@@ -168,4 +173,9 @@ def unreached(protocol: Protocol, case: CaseDetails, state: CaseState) -> list[s
 
 
 def _has_stage(protocol: Protocol, stage_id: str) -> bool:
-    return any(s.id == stage_id for s in protocol.stages)
+    """Whether the protocol has the stage (a ladder stage or a category's first steps)."""
+    try:
+        protocol.stage(stage_id)
+    except KeyError:
+        return False
+    return True

@@ -417,6 +417,66 @@ class Precondition(Sourced):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     applies_to_category: str
     requirement: str
+    # The category's plain label on the raise form; empty: its id in words.
+    category_label: str = ""
+
+
+class Reasons(Sourced):
+    """Reasons the document asks to be recorded for a decision (Barnsley 3.9)."""
+
+    text: str
+
+
+class NotAgreed(Sourced):
+    """What "not agreed" after a category's first steps leads to: the protocol's own stages
+    (Leeds Appendix 1 a: "The resolution process (Appendix 2) would then be initiated"), or a
+    conference to be convened, with the professional reasons recorded (Barnsley 3.9)."""
+
+    leads_to: Literal["process", "convene_conference"]
+    text: str
+    # Where the document asks for the reasons of the final decision: a "not agreed" is
+    # refused without them, an agreement without them is recorded with a warning.
+    reasons: Reasons | None = None
+    # What happens to the case after that, where the document says; empty: not set by the
+    # document (the case closes, the project's default).
+    after: str = ""
+    # First steps the document asks for only where agreement is not reached ("Where there
+    # remain differences ... every effort"): an agreement without them is not warned about.
+    only_before: list[str] = Field(default_factory=list)
+
+
+class OutsideProcess(Sourced):
+    """A kind of disagreement the document handles outside its resolution process (Leeds
+    Appendix 1 b: dissent at a conference follows the West Yorkshire procedure)."""
+
+    text: str
+
+
+class Category(Sourced):
+    """A kind of disagreement with its own first steps inside a case (``first_steps``, a
+    stage taken before stage 1, with its steps as reminding deadlines), or handled outside
+    the process (``outside``)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str
+    first_steps: Stage | None = None
+    not_agreed: NotAgreed | None = None
+    outside: OutsideProcess | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Category:
+        if (self.first_steps is None) == (self.outside is None):
+            raise ValueError(f"category '{self.id}' has either first_steps or outside")
+        if (self.first_steps is None) != (self.not_agreed is None):
+            raise ValueError(f"category '{self.id}': first_steps need not_agreed")
+        if self.first_steps is not None and self.first_steps.escalation_deadline is not None:
+            raise ValueError(f"category '{self.id}': first steps remind, never escalate")
+        steps = {d.id for d in self.first_steps.deadlines} if self.first_steps else set()
+        unknown = sorted(set(self.not_agreed.only_before if self.not_agreed else []) - steps)
+        if unknown:
+            raise ValueError(f"category '{self.id}': not_agreed.only_before names {unknown}, "
+                             f"which are not first steps ({sorted(steps)})")
+        return self
 
 
 class OverallLimit(Sourced):
@@ -499,6 +559,8 @@ class Protocol(Strict):
     immediate_risk: ImmediateRisk | None = None
     bypass: BypassRule
     preconditions: list[Precondition] = Field(default_factory=list)
+    # Kinds of disagreement with their own first steps, or outside the process (CPC).
+    categories: list[Category] = Field(default_factory=list)
     overall_limit: OverallLimit | None = None
     halting: Halting | None = None
     referrals: list[Referral] = Field(default_factory=list)
@@ -579,6 +641,15 @@ class Protocol(Strict):
                 raise ValueError(
                     f"stage {stage.id} deadline '{rule.id}' escalates but has no timescale"
                 )
+        cats = [c.id for c in self.categories]
+        if len(cats) != len(set(cats)) or "other" in cats:
+            raise ValueError(f"category ids must be unique and not 'other', got {cats}")
+        for c in self.categories:
+            if c.first_steps is not None and c.first_steps.id in known:
+                raise ValueError(f"category '{c.id}' first_steps id '{c.first_steps.id}' "
+                                 "is already a stage id")
+            if c.first_steps is not None:
+                known.add(c.first_steps.id)
         if self.required_case_fields and not self.required_case_fields_source:
             raise ValueError("'required_case_fields_source' must say where the document asks")
         return self
@@ -599,12 +670,47 @@ class Protocol(Strict):
         for s in self.stages:
             if s.id == stage_id:
                 return s
+        category = self.category_of_stage(stage_id)
+        if category is not None and category.first_steps is not None:
+            return category.first_steps
         raise KeyError(f"protocol '{self.id}' has no stage '{stage_id}'")
 
+    def category(self, category_id: str) -> Category | None:
+        return next((c for c in self.categories if c.id == category_id), None)
+
+    def category_of_stage(self, stage_id: str) -> Category | None:
+        """The category whose first steps are this stage id (None for a ladder stage)."""
+        return next((c for c in self.categories
+                     if c.first_steps is not None and c.first_steps.id == stage_id), None)
+
+    @property
+    def category_ids(self) -> list[str]:
+        """The categories a case of this protocol may be raised under ("other" first)."""
+        ids = ["other", *(p.applies_to_category for p in self.preconditions),
+               *(c.id for c in self.categories)]
+        return list(dict.fromkeys(ids))
+
+    def ladder(self, category_id: str = "") -> list[Stage]:
+        """The stages a case of the category may visit: its first steps, then the stages."""
+        category = self.category(category_id)
+        first = [category.first_steps] if category and category.first_steps else []
+        return [*first, *self.stages]
+
     def stage_index(self, stage_id: str) -> int:
+        """The stage's place in the ladder; a category's first steps come before stage 1 (-1)."""
+        if self.category_of_stage(stage_id) is not None:
+            return -1
         return [s.id for s in self.stages].index(stage_id)
 
+    def earlier_stages(self, stage_id: str) -> list[Stage]:
+        """The ladder stages before this one (none before a category's first steps)."""
+        return self.stages[:max(0, self.stage_index(stage_id))]
+
     def next_stage(self, stage_id: str) -> Stage | None:
+        category = self.category_of_stage(stage_id)
+        if category is not None:
+            process = category.not_agreed and category.not_agreed.leads_to == "process"
+            return self.stages[0] if process else None
         i = self.stage_index(stage_id)
         return self.stages[i + 1] if i + 1 < len(self.stages) else None
 
@@ -661,7 +767,9 @@ ADDED_FIELDS: dict[str, object] = {"quote": "", "published": "", "digest": "", "
                                    # issue 15: limits as the documents set them
                                    "beyond_max": "", "when_passed": None, "breach_told": [],
                                    "then_every_working_days": None, "then_source": "",
-                                   "halting": None, "referrals": [], "taken_from": None,
+                                   "halting": None, "referrals": [], "categories": [],
+                                   "category_label": "", "only_before": [],
+                                   "taken_from": None,
                                    "met_by_discussion": False, "remind_before": True,
                                    "to_roles": []}
 

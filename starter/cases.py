@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra.settings import Settings, SettingsError, load_settings
-from protocols import actions
+from protocols import actions, categories
 from protocols.actions import Refusal
 from protocols.addresses import check_domain, parse_domains
 from protocols.loader import load_protocol
@@ -130,6 +130,9 @@ def build_case_input(
     except ValidationError as exc:
         raise explain_validation(exc) from None
     missing: dict[str, str] = {}
+    wrong_category = categories.problem(protocol, case.category)
+    if wrong_category:
+        raise InvalidInput(wrong_category, {"category": wrong_category})
     if urgency != "immediate-risk":
         for name in protocol.required_case_fields:
             if not getattr(case, name):

@@ -275,9 +275,11 @@ def _case(protocol: str, ref: str, raising: str, receiving: str, category: str, 
           events: list[tuple[str, str, str, dict]], *, status: str = "open",
           outcomes: tuple[tuple[str, bool, str], ...] = ()) -> AuditedCase:
     """A hand-built case: events are (London time, kind, stage, details incl. summary)."""
-    inp = case_input(protocol, ref, urgency=urgency, category=category,
+    inp = case_input(protocol, ref, urgency=urgency,
                      raising={"name": "R", "agency": raising},
                      receiving={"name": "S", "agency": receiving})
+    # A recorded case may carry a category no protocol offers now (raised before the check).
+    inp = inp.model_copy(update={"case": inp.case.model_copy(update={"category": category})})
     timeline = []
     for seq, (when, kind, stage, extra) in enumerate(events, start=1):
         details = {k: v for k, v in extra.items() if k not in ("summary", "actor")}

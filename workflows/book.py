@@ -132,8 +132,9 @@ class CaseBook:
         was named for the same role earlier (Dudley: the Head teacher deals with stages 2 and
         3), else by the practitioner of the agency that holds it (Swindon stage 1: the
         raiser's)."""
-        out = seats(self.holders, [s.id for s in self.protocol.stages])
-        for stage in self.protocol.stages:
+        ladder = self.protocol.ladder(self.inp.case.category)  # with a category's first steps
+        out = seats(self.holders, [s.id for s in ladder])
+        for stage in ladder:
             for side in SIDES:
                 key = f"{stage.id}.{side}"
                 seat = out.get(key)

@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from protocols.actions import ACTIONS, ActionSpec
     from protocols.caserecord import london
+    from protocols.categories import first_steps as category_first_steps
     from protocols.messages import (
         CONTACT_METHODS,
         ActionResult,
@@ -58,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
         Withdraw,
     )
     from protocols.schema import Duty, Referral
-    from workflows import limits
+    from workflows import first_steps, limits
     from workflows import search_attributes as sa
     from workflows import validation as check
     from workflows.backdated import HeldMail, catch_up_summary
@@ -321,6 +322,11 @@ class DisagreementWorkflow:
         if inp.urgency in ("urgent", "immediate-risk") and protocol.urgent_entry:
             return (protocol.urgent_entry.stage,
                     f"urgent: {protocol.urgent_entry.text} ({protocol.urgent_entry.source})")
+        steps = category_first_steps(protocol, inp.case.category, inp.urgency)
+        if steps is not None and workflow.patched(first_steps.FIRST_STEPS):
+            category = protocol.category(inp.case.category)
+            assert category is not None
+            return steps.id, f"{category.label}: its own first steps come first ({steps.source})"
         return protocol.stages[0].id, "the first stage of the protocol"
 
     async def _sleep(self) -> None:
@@ -525,22 +531,30 @@ class DisagreementWorkflow:
                                      summary=msg.summary, agreed_actions=msg.agreed_actions,
                                      outstanding_matters=msg.outstanding_matters,
                                      learning_points=msg.learning_points,
-                                     contact_method=msg.contact_method))
+                                     contact_method=msg.contact_method, reasons=msg.reasons))
         verdict = "resolved" if msg.resolved else "not resolved"
         book.event(now, "outcome_recorded", f"Stage {stage.id} {verdict}: {msg.summary}",
                    actor=msg.by.name, via=via, resolved=str(msg.resolved).lower(),
                    agreed_actions=msg.agreed_actions,
                    outstanding_matters=msg.outstanding_matters,
                    learning_points="; ".join(msg.learning_points),
-                   contact_method=msg.contact_method or "")
+                   contact_method=msg.contact_method or "",
+                   **({"reasons": msg.reasons} if msg.reasons else {}))
+        for warning in first_steps.warnings(book, msg):
+            book.event(now, "warning", warning, actor=msg.by.name, via=via)
         # One e-mail per event per person: an outcome that resolves the case is told by the
         # "resolved" e-mail alone (cases begun before that still send both).
-        if not (msg.resolved and workflow.patched(ONE_MAIL_PER_EVENT)):
+        # A conference to be convened closes the case: its "case closed" e-mail tells it.
+        if not first_steps.closes_case(book, msg) and not (
+                msg.resolved and workflow.patched(ONE_MAIL_PER_EVENT)):
             self._notify("outcome_recorded", ["raising", "receiving", f"{stage.id}.raising",
                                               f"{stage.id}.receiving"], actor=msg.by,
                          resolved=str(msg.resolved).lower(), summary=msg.summary)
         if msg.resolved:
             return await self._resolve(stage.id, msg)
+        category = book.protocol.category_of_stage(stage.id)
+        if category is not None and category.not_agreed is not None:
+            return await self._first_steps_not_agreed(msg, via)
         route = book.protocol.policy_issues
         if (msg.policy_issue and route is not None
                 and book.protocol.stage_index(route.stage) > book.protocol.stage_index(stage.id)
@@ -558,6 +572,29 @@ class DisagreementWorkflow:
         await self._enter_stage(nxt.id, f"not resolved at stage {stage.id}", kind="escalated",
                                 actor=msg.by.name, via=via)
         return f"Not resolved; the case moved to stage {nxt.id} ({nxt.name})."
+
+    async def _first_steps_not_agreed(self, msg: RecordOutcome, via: str) -> str:
+        """"Not agreed" after a category's first steps: the protocol's stages begin (Leeds
+        Appendix 1 a), or a conference is to be convened, with the reasons recorded, and the
+        case closes where the document sets nothing after it (Barnsley 3.9)."""
+        book, now = self._book, workflow.now()
+        category = first_steps.category_here(book)
+        assert category is not None and category.not_agreed is not None
+        rule = category.not_agreed
+        if rule.leads_to == "process":
+            first = book.protocol.stages[0]
+            await self._enter_stage(first.id, f"{rule.text} ({rule.source})", kind="escalated",
+                                    actor=msg.by.name, via=via)
+            return f"Not agreed; the resolution process begins at stage {first.id} ({first.name})."
+        book.event(now, "conference_to_be_convened",
+                   f"Conference to be convened: {rule.text} Professional reasons for the final "
+                   f"decision: {msg.reasons} ({rule.source})", actor=msg.by.name, via=via,
+                   source=rule.source, reasons=msg.reasons)
+        after = rule.after or ("What follows is not set by the document; the case closes "
+                               "(the system's default).")
+        self._close(f"Not agreed at the first steps ({category.label}): a conference is to be "
+                    f"convened ({rule.source}). {after}")
+        return f"Not agreed; a conference is to be convened ({rule.source}). {after}"
 
     async def _offer_referral(self, referral: Referral, actor: str, via: str) -> str:
         """"Not resolved" where the document reserves the next step for a decision (Dudley
@@ -615,7 +652,11 @@ class DisagreementWorkflow:
                 d.status = "met"
         book.status = "resolved"
         stage = book.protocol.stage(stage_id)
-        duties = [*stage.on_resolution, *book.protocol.post_resolution]
+        # A category's first steps (Leeds Appendix 1, Barnsley 3.8-3.9) come before the
+        # process, whose duties after resolution are not theirs.
+        after_process = ([] if book.protocol.category_of_stage(stage_id)
+                         else book.protocol.post_resolution)
+        duties = [*stage.on_resolution, *after_process]
         awaited: list[Duty] = [d for d in duties if d.keeps_case_open]
         queries = [DeadlineQuery(key=f"duty/{stage_id}/{d.id}", clock_start=now,
                                  timescale=d.timescale.model_dump() if d.timescale else None,

@@ -38,7 +38,7 @@ from protocols.messages import (
 from protocols.oneside import both_sides
 from protocols.permissions import BUSINESS_UNIT, Effective, Seat, eligible, held_by, names
 from protocols.schema import Referral, Timescale
-from workflows import limits
+from workflows import first_steps, limits
 from workflows.book import CaseBook
 
 REJECTED = "Rejected"
@@ -63,7 +63,7 @@ def _must_be_open(book: CaseBook, *, allow_paused: bool = False,
 
 
 def _stage_exists(book: CaseBook, stage_id: str, field: str = "stage") -> None:
-    ids = [s.id for s in book.protocol.stages]
+    ids = [s.id for s in book.protocol.ladder(book.inp.case.category)]
     if stage_id not in ids:
         reject(f"There is no stage '{stage_id}' in the {book.protocol.short_name} protocol "
                f"(stages: {', '.join(ids)}).", field)
@@ -76,6 +76,9 @@ def check_outcome(book: CaseBook, msg: RecordOutcome) -> None:
         reject(f"Stage {msg.stage} is not the current stage: the case is at stage "
                f"{book.stage_id} ({book.stage.name}). Record the outcome for stage "
                f"{book.stage_id}.", "stage")
+    problem = first_steps.outcome_problem(book, msg)
+    if problem:
+        reject(problem, "reasons")
 
 
 def check_bypass(book: CaseBook, msg: Bypass, *, collected: bool = False) -> None:

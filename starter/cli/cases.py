@@ -259,7 +259,7 @@ def _outcome(args) -> dict[str, Any]:
             "agreed_actions": args.agreed_actions or "",
             "outstanding_matters": args.outstanding or "",
             "learning_points": args.learning or [], "policy_issue": args.policy_issue,
-            "contact_method": args.contact_method}
+            "contact_method": args.contact_method, "reasons": args.reasons or ""}
 
 
 def _bypass(args) -> dict[str, Any]:
@@ -306,6 +306,8 @@ def _outcome_args(p: argparse.ArgumentParser) -> None:
                    help="the discussion raised significant policy issues")
     p.add_argument("--contact-method", choices=list(CONTACT_METHODS),
                    help="how the two sides spoke at this stage")
+    p.add_argument("--reasons", help="the professional reasons for the final decision, where "
+                   "a category's first steps ask for them (Barnsley 3.9)")
 
 
 def _bypass_args(p: argparse.ArgumentParser) -> None:
@@ -464,7 +466,8 @@ def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> No
         print("  outcomes:")
         for o in state.outcomes:
             print(f"    - stage {o.stage} {'resolved' if o.resolved else 'not resolved'} "
-                  f"{london(o.at)} by {o.by.name}: {o.summary}")
+                  f"{london(o.at)} by {o.by.name}: {o.summary}"
+                  + (f" (reasons: {o.reasons})" if o.reasons else ""))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -550,7 +553,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--risk", help="the risk to the child")
     p.add_argument("--nature", help="the nature of the disagreement")
     p.add_argument("--aim", help="what you aim to achieve")
-    p.add_argument("--category", help="e.g. child_protection_conference_decision")
+    p.add_argument("--category", help="what the disagreement is about: 'other' (the default) "
+                   "or one the protocol offers (`resolutions protocols show NAME` lists them), "
+                   "e.g. conference_request (Leeds, Barnsley), "
+                   "child_protection_conference_decision (Swindon)")
     p.add_argument("--conference-dissent-exhausted", action="store_true")
     p.add_argument("--variant", action="append",
                    help="legacy: a routing variant by id (now say the side: --raising-kind)")

@@ -11,6 +11,7 @@ from protocols.deadlines import plan
 from protocols.diagram import protocol_svg
 from protocols.loader import available_protocols, load_protocol, protocol_choices
 from protocols.schema import Protocol
+from starter.cli.category_text import category_lines
 from starter.deadline_words import EXPIRY
 from starter.timefmt import london, parse_moment, utc_now
 
@@ -119,6 +120,7 @@ def describe_protocol(p: Protocol) -> str:
                      f"[{p.required_case_fields_source}]")
     for pre in p.preconditions:
         lines.append(f"Precondition ({pre.applies_to_category}): {pre.requirement}  [{pre.source}]")
+    lines += category_lines(p)
     lines.append(f"Immediate risk: {p.risk_route.instruction}")
     lines.append(f"  route: {' → '.join(p.risk_route.route)}"
                  + (f"; may enter at stage {p.risk_route.entry_stage}"

@@ -68,7 +68,7 @@ def _outcome(v: dict[str, Any], state: FormState) -> dict[str, Any]:
             "outstanding_matters": text(v, "outstanding_matters"),
             "learning_points": lines(v.get("learning_points")),
             "policy_issue": text(v, "policy_issue") == "yes",
-            "contact_method": _contact_method(v, state)}
+            "contact_method": _contact_method(v, state), "reasons": text(v, "reasons")}
 
 
 def _contact_method(v: dict[str, Any], state: FormState) -> str | None:

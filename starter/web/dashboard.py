@@ -176,7 +176,7 @@ class Row:
         stage = self.protocol.stage(stage_id)
         kind = stage.role(side).holder_kind
         if self.protocol.holders_carried_forward:  # the same role named at an earlier stage
-            for earlier in reversed(self.protocol.stages[:self.protocol.stage_index(stage_id)]):
+            for earlier in reversed(self.protocol.earlier_stages(stage_id)):
                 if earlier.role(side).holder_kind == kind and f"{earlier.id}.{side}" in holders:
                     return holders[f"{earlier.id}.{side}"].name
         if kind == "practitioner" and side in holders:

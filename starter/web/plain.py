@@ -26,11 +26,14 @@ def role_label(protocol: Protocol | None, case: CaseDetails | None, key: str) ->
     stage_id, _, slot = key.rpartition(".")
     if protocol is None or slot not in ("raising", "receiving"):
         return "Another role on the case"
-    stage = next((s for s in protocol.stages if s.id == stage_id), None)
-    if stage is None:
+    try:
+        stage = protocol.stage(stage_id)  # a ladder stage or a category's first steps
+    except KeyError:
         return "Another role on the case"
     title = (role_title(protocol, case, stage, slot, with_side=False) if case is not None
              else stage.role(slot).title)
+    if protocol.category_of_stage(stage_id) is not None:
+        return f"{stage.name}: {title}"
     return f"Stage {stage.id} ({stage.name}): {title}"
 
 

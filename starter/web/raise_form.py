@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from infra.links import Grant
+from protocols import categories
 from protocols.messages import FROM_PEOPLE, CaseDetails
 from protocols.naming import Slot, naming_problems, slots_to_name
 from protocols.schema import Protocol
@@ -41,14 +42,8 @@ def urgency_options(p: Protocol) -> list[tuple[str, str, str]]:
 
 
 def category_options(p: Protocol) -> list[tuple[str, str, str]]:
-    options = [("other", "A decision or action about a child's safety or welfare", "")]
-    seen = {"other"}
-    for pre in p.preconditions:
-        if pre.applies_to_category not in seen:
-            seen.add(pre.applies_to_category)
-            label = pre.applies_to_category.replace("_", " ").capitalize()
-            options.append((pre.applies_to_category, label, pre.requirement + " first."))
-    return options
+    """The protocol's own categories only, with plain labels (protocols.categories)."""
+    return categories.options(p)
 
 
 def kind_options(p: Protocol, side: str) -> list[tuple[str, str, str]]:

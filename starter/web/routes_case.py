@@ -175,7 +175,8 @@ async def case_page(request: Request, token: str, workflow_id: str) -> Response:
     protocol = protocol_or_none(state.protocol)
     stage = None
     if protocol is not None and state.stages_visited:
-        stage = next((s for s in protocol.stages if s.id == state.stage), None)
+        stage = next((s for s in protocol.ladder(inp_category(protocol, state))
+                      if s.id == state.stage), None)
     flash = flashes.unpack(web(request).flash_key, request.cookies.get(flashes.FLASH_COOKIE))
     if flash and flash.get("wid") != workflow_id:
         flash = None
@@ -221,6 +222,11 @@ def _action(slug: str) -> Action:
     return action
 
 
+def inp_category(protocol: Protocol, state: CaseState) -> str:
+    """The category whose first steps the case took, if it took them ('' if not)."""
+    return next((c.id for c in map(protocol.category_of_stage, state.stages_visited) if c), "")
+
+
 def _offer(found: list[choices.Choice]) -> list[tuple[str, str, str]]:
     return [(c.value, c.label, c.hint) for c in found]
 
@@ -229,7 +235,9 @@ def _form_context(state: CaseState, protocol: Protocol | None,
                   case: CaseDetails | None = None) -> dict[str, Any]:
     """The choices each form offers: only those valid for the case where it stands
     (protocols.choices); the workflow's validators still have the last word."""
-    stages = list(protocol.stages) if protocol else []
+    # A category's first steps (Leeds Appendix 1, Barnsley 3.8) come before stage 1.
+    category = protocol.category(inp_category(protocol, state)) if protocol else None
+    stages = protocol.ladder(category.id if category else "") if protocol else []
     role_options: list[tuple[str, str]] = [("", "Choose a role")]
     role_options += ([(c.value, c.label) for c in choices.roles(protocol, case, state)]
                      if protocol else [])
@@ -257,6 +265,8 @@ def _form_context(state: CaseState, protocol: Protocol | None,
                          for d in markable(state)],
         "referral_options": [(r.id, r.label, f"{r.reason} ({r.source})")
                              for r in (protocol.referrals_from(state.stage) if protocol else [])],
+        "first_steps": category if category and category.first_steps
+        and state.stage == category.first_steps.id else None,
         "refer_options": [("yes", "Refer the case", ""),
                           ("no", "Do not refer: the case closes, recording why",
                            "Only where 'not resolved' at this stage offered the decision")],
