@@ -59,7 +59,7 @@ def test_raise_act_and_read_through_the_cli(running_worker) -> None:
     assert "Test Child Beta" not in json.dumps(listed)
 
     timeline = _cli(env, "timeline", "york-2026-0042").stdout
-    assert "outcome_recorded" in timeline and "escalated" in timeline
+    assert "outcome recorded" in timeline and "escalated" in timeline
 
     bad = _cli(env, "status", "york-1999-0000", ok=False)
     assert bad.returncode == 1 and "no such case" in bad.stderr

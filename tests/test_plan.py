@@ -114,7 +114,9 @@ def test_swindon_stage_5_uses_its_full_time_before_the_panel(
     stages = by_stage(t)
     assert stages["5"]["ends"] == "2026-04-27T17:00:00+01:00"
     assert stages["panel"]["starts"] == "2026-04-27T17:00:00+01:00"
-    assert resolution_dues(stages["5"]) == ["2026-05-27T17:00:00+01:00"]
+    # Learning one month later; the agreed action is fed back at once, with no due instant
+    # (Swindon s4 Stage 5: "fed back immediately").
+    assert resolution_dues(stages["5"]) == ["2026-05-27T17:00:00+01:00", None]
 
 
 def test_york_stage_4_full_time_is_the_chairs_15_working_days(
