@@ -1,8 +1,9 @@
 """DisagreementWorkflow: one professional disagreement, walked through its protocol.
 
 One generic workflow serves every partnership: the protocol is frozen into the input. The code
-enters stages, asks the calendar activity when things fall due, sleeps until the next instant or
-message, and does what the protocol says on expiry (escalate, or remind and keep waiting).
+enters stages, works out when things fall due (from its recorded calendar table, else by the
+calendar activity: workflows.calendar_calls), sleeps until the next instant or message, and does
+what the protocol says on expiry (escalate, or remind and keep waiting).
 Every action in the table of :mod:`protocols.actions` is an update with a validator, and every
 manager action is also accepted as a signal (an invalid signal is recorded as refused; it never
 harms the case). The handlers are made from the table when the class is defined, under every
