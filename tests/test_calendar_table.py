@@ -11,6 +11,9 @@ two cases is the same, and each equals what the worker's calendar activity answe
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import time
 
 from temporalio.api.enums.v1 import EventType
@@ -25,6 +28,7 @@ from protocols.messages import CaseState, DeadlineAnswer, DeadlineQuery, PauseSh
 from starter.cases import raise_case
 from tests.conftest import (
     RAE,
+    ROOT,
     at,
     case_input,
     keep_history,
@@ -141,3 +145,27 @@ async def test_table_deadlines_equal_the_activitys_and_fall_back_past_the_table(
         for h in cases:
             await replayer.replay_workflow(await h.fetch_history())
         await keep_history(table, "leeds-calendar-table")
+
+
+REPLAY_AND_LOOK = """
+import asyncio, json, sys
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+from tests.conftest import HISTORY_DIR, test_converter
+from workflows.disagreement import DisagreementWorkflow
+path = HISTORY_DIR / "leeds-calendar-table.json"
+history = WorkflowHistory.from_json("table", json.loads(path.read_text()))
+replayer = Replayer(workflows=[DisagreementWorkflow], data_converter=test_converter())
+asyncio.run(replayer.replay_workflow(history))
+print("holidays imported:", "holidays" in sys.modules)
+"""
+
+
+def test_the_workflow_never_imports_holidays() -> None:
+    """Replaying a case that worked its deadlines out from its table, in a fresh interpreter
+    with the workflow and its messages loaded, never loads the ``holidays`` library."""
+    done = subprocess.run([sys.executable, "-c", REPLAY_AND_LOOK], cwd=ROOT, text=True,
+                          capture_output=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert "holidays imported: False" in done.stdout
