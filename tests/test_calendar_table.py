@@ -11,13 +11,14 @@ two cases is the same, and each equals what the worker's calendar activity answe
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from datetime import time
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 
 from activities.deadlines import DeadlineActivities
@@ -27,6 +28,7 @@ from protocols.loader import load_protocol
 from protocols.messages import CaseState, DeadlineAnswer, DeadlineQuery, PauseShift, ShiftRequest
 from starter.cases import raise_case
 from tests.conftest import (
+    HISTORY_DIR,
     RAE,
     ROOT,
     at,
@@ -169,3 +171,17 @@ def test_the_workflow_never_imports_holidays() -> None:
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     assert "holidays imported: False" in done.stdout
+
+
+async def test_a_case_raised_before_the_table_replays_asking_the_activities() -> None:
+    """A history saved before the table (a Leeds pause and resume) asked the activities for
+    every deadline and for the pause's shift; today's code replays it asking them again."""
+    path = HISTORY_DIR / "leeds-pause-resume.json"
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    names = [e.activity_task_scheduled_event_attributes.activity_type.name
+             for e in history.events
+             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    assert {"compute_deadlines", "shift_after_pause"} <= set(names)
+    assert "calendar_table" not in names
+    replayer = Replayer(workflows=[DisagreementWorkflow], data_converter=test_converter())
+    await replayer.replay_workflow(history)
