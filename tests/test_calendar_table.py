@@ -6,8 +6,9 @@ worker (``build_worker``) with the same calendar — England's bank holidays and
 closures — one with the default 18-month table, one with a table of 2 months. Both are walked
 through the same signals (an agreed timescale, a pause across Christmas and a resume). The
 first asks the calendar activity for nothing but its table; the second's one-month overall
-limit falls past its table, so it asks ``compute_deadlines`` for it. Every deadline of the
-two cases is the same, and each equals what the worker's calendar activity answers."""
+limit falls past its table, so it asks ``compute_deadlines`` for it (and ``shift_after_pause``
+to move it on after the pause). Every deadline of the two cases is the same, and each equals
+what the worker's calendar activity answers."""
 
 from __future__ import annotations
 
