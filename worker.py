@@ -61,14 +61,16 @@ def build_worker(
     calendar = calendar or WorkingCalendar.from_settings(
         settings.working_day_cutoff, settings.local_closures
     )
-    dates = DeadlineActivities(calendar, settings.reminder_working_days_before)
+    dates = DeadlineActivities(calendar, settings.reminder_working_days_before,
+                               settings.calendar_table_months)
     mail = NotificationActivities(settings, link_builder=link_builder)
     digest = DigestActivities(client, settings)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[DisagreementWorkflow, DigestWorkflow],
-        activities=[dates.compute_deadlines, dates.shift_after_pause, mail.send_notification,
+        activities=[dates.calendar_table, dates.compute_deadlines, dates.shift_after_pause,
+                    mail.send_notification,
                     mail.send_case_email, digest.send_digests],
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities),
         max_concurrent_activities=settings.worker_max_concurrent_activities,

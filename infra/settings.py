@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # ("2026-12-24T12:00"), for offices shut on days that are not bank holidays.
     local_closures: list[str] = Field(default_factory=list)
     reminder_working_days_before: int = 1
+    # How many months of bank holidays and closures a case's calendar table holds (issue 18):
+    # deadlines within it are worked out in the case without a round trip to the worker.
+    calendar_table_months: int = Field(default=18, ge=1, le=60)
     # Benchmarks and fault tests only: a "working day" lasts this many real seconds, with no
     # weekends or holidays (0 = the real England calendar). Never set this for real cases.
     test_day_seconds: float = Field(default=0, ge=0)

@@ -22,9 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
+if TYPE_CHECKING:  # imported when a bank holiday is first looked up: a workflow never does
+    import holidays as holidays_lib
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -63,6 +65,8 @@ class WorkingCalendar:
 
     @cached_property
     def _bank_holidays(self) -> holidays_lib.HolidayBase:
+        import holidays as holidays_lib
+
         return holidays_lib.country_holidays("GB", subdiv="ENG", observed=True)
 
     @cached_property

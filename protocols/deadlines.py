@@ -1,7 +1,8 @@
 """Turning a protocol's timescales into due instants, and the whole-protocol timetable.
 
-Pure functions over :class:`WorkingCalendar`; the workflow reaches them only through an activity,
-so a due date, once computed, is a recorded fact in the case's history.
+Pure functions over :class:`WorkingCalendar`; the workflow runs them only over a calendar that is
+a recorded fact in its history (the calendar activity's answers, or its recorded calendar table:
+:mod:`protocols.calendar_table`), so a due date never changes on replay.
 """
 
 from __future__ import annotations

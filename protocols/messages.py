@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from protocols.addresses import check_address
+from protocols.calendar_table import CalendarTable
 from protocols.deadlines import AgreedTimescale
 from protocols.permissions import PermissionRule
 from protocols.schema import Protocol, TimescaleKind
@@ -687,6 +688,8 @@ class CarriedCase(Message):
     resume_remind_at: datetime | None = None
     resume_reminders: int = 0
     referral_open: str = ""
+    # Issue 18: the case's recorded calendar table, so a new run asks for none.
+    calendar_table: CalendarTable | None = None
 
 
 ActionResult.model_rebuild()

@@ -20,7 +20,7 @@ import pytest
 
 from protocols.loader import load_protocol
 from starter import cases
-from tests.conftest import RAE, at, case_input, make_worker, skip_to, start_case
+from tests.conftest import RAE, at, case_input, make_worker, skip_to, start_case, wait_for
 from tests.mail_cases import run_cli
 from workflows.disagreement import DisagreementWorkflow
 
@@ -32,7 +32,7 @@ async def _walk(env, handle, protocol) -> list[tuple[str, datetime, list, bool]]
     seen: list[tuple[str, datetime, list, bool]] = []
     by_person = True
     for _ in range(len(protocol.stages) + 1):
-        state = await handle.query(DisagreementWorkflow.state)
+        state = await wait_for(lambda: _settled(handle, protocol))
         stage = protocol.stage(state.stage)
         dues = {d.key: d.due for d in state.deadlines}
         seen.append((stage.id, state.stage_entered_at,
@@ -52,6 +52,15 @@ async def _walk(env, handle, protocol) -> list[tuple[str, datetime, list, bool]]
                     "reason": "Full-time path", "decided_by": [RAE["name"]], "by": RAE}))
             by_person = True
     raise AssertionError(f"{protocol.id}: the path did not reach the last stage: {seen}")
+
+
+async def _settled(handle, protocol):
+    """The state once the current stage's deadlines are worked out (its calendar table may
+    still be on its way from the worker when the stage is entered)."""
+    state = await handle.query(DisagreementWorkflow.state)
+    keys = {d.key for d in state.deadlines}
+    stage = protocol.stage(state.stage)
+    return state if all(f"{stage.id}/{r.id}" in keys for r in stage.deadlines) else None
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1,8 +1,9 @@
 """DisagreementWorkflow: one professional disagreement, walked through its protocol.
 
 One generic workflow serves every partnership: the protocol is frozen into the input. The code
-enters stages, asks the calendar activity when things fall due, sleeps until the next instant or
-message, and does what the protocol says on expiry (escalate, or remind and keep waiting).
+enters stages, works out when things fall due (from its recorded calendar table, else by the
+calendar activity: workflows.calendar_calls), sleeps until the next instant or message, and does
+what the protocol says on expiry (escalate, or remind and keep waiting).
 Every action in the table of :mod:`protocols.actions` is an update with a validator, and every
 manager action is also accepted as a signal (an invalid signal is recorded as refused; it never
 harms the case). The handlers are made from the table when the class is defined, under every
@@ -64,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import validation as check
     from workflows.backdated import HeldMail, catch_up_summary
     from workflows.book import CaseBook
-    from workflows.calendar_calls import ask_calendar
+    from workflows.calendar_calls import CaseCalendar
     from workflows.case_limits import ActionRate, Switch
 
 # Patch id: an outcome that resolves the case, and a confirmation that closes it, are one
@@ -164,6 +165,9 @@ class DisagreementWorkflow:
             update={"per_minute": inp.limits.per_day}))
         self._continue_applies = Switch("continue-as-new-v1")
         self._runs = [*carried.runs] if carried else []
+        # Issue 18: deadlines from the case's recorded calendar table (workflows.calendar_calls).
+        self._calendar = CaseCalendar(carried.calendar_table if carried else None,
+                                      CALENDAR_TIMEOUT)
         if carried is not None:
             self._mail_seq = carried.mail_seq
         # Messages can arrive in the very first activation, before run() has entered a stage;
@@ -301,6 +305,8 @@ class DisagreementWorkflow:
                              book.workflow_id, workflow.info().get_current_history_length(),
                              len(runs) + 1)
         carried = book.carry(runs, self._mail_seq, self._rate.recent(now))
+        if self._calendar.table is not None:
+            carried = carried.model_copy(update={"calendar_table": self._calendar.table})
         workflow.continue_as_new(
             inp.model_copy(update={"carried": carried}),
             search_attributes=(workflow.info().typed_search_attributes
@@ -803,9 +809,8 @@ class DisagreementWorkflow:
                     items.append(PauseShift(key=f"{d.key}|{field}", moment=moment,
                                             wall_clock=wall))
         if items:
-            answers = await ask_calendar(
-                "shift_after_pause", ShiftRequest(paused_at=paused_at, resumed_at=now,
-                                                  items=items), CALENDAR_TIMEOUT)
+            answers = await self._calendar.shift(
+                ShiftRequest(paused_at=paused_at, resumed_at=now, items=items))
             for a in answers:
                 key, field = a.key.rsplit("|", 1)
                 setattr(book.deadlines[key], field, a.due)
@@ -1072,7 +1077,7 @@ class DisagreementWorkflow:
         return [f"{stage}.raising", f"{stage}.receiving"]
 
     async def _compute(self, queries: list[DeadlineQuery]) -> list[DeadlineAnswer]:
-        return await ask_calendar("compute_deadlines", queries, CALENDAR_TIMEOUT)
+        return await self._calendar.compute(queries)
 
     def _mail_by_query(self) -> bool:
         """Whether e-mails go as a small :class:`MailEvent` (``send_case_email``, which reads
