@@ -38,7 +38,7 @@ from infra.settings import Settings, load_settings
 from protocols.calendar import CompressedCalendar, WorkingCalendar
 from workflows.digest import DigestWorkflow
 from workflows.disagreement import DisagreementWorkflow
-from workflows.runner import sandbox_runner
+from workflows.runner import LetGoOfStart, sandbox_runner
 
 log = logging.getLogger("resolutions.worker")
 
@@ -78,6 +78,7 @@ def build_worker(
         max_cached_workflows=settings.worker_max_cached_workflows,
         # Pure libraries are shared with the sandbox, not re-imported per case (workflows.runner).
         workflow_runner=sandbox_runner(),
+        interceptors=[LetGoOfStart()],  # the start activation's memory freed (workflows.runner)
     )
 
 

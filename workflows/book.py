@@ -26,12 +26,15 @@ from protocols.naming import unreached
 from protocols.permissions import SIDES, Effective, Seat, rule_for, seats
 from protocols.schema import Protocol, Stage
 from workflows import limits
+from workflows.shared import shared_protocol
 
 CLOSED_STATUSES: tuple[CaseStatus, ...] = ("closed", "withdrawn")
 
 
 class CaseBook:
     def __init__(self, inp: CaseInput, workflow_id: str, now: datetime) -> None:
+        # One parsed protocol per distinct frozen protocol, not per case (workflows.shared).
+        inp.protocol = shared_protocol(inp.protocol)
         self.inp = inp
         self.protocol: Protocol = inp.protocol
         self.workflow_id = workflow_id

@@ -40,6 +40,7 @@ from protocols.messages import CarriedCase, CaseInput, CaseRecord
 from starter.audit.audited_case import AuditedCase, Check
 from starter.audit.facts import MAIL_ACTIVITIES, Facts, decode_facts
 from starter.audit.history import event_kind, event_time, started_input
+from starter.audit.parallel import REPLAYERS, replay_all
 from starter.audit.replay import describe_failure, quiet_runtime
 from workflows.disagreement import DisagreementWorkflow
 from workflows.runner import replay_runner
@@ -140,25 +141,42 @@ def cross_checks(record: CaseRecord, facts: Facts,
 
 
 class Rebuilder:
-    """Rebuilds case files from histories with one Replayer (reuse it for many cases)."""
+    """Rebuilds case files from histories with a few Replayers (reuse it for many cases)."""
 
     def __init__(self, converter: DataConverter,
                  workflows: Sequence[type] = (DisagreementWorkflow,)) -> None:
         self.converter = converter
         self.capture = CaptureInstances()
-        self.replayer = Replayer(workflows=list(workflows), data_converter=converter,
-                                 interceptors=[self.capture], runtime=quiet_runtime(),
-                                 workflow_runner=replay_runner())
+        self.replayers = [Replayer(workflows=list(workflows), data_converter=converter,
+                                   interceptors=[self.capture], runtime=quiet_runtime(),
+                                   workflow_runner=replay_runner())
+                          for _ in range(REPLAYERS)]
 
     async def rebuild(self, history: WorkflowHistory) -> AuditedCase:
-        [case] = [c async for c in self.rebuild_many(_one(history))]  # run to the end: the
-        return case  # replayer's worker shuts down when its iterator is exhausted
+        [case] = [c async for c in self.rebuild_many(_one(history), replayers=1)]  # run to the
+        return case  # end: the replayer's worker shuts down when its iterator is exhausted
 
-    async def rebuild_many(self, histories: AsyncIterator[WorkflowHistory]
-                           ) -> AsyncIterator[AuditedCase]:
-        async with self.replayer.workflow_replay_iterator(histories) as results:
-            async for result in results:
-                yield await self._case_file(result.history, result.replay_failure)
+    async def rebuild_many(self, histories: AsyncIterator[WorkflowHistory], *,
+                           replayers: int = REPLAYERS) -> AsyncIterator[AuditedCase]:
+        """One case file per history, in the order given (replayed a few at once)."""
+        places: dict[str, list[int]] = {}
+        fed = 0
+
+        async def feed() -> AsyncIterator[WorkflowHistory]:
+            nonlocal fed
+            async for history in histories:
+                places.setdefault(history.run_id, []).append(fed)
+                fed += 1
+                yield history
+
+        ready: dict[int, AuditedCase] = {}
+        upto = 0
+        async for result in replay_all(feed(), self.replayers[:replayers]):
+            place = places[result.history.run_id].pop(0)
+            ready[place] = await self._case_file(result.history, result.replay_failure)
+            while upto in ready:
+                yield ready.pop(upto)
+                upto += 1
 
     async def _case_file(self, history: WorkflowHistory, failure: Exception | None) -> AuditedCase:
         inp: CaseInput = await started_input(history, self.converter)

@@ -20,6 +20,7 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 
+from starter.audit.parallel import REPLAYERS, replay_all
 from starter.cli.output import Progress
 from workflows.disagreement import DisagreementWorkflow
 from workflows.runner import replay_runner
@@ -89,23 +90,26 @@ async def replay_histories(
     workflows: Sequence[type] = (DisagreementWorkflow,),
     progress: Progress | None = None,
 ) -> list[ReplayOutcome]:
-    """Replay every history (one Replayer, failures collected, never raised)."""
+    """Replay every history (a few Replayers at once, :mod:`.parallel`; failures collected,
+    never raised), in the order given."""
     seen: list[WorkflowHistory] = []
 
     async def feed() -> AsyncIterator[WorkflowHistory]:
         async for history in histories:
-            if seen and progress:
-                progress.tick()  # the replayer asks for the next one when the last is done
             seen.append(history)
             yield history
 
-    replayer = Replayer(workflows=list(workflows), data_converter=converter,
-                        runtime=quiet_runtime(), workflow_runner=replay_runner())
-    results = await replayer.replay_workflows(feed(), raise_on_replay_failure=False)
+    replayers = [Replayer(workflows=list(workflows), data_converter=converter,
+                          runtime=quiet_runtime(), workflow_runner=replay_runner())
+                 for _ in range(REPLAYERS)]
+    failures: dict[str, Exception] = {}
+    async for result in replay_all(feed(), replayers):
+        if result.replay_failure is not None:
+            failures[result.history.run_id] = result.replay_failure
+        if progress:
+            progress.tick()
     if seen and progress:
-        progress.tick()
         progress.done()
-    failures = results.replay_failures
     return [ReplayOutcome(h.workflow_id, h.run_id,
                           describe_failure(failures[h.run_id]) if h.run_id in failures else None)
             for h in seen]
