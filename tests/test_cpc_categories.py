@@ -227,6 +227,9 @@ def test_barnsley_not_agreed_needs_the_reasons_then_a_conference_is_to_be_conven
     subjects = _subjects(tmp / "data", wid, until="case closed", count=2)
     assert sum("case closed" in s for s in subjects) == 2, subjects
     assert not [s for s in subjects if "outcome recorded" in s], subjects
+    # The first steps are not a numbered stage: subjects never say "stage cpc".
+    assert [s for s in subjects if "raised at the first steps" in s], subjects
+    assert not [s for s in subjects if "stage cpc" in s], subjects
 
 
 def test_barnsley_agreement_closes_without_the_process_duties(stack) -> None:

@@ -10,9 +10,11 @@ a holiday up), and ``workflows`` (whose ``workflows.shared`` lets cases share on
 of each frozen protocol).
 
 What the full sandbox guards — no clocks, I/O or randomness in workflow code — is still
-checked: ``tests/test_replay.py`` replays every saved history with the SDK's default, strict
-sandbox, which imports our workflow modules afresh under its restrictions; and a replay or run
-that takes another path than its history is caught by comparing commands, sandbox or not.
+checked, three ways: ``workflows/ruff.toml`` bans clocks, randomness, file and network modules
+and holiday look-ups in this package as the code is written (``ruff check``, in ``./dev test``);
+``tests/test_replay.py`` replays every saved history with the SDK's default, strict sandbox,
+which imports our workflow modules afresh under its restrictions; and a replay or run that takes
+another path than its history is caught by comparing commands, sandbox or not.
 """
 
 from __future__ import annotations

@@ -125,6 +125,9 @@ def subject_for(req: NotificationRequest) -> str:
     """
     stage = _stage(req)
     sid = stage.id if stage else (req.stage or req.state.stage)
+    # A category's first steps (Leeds Appendix 1, Barnsley 3.8) are not a numbered stage.
+    place = ("the first steps" if req.protocol.category_of_stage(sid) is not None
+             else f"stage {sid}")
     d = _deadline(req)
     what = d.what if d else ""
     due = f" by {short(d.due)}" if d is not None and d.due else ""
@@ -132,20 +135,20 @@ def subject_for(req: NotificationRequest) -> str:
     nudge = req.extra.get("nudge", "")
     action = _action(_lead_deadline(req, stage))
     phrases: dict[str, str] = {
-        "case_raised": f"disagreement raised at stage {sid}"
+        "case_raised": f"disagreement raised at {place}"
                        + (" (backdated: deadlines already passed)" if req.extra.get("backdated")
                           else "") + f" — {action}",
-        "stage_entered": f"stage {sid} entered — {action}",
+        "stage_entered": f"{place} entered — {action}",
         "reminder": f"reminder — {what}{due}",
         "deadline_passed": f"deadline passed — {what}",
         "duty_overdue": f"overdue — {what}",
         "nudge": (f"reminder {nudge + ' ' if nudge.isdigit() else ''}— "
                   + (f"agree a timescale for: {what}" if d is not None
                      and d.status == "awaiting_agreement" else f"{what}{due}")),
-        "outcome_recorded": f"stage {sid} outcome recorded — "
+        "outcome_recorded": f"{place} outcome recorded — "
                             + ("resolved" if req.extra.get("resolved") == "true"
                                else "not resolved"),
-        "resolved": f"resolved at stage {sid}"
+        "resolved": f"resolved at {place}"
                     + ("; case closed" if req.extra.get("closes") else ""),
         "confirmed_in_writing": "outcome confirmed in writing"
                                 + ("; case closed" if req.extra.get("closes") else ""),
