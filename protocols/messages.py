@@ -493,8 +493,10 @@ class CaseState(Message):
     discussions: list[Discussion] = Field(default_factory=list)
     not_notified: list[str] = Field(default_factory=list)
     # Who owns a live deadline now but has no e-mail address (or nobody is named): read by
-    # the case page, the CLI and the business unit (protocols.naming.unreached).
+    # the case page, the CLI and the business unit (protocols.naming.unreached); with each
+    # line's role key, in the same order, for the CLI's `assign --role`.
     unreached: list[str] = Field(default_factory=list)
+    unreached_roles: list[str] = Field(default_factory=list)
     closed_at: datetime | None = None
     closing_summary: str = ""
     retention_class: str = "standard"
@@ -659,6 +661,7 @@ class CaseBrief(Message):
     # Who owns a live deadline but cannot be e-mailed (CaseState.unreached), and what needs a
     # person's eye (CaseState.flags).
     unreached: list[str] = Field(default_factory=list)
+    unreached_roles: list[str] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)
 
 

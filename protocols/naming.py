@@ -143,9 +143,15 @@ def unreached(protocol: Protocol, case: CaseDetails, state: CaseState) -> list[s
     ('Line manager (raising agency) for stage 2: nobody named yet'). A partnership
     contact is never listed (it is reached through its configured address or business
     unit)."""
+    return [line for _, line in unreached_roles(protocol, case, state)]
+
+
+def unreached_roles(protocol: Protocol, case: CaseDetails,
+                    state: CaseState) -> list[tuple[str, str]]:
+    """:func:`unreached` with each line's role key ('2.raising'), for the CLI's `--role`."""
     if state.status not in ("open", "paused"):
         return []
-    lines: list[str] = []
+    lines: list[tuple[str, str]] = []
     stages: list[str] = []
     for d in state.deadlines:
         if not d.live or d.stage is None or not _has_stage(protocol, d.stage):
@@ -165,10 +171,11 @@ def unreached(protocol: Protocol, case: CaseDetails, state: CaseState) -> list[s
             title = role_title(protocol, case, stage, slot, with_side=False)
             person = role_holder(protocol, case, state, stage, slot)
             where = f"{title} for stage {stage.id}"
+            key = f"{stage.id}.{slot}"
             if person is None:
-                lines.append(f"{where}: nobody is named yet")
+                lines.append((key, f"{where}: nobody is named yet"))
             elif not person.email:
-                lines.append(f"{where} ({person.name or 'not named'}): no email address")
+                lines.append((key, f"{where} ({person.name or 'not named'}): no email address"))
     return list(dict.fromkeys(lines))
 
 

@@ -74,6 +74,9 @@ def test_cli_asks_for_the_first_actors_and_warns_of_the_unreached(running_worker
     assert "Line manager (raising agency) for stage 2: nobody is named yet" in moved.stdout
     state = json.loads(cli(env, "status", "york-2026-8101", "--json").stdout)
     assert len(state["unreached"]) == 2, state["unreached"]
+    # The warning names the role to hand over, as `assign --role` takes it.
+    assert state["unreached_roles"] == ["2.raising", "2.receiving"], state
+    assert "resolutions assign york-2026-8101 --role 2.raising --name" in moved.stdout
 
     # Once both are named with an address, the flag clears (no stale "not notified").
     # Each side names its own (permissions: never the other side's roles).

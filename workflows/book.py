@@ -22,7 +22,7 @@ from protocols.messages import (
     Person,
     TimelineEvent,
 )
-from protocols.naming import unreached
+from protocols.naming import unreached_roles
 from protocols.permissions import SIDES, Effective, Seat, rule_for, seats
 from protocols.schema import Protocol, Stage
 from workflows import limits
@@ -264,7 +264,9 @@ class CaseBook:
         )
         # Who owns a live deadline now but cannot be e-mailed: for the actor and the business
         # unit (the case page's banner, the CLI's warning, a dashboard reading the state).
-        state.unreached = unreached(self.protocol, self.inp.case, state)
+        found = unreached_roles(self.protocol, self.inp.case, state)
+        state.unreached = [line for _, line in found]
+        state.unreached_roles = [key for key, _ in found]
         return state
 
     def brief(self, now: datetime) -> CaseBrief:
@@ -280,4 +282,5 @@ class CaseBook:
                        for d in self.deadlines.values() if d.live],
             expected_next=self.expected_next(now), closed_at=self.closed_at,
             closing_summary=self.closing_summary,
-            unreached=snap.unreached, flags=snap.flags)
+            unreached=snap.unreached, unreached_roles=snap.unreached_roles,
+            flags=snap.flags)

@@ -451,9 +451,12 @@ def _print_state(state: CaseState, brief: bool = False, ended: Any = None) -> No
         print("  not notified (address missing):")
         for line in state.not_notified:
             print(f"    - {line}")
-    for line in getattr(state, "unreached", []):
+    lines = getattr(state, "unreached", [])
+    keys = getattr(state, "unreached_roles", [])
+    for i, line in enumerate(lines):
+        key = keys[i] if len(keys) == len(lines) else "KEY"
         print(f"  warning: not told, so cannot act: {line}. Name them with an address: "
-              f"`resolutions assign {state.workflow_id} --role KEY --name … --email …`")
+              f"`resolutions assign {state.workflow_id} --role {key} --name … --email …`")
     if state.closed_at:
         print(f"  closed {london(state.closed_at)}: {state.closing_summary}")
     if not brief and state.discussions:
