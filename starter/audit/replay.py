@@ -129,6 +129,12 @@ async def replay_and_report(
     progress = Progress(total, err) if total is not None and total > 1 else None
     outcomes = await replay_histories(histories, converter, workflows=workflows,
                                       progress=progress)
+    return report_outcomes(outcomes, out)
+
+
+def report_outcomes(outcomes: list[ReplayOutcome], out: TextIO | None = None) -> int:
+    """One line per case and a summary; 0 if all replayed, 1 otherwise."""
+    out = out or sys.stdout
     for outcome in outcomes:
         print(outcome.line(), file=out)
     failed = [o for o in outcomes if not o.ok]

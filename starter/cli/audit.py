@@ -30,6 +30,7 @@ story = lazy("starter.audit.story")
 story_render = lazy("starter.audit.story_render")
 gather = lazy("starter.audit.gather")
 replay = lazy("starter.audit.replay")
+processes = lazy("starter.audit.processes")
 
 
 class _Context:
@@ -118,14 +119,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise ValueError("give either --all or case ids / files, not both")
     if args.query and not args.all:
         raise ValueError("--query goes with --all")
+    if args.processes is not None and not args.all:
+        raise ValueError("--processes goes with --all")
+    if args.processes is not None and args.processes < 1:
+        raise ValueError("--processes is a number of processes, 1 or more")
 
     async def go(ctx: _Context) -> int:
         if args.all:
             client = await ctx.client()
             query = history.visibility_query(closed_only=True, extra=args.query)
-            total = await history.count(client, query)
+            found = await processes.executions(client, query)
+            parts = processes.processes_for(len(found), args.processes)
+            if parts > 1 and len(found) > 1:
+                # One process per core for hundreds of cases (starter.audit.processes).
+                outcomes = await processes.replay_in_processes(found, parts)
+                return replay.report_outcomes(outcomes)
             return await replay.replay_and_report(history.list_histories(client, query),
-                                           ctx.converter, total=total)
+                                           ctx.converter, total=len(found))
         return await replay.replay_and_report(_targets(ctx, args.targets), ctx.converter,
                                        total=len(args.targets))
 
@@ -226,6 +236,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("targets", nargs="*", metavar="ID|FILE", help="case ids or history files")
     p.add_argument("--all", action="store_true", help="every closed case on the server")
     p.add_argument("--query", metavar="Q", help="with --all: an extra visibility filter")
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="with --all: replay in N processes at once (default: one per core "
+                        "once there are 200 or more closed cases for each)")
     p.set_defaults(handler=cmd_replay)
 
     p = asub.add_parser("timeline", help="a case's story rebuilt from its history alone",
