@@ -560,8 +560,9 @@ class ShiftRequest(Message):
     items: list[PauseShift]
 
 
-class NotificationRequest(Message):
-    """One e-mail event; the activity works out addresses, renders and sends it."""
+class MailAddressing(Message):
+    """What every e-mail event names: the case, the event, its addressees by role key, and
+    the protocol by id and content hash (the activity loads it)."""
 
     workflow_id: str
     event: str
@@ -575,11 +576,16 @@ class NotificationRequest(Message):
     deadline_key: str | None = None
     actor: Actor | None = None
     extra: dict[str, str] = Field(default_factory=dict)
-    # The protocol by id and content hash; the activity loads it (older requests carried the
-    # whole protocol, which is still accepted).
-    protocol: Protocol | None = None
     protocol_id: str = ""
     protocol_hash: str = ""
+
+
+class NotificationRequest(MailAddressing):
+    """One e-mail event with the whole record (cases from before e-mail by query); the
+    activity works out addresses, renders and sends it."""
+
+    # Older requests carried the whole protocol, which is still accepted.
+    protocol: Protocol | None = None
     case: CaseDetails
     state: CaseState
     timeline: list[TimelineEvent]
@@ -593,27 +599,16 @@ class NotificationResult(Message):
 
 
 # -- e-mail by query (issue 14): the activity's input stays small ---------------------------
-class MailEvent(Message):
-    """One e-mail event, by reference: ids, role keys and the event, never the case record.
+class MailEvent(MailAddressing):
+    """One e-mail event, by reference: ids, role keys and the event, never the case record
+    (``extra`` holds short values only, see :class:`MailRecord`).
 
     The ``send_case_email`` activity reads the rest (:class:`MailRecord`) with one query of the
     case, ``mail_record(event_key)``. The workflow keeps that record as it stood when the event
     happened until the e-mail is sent, so every attempt renders the same message.
     """
 
-    workflow_id: str
     first_run_id: str = ""  # the case's first run: what personal links are bound to
-    event: str
-    event_key: str
-    stage: str | None = None
-    to: list[str]
-    cc: list[str] = Field(default_factory=list)
-    attach_forms: list[str] = Field(default_factory=list)
-    deadline_key: str | None = None
-    actor: Actor | None = None
-    extra: dict[str, str] = Field(default_factory=dict)  # short values only (see MailRecord)
-    protocol_id: str = ""
-    protocol_hash: str = ""
 
 
 class MailRecord(Message):

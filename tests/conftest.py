@@ -11,6 +11,7 @@ import base64
 import contextlib
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -33,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from infra.codec import EncryptionCodec, KeyRing, data_converter
+from infra.mailsink import list_mail, read_mail
 from infra.settings import Settings
 from protocols.calendar import LONDON, WorkingCalendar
 from protocols.messages import Actor, CaseInput, Child, Person
@@ -382,3 +384,44 @@ def devstack(tmp: Path, extra: dict[str, str] | None = None) -> Iterator[dict[st
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def filed_mail(data: Path, case: str, at_least: int = 1, timeout: float = 30) -> list[dict]:
+    """The embedded SMTP sink's records for a case (``infra.mailsink.list_mail``), once it
+    has filed ``at_least`` of them or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r.model_dump() for r in list_mail(data) if r.case == case]
+        if len(found) >= at_least or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+PERSONAL_LINK = re.compile(r"http://127\.0\.0\.1:\d+/t/[A-Za-z0-9_-]{40,}")
+
+
+def link_in(data: Path, record: dict) -> str | None:
+    """The personal link in a filed e-mail's plain-text body, if it has one."""
+    body = read_mail(data, record["file_name"]).get_body(preferencelist=("plain",))
+    match = PERSONAL_LINK.search(body.get_content()) if body is not None else None
+    return match[0] if match else None
+
+
+# Debian's Chromium, headless, for the browser tests (tests/test_web*.py, test_case_choices).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+async def chromium():
+    """A headless Chromium (playwright), closed after the test."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()

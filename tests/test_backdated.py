@@ -10,12 +10,12 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from pathlib import Path
 
 from tests.conftest import (
     at,
     case_input,
     cli,
+    filed_mail,
     keep_history,
     make_worker,
     skip_to,
@@ -29,13 +29,6 @@ SWINDON = ["raise", "--protocol", "swindon", "--reference", "2026-8201",
            "--raising-email", "hana@hv.example", "--receiving-name", "Carl Social",
            "--receiving-agency", "CSC", "--receiving-email", "carl@csc.example"]
 
-
-def _index(data: Path, case: str) -> list[dict]:
-    path = data / "mail" / "index.jsonl"
-    if not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
-    return [r for r in rows if r["case"] == case]
 
 
 def test_a_confirmed_backdated_case_records_each_passed_deadline_and_sends_one_summary(
@@ -73,7 +66,7 @@ def test_a_confirmed_backdated_case_records_each_passed_deadline_and_sends_one_s
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert len(sent) == 1, sent
-    rows = _index(tmp / "data", "swindon-2026-8201")
+    rows = filed_mail(tmp / "data", "swindon-2026-8201", timeout=0)
     assert any("swindon" in ",".join(r["to"]).lower() for r in rows), rows
     assert {r["event"] for r in rows} == {"case_raised"}, [r["event"] for r in rows]
     per_person = Counter(addr for r in rows for addr in r["to"])
@@ -98,7 +91,7 @@ def test_a_backdated_case_with_nothing_passed_yet_is_raised_as_usual(running_wor
     timeline = json.loads(cli(env, "timeline", "swindon-2026-8202", "--json").stdout)
     assert not [e for e in timeline if e["kind"] in ("deadline_passed", "backdated")]
     deadline = time.monotonic() + 30
-    while not (rows := _index(tmp / "data", "swindon-2026-8202")):
+    while not (rows := filed_mail(tmp / "data", "swindon-2026-8202", timeout=0)):
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert rows[0]["event"] == "case_raised" and "backdated" not in rows[0]["subject"]

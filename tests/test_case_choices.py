@@ -12,17 +12,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from infra.mailsink import read_mail
-from tests.conftest import as_operator, cli, devstack
-from tests.test_web import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from tests.conftest import as_operator, cli, devstack, filed_mail, link_in
+from tests.test_web import shot
 
-LINK = re.compile(r"http://127\.0\.0\.1:\d+/t/[A-Za-z0-9_-]{40,}")
 YORK = ["raise", "--protocol", "york", "--raising-name", "Rae Raiser",
         "--raising-agency", "Example Primary", "--raising-email", "rae@school.example",
         "--receiving-name", "Rob Receiver", "--receiving-agency", "CSC",
@@ -42,29 +40,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, 
         yield env, tmp / "data"
 
 
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    SHOTS.mkdir(exist_ok=True)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
 def _link(data: Path, case: str, address: str) -> str:
     """The personal link in the first e-mail the sink filed for ``address`` on ``case``."""
     deadline = time.monotonic() + 40
     while True:
-        index = data / "mail" / "index.jsonl"
-        rows = [json.loads(x) for x in index.read_text().splitlines()] if index.exists() else []
-        for row in rows:
-            if row["case"] == case and address in row["to"]:
-                body = read_mail(data, row["file_name"]).get_body(preferencelist=("plain",))
-                match = LINK.search(body.get_content()) if body is not None else None
-                if match:
-                    return match[0]
+        for row in filed_mail(data, case, timeout=0):
+            if address in row["to"] and (link := link_in(data, row)):
+                return link
         assert time.monotonic() < deadline, f"no link for {address}"
         time.sleep(0.3)
 
@@ -189,6 +171,3 @@ async def test_forms_offer_only_valid_choices_and_every_error_at_once(
     await expect(page.locator("#amount")).to_have_value("400")
     await shot(page, "choices-03-hours-bound")
 
-
-async def shot(page, name: str) -> None:
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

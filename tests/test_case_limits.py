@@ -20,8 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.mailsink import read_mail
-from tests.conftest import as_operator, cli, devstack
+from tests.conftest import as_operator, cli, devstack, filed_mail, link_in
 
 pytestmark = pytest.mark.slow
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/t/([A-Za-z0-9_-]{40,})")
@@ -50,28 +49,15 @@ def _raise(env: dict[str, str], reference: str) -> str:
     return f"leeds-{reference}"
 
 
-def _mail(data: Path, wid: str, at_least: int = 1, timeout: float = 30) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        index = data / "mail" / "index.jsonl"
-        lines = index.read_text().splitlines() if index.exists() else []
-        found = [json.loads(line) for line in lines if json.loads(line)["case"] == wid]
-        if len(found) >= at_least or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
-
 
 def _raiser_link(data: Path, wid: str, after: int = 0) -> str:
     """The personal link in the newest e-mail to the raiser, among the case's e-mails
     after the first ``after`` of them."""
-    for record in reversed(_mail(data, wid, after + 1)[after:]):
+    for record in reversed(filed_mail(data, wid, after + 1)[after:]):
         if record["to"] != ["rae@school.example"]:  # the envelope: this copy is hers alone
             continue
-        body = read_mail(data, record["file_name"]).get_body(preferencelist=("plain",))
-        assert body is not None
-        match = LINK.search(body.get_content())
-        if match:
-            return match.group(0)
+        if link := link_in(data, record):
+            return link
     raise AssertionError("no e-mail to the raiser with a personal link")
 
 
@@ -201,7 +187,7 @@ def test_a_long_lived_case_continues_as_new_and_everything_follows_it(stack) -> 
     # The raiser's first link (bound to the first run) opens the latest run and acts on it;
     # the e-mail that action sends, from the latest run, carries the same link: still bound
     # to the case's first run, not to the run that sent it.
-    mails_before = len(_mail(data, wid))
+    mails_before = len(filed_mail(data, wid))
     with httpx.Client(timeout=60, follow_redirects=False) as http:
         page = http.get(first_link, follow_redirects=True)
         assert page.status_code == 200 and "Call 35" in page.text
@@ -226,4 +212,4 @@ def test_a_long_lived_case_continues_as_new_and_everything_follows_it(stack) -> 
     while not gone():
         assert time.monotonic() < deadline, "the case's runs were not all deleted"
         time.sleep(3)
-    assert not _mail(data, wid, timeout=0)
+    assert not filed_mail(data, wid, timeout=0)

@@ -31,11 +31,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.mailsink import read_mail
-from tests.conftest import as_operator, cli, devstack
+from tests.conftest import as_operator, cli, devstack, filed_mail, link_in
 
 pytestmark = pytest.mark.slow
-LINK = re.compile(r"http://127\.0\.0\.1:\d+/t/([A-Za-z0-9_-]{40,})")
 RAE, ROB = ("Rae Raiser", "rae@school.example"), ("Rob Receiver", "rob@csc.example")
 
 
@@ -69,15 +67,9 @@ def _timeline(env: dict[str, str], wid: str) -> list[dict]:
 def _raiser_link(data: Path, wid: str) -> str:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        index = data / "mail" / "index.jsonl"
-        for line in (index.read_text().splitlines() if index.exists() else []):
-            record = json.loads(line)
-            if record["case"] != wid or record["to"] != [RAE[1]]:
-                continue
-            body = read_mail(data, record["file_name"]).get_body(preferencelist=("plain",))
-            match = LINK.search(body.get_content()) if body is not None else None
-            if match:
-                return match.group(0)
+        for record in filed_mail(data, wid, timeout=0):
+            if record["to"] == [RAE[1]] and (link := link_in(data, record)):
+                return link
         time.sleep(0.3)
     raise AssertionError("no e-mail to the raiser with a personal link")
 
@@ -86,10 +78,7 @@ def _subjects(data: Path, wid: str, *, until: str, count: int) -> list[str]:
     """The case's e-mail subjects once ``count`` of them contain ``until``."""
     deadline = time.monotonic() + 30
     while True:
-        index = data / "mail" / "index.jsonl"
-        records = [json.loads(line) for line in
-                   (index.read_text().splitlines() if index.exists() else [])]
-        subjects = [r["subject"] for r in records if r["case"] == wid]
+        subjects = [r["subject"] for r in filed_mail(data, wid, timeout=0)]
         if sum(until in s for s in subjects) >= count or time.monotonic() > deadline:
             return subjects
         time.sleep(0.3)

@@ -12,7 +12,6 @@ import datetime as dt
 import ipaddress
 import json
 import os
-import re
 import socket
 import ssl
 import stat
@@ -33,7 +32,6 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.mail import NotificationActivities
 from infra.links import Links
-from infra.mailsink import read_mail
 from infra.settings import Settings, SettingsError, load_settings
 from infra.smtp import connection_options
 from protocols.addresses import check_address
@@ -44,7 +42,9 @@ from tests.conftest import (
     case_input,
     cli,
     devstack,
+    filed_mail,
     free_port,
+    link_in,
     make_worker,
     start_case,
 )
@@ -54,7 +54,6 @@ from workflows.disagreement import DisagreementWorkflow
 pytestmark = pytest.mark.slow
 CHILD = "Zephyrine Quillfeather"
 SECOND = "Second Unrelated Agency"
-LINK = re.compile(r"http://127\.0\.0\.1:\d+/t/([A-Za-z0-9_-]{40,})")
 
 
 # -- the one-machine stack -------------------------------------------------------------------
@@ -74,24 +73,11 @@ def _raise(env: dict[str, str], reference: str, ok: bool = True, *extra: str):
                "--issue", "Case closed after one visit", "--child-name", CHILD, *extra, ok=ok)
 
 
-def _mail_for(data: Path, wid: str, at_least: int = 1, timeout: float = 30) -> list[dict]:
-    """The sink's index lines for a case, once it has filed ``at_least`` of them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        index = data / "mail" / "index.jsonl"
-        lines = index.read_text().splitlines() if index.exists() else []
-        found = [json.loads(line) for line in lines if json.loads(line)["case"] == wid]
-        if len(found) >= at_least or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
-
 
 def _link(data: Path, record: dict) -> str:
-    body = read_mail(data, record["file_name"]).get_body(preferencelist=("plain",))
-    assert body is not None
-    match = LINK.search(body.get_content())
-    assert match, "no personal link in the e-mail"
-    return match.group(0)
+    link = link_in(data, record)
+    assert link, "no personal link in the e-mail"
+    return link
 
 
 def _listening(port: int) -> set[str]:
@@ -115,7 +101,7 @@ def test_embedded_stack_keeps_cases_from_other_local_users(stack) -> None:
     env, tmp = stack
     data = tmp / "data"
     _raise(env, "2026-0701")
-    assert _mail_for(data, "swindon-2026-0701"), "no e-mail filed for the new case"
+    assert filed_mail(data, "swindon-2026-0701"), "no e-mail filed for the new case"
     token = (data / "codec_token").read_text().strip()
     secret = (data / "link_secret").read_text().strip()
 
@@ -167,7 +153,7 @@ def test_a_reference_names_one_case_for_good(stack) -> None:
     assert "zephyrine" not in listed.lower()
 
     _raise(env, "2026-0702")
-    [first_mail, *_] = _mail_for(data, "swindon-2026-0702")
+    [first_mail, *_] = filed_mail(data, "swindon-2026-0702")
     old_link = _link(data, first_mail)
     again = _raise(env, "2026-0702", ok=False)
     assert again.returncode == 1
@@ -292,7 +278,7 @@ def test_web_refuses_huge_bodies(stack) -> None:
     env, tmp = stack
     data = tmp / "data"
     _raise(env, "2026-0706")
-    link = _link(data, _mail_for(data, "swindon-2026-0706")[0])
+    link = _link(data, filed_mail(data, "swindon-2026-0706")[0])
     with httpx.Client(timeout=30) as http:
         page = http.get(link, follow_redirects=True)
         assert page.status_code == 200 and "Strict-Transport-Security" not in page.headers

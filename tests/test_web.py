@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,13 +22,9 @@ from protocols.calendar import WorkingCalendar
 from protocols.messages import Person
 from starter import cases
 from starter.web.server import start_web_server
-from tests.conftest import MailBox, case_input, free_port, start_case, wait_for
+from tests.conftest import CHROMIUM, MailBox, case_input, free_port, start_case, wait_for
 from worker import build_worker
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).parent / "web_screenshots"
 ROLES = """
 ["cyscp@york.example"]
@@ -81,18 +77,20 @@ async def site(dev_env: WorkflowEnvironment, settings: Settings,
             await stop()
 
 
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    SHOTS.mkdir(exist_ok=True)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+async def raise_case_on(site: Site, protocol: str, reference: str, **fields: object) -> str:
+    """Raise a case through the starter the CLI and the raise form call, once it has entered
+    its first stage."""
+    handle = await start_case(site.client, case_input(protocol, reference, **fields))
+
+    async def entered() -> bool:
+        return bool((await cases.get_state(site.client, handle.id)).stages_visited)
+
+    await wait_for(entered)
+    return handle.id
 
 
 async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 

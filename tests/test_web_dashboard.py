@@ -17,26 +17,15 @@ from playwright.async_api import Browser, Page, expect
 from protocols.messages import Person
 from starter import cases
 from tests import test_web
-from tests.conftest import case_input, start_case, wait_for
+from tests.conftest import wait_for
 from tests.test_web import Site
 from tests.test_web_screens import check
 
 site = test_web.site  # the real web server, dev server, worker and SMTP
-chromium = test_web.chromium  # Debian's chromium, headless
 
 RAE = {"name": "Rae Raiser", "email": "rae@school.example", "role": "Teacher"}
 ROB = {"name": "Rob Receiver", "email": "rob@csc.example", "role": "Social worker"}
 PERSONAL = ("Test Child Alpha", "Example Road", "Rae", "Rob", "@")
-
-
-async def _raise(site: Site, protocol: str, reference: str, **fields: object) -> str:
-    handle = await start_case(site.client, case_input(protocol, reference, **fields))
-
-    async def entered() -> bool:
-        return bool((await cases.get_state(site.client, handle.id)).stages_visited)
-
-    await wait_for(entered)
-    return handle.id
 
 
 async def _act(site: Site, wid: str, name: str, data: dict[str, object],
@@ -52,15 +41,15 @@ def _row(page: Page, wid: str):  # noqa: ANN202 - a playwright locator
 
 async def test_dashboard_overdue_first_filters_charts_and_csv(site: Site,
                                                               chromium: Browser) -> None:
-    fresh = await _raise(site, "york", "2026-0201")
-    moved = await _raise(site, "york", "2026-0202")
+    fresh = await test_web.raise_case_on(site, "york", "2026-0201")
+    moved = await test_web.raise_case_on(site, "york", "2026-0202")
     await _act(site, moved, "record_outcome", {"stage": "1", "resolved": False,
                                                "summary": "No agreement"}, ROB)
-    gone = await _raise(site, "york", "2026-0203")
+    gone = await test_web.raise_case_on(site, "york", "2026-0203")
     await _act(site, gone, "withdraw", {"reason": "Raised in error"}, RAE)
     # Swindon's clocks run from when the concern arose: ten weeks ago, every stage's time has
     # passed, so the case is at stage 5 with (at least) four deadlines passed unmet.
-    late = await _raise(site, "swindon", "2026-0204",
+    late = await test_web.raise_case_on(site, "swindon", "2026-0204",
                         arose=datetime.now(UTC) - timedelta(days=70))
 
     context = await chromium.new_context(java_script_enabled=False)

@@ -18,11 +18,10 @@ from protocols.loader import available_protocols
 from protocols.messages import Person
 from starter import cases
 from tests import test_web
-from tests.conftest import case_input, start_case, wait_for
+from tests.conftest import wait_for
 from tests.test_web import Site
 
 site = test_web.site  # the real web server, dev server, worker and SMTP
-chromium = test_web.chromium  # Debian's chromium, headless
 
 ROOT = Path(__file__).resolve().parents[1]
 AXE = ROOT / "starter" / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -82,24 +81,14 @@ async def check(page: Page, url: str, name: str, problems: list[str]) -> None:
     print(f"screenshots: {SHOTS}/{name}-{{1280,390}}.png")
 
 
-async def _raise(site: Site, protocol: str, reference: str, **fields: object) -> str:
-    handle = await start_case(site.client, case_input(protocol, reference, **fields))
-
-    async def entered() -> bool:
-        return bool((await cases.get_state(site.client, handle.id)).stages_visited)
-
-    await wait_for(entered)
-    return handle.id
-
-
 async def test_every_page_at_1280_and_390(site: Site, chromium: Browser) -> None:
     page = await chromium.new_page(bypass_csp=True)  # to inject axe; the pages keep their CSP
-    york = await _raise(site, "york", "2026-0101")
+    york = await test_web.raise_case_on(site, "york", "2026-0101")
     result = await cases.act(site.client, york, "record_outcome", cases.parse_action(
         "record_outcome", {"stage": "1", "resolved": False, "summary": "No agreement",
                            "by": ROB}))
     assert result is not None and "stage 2" in result.message
-    swindon = await _raise(site, "swindon", "2026-0102", urgency="urgent")
+    swindon = await test_web.raise_case_on(site, "swindon", "2026-0102", urgency="urgent")
     unit = site.url(site.grant("business_unit", "CYSCP Business Unit", "cyscp@york.example",
                                protocol="york"))
     auditor = site.url(site.grant("auditor", "Ada Auditor", "ada@audit.example"))

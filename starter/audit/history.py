@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,10 +114,21 @@ FETCH_AT_ONCE = 8
 async def list_histories(client: Client, query: str,
                          at_once: int = FETCH_AT_ONCE) -> AsyncIterator[WorkflowHistory]:
     """Every matching execution's history, in listing order, ``at_once`` fetched ahead."""
+    async def listed() -> AsyncIterator[tuple[str, str | None]]:
+        async for execution in client.list_workflows(query):
+            yield execution.id, execution.run_id
+
+    async for history in fetch_ahead(client, listed(), at_once):
+        yield history
+
+
+async def fetch_ahead(client: Client, executions: AsyncIterable[tuple[str, str | None]],
+                      at_once: int = FETCH_AT_ONCE) -> AsyncIterator[WorkflowHistory]:
+    """The histories of ``executions`` (workflow id, run id), in order, ``at_once`` ahead."""
     ahead: deque[asyncio.Task[WorkflowHistory]] = deque()
     try:
-        async for execution in client.list_workflows(query):
-            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        async for workflow_id, run_id in executions:
+            handle = client.get_workflow_handle(workflow_id, run_id=run_id)
             ahead.append(asyncio.ensure_future(handle.fetch_history()))
             if len(ahead) >= at_once:
                 yield await ahead.popleft()

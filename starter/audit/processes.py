@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client
 
-from starter.audit.history import FETCH_AT_ONCE
+from starter.audit.history import fetch_ahead
 from starter.audit.replay import FailurePlace, ReplayOutcome
 
 #: Below this many histories a part, a process's start-up (~0.5 s) costs more than it saves.
@@ -52,21 +51,9 @@ def split(items: Sequence[Execution], parts: int) -> list[list[Execution]]:
     return out
 
 
-async def fetched(client: Client, part: Sequence[Execution],
-                  at_once: int = FETCH_AT_ONCE) -> AsyncIterator[WorkflowHistory]:
-    """The part's histories in order, ``at_once`` fetched ahead."""
-    ahead: deque[asyncio.Task[WorkflowHistory]] = deque()
-    try:
-        for workflow_id, run_id in part:
-            handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-            ahead.append(asyncio.ensure_future(handle.fetch_history()))
-            if len(ahead) >= at_once:
-                yield await ahead.popleft()
-        while ahead:
-            yield await ahead.popleft()
-    finally:
-        for task in ahead:
-            task.cancel()
+async def _listed(part: Sequence[Execution]) -> AsyncIterator[Execution]:
+    for execution in part:
+        yield execution
 
 
 def replay_part(part: list[Execution]) -> list[tuple[str, str, dict | None]]:
@@ -82,7 +69,7 @@ async def _replay_part(part: list[Execution]) -> list[tuple[str, str, dict | Non
     settings = load_settings()
     converter = build_converter(settings)
     client = await connect(settings, converter)
-    outcomes = await replay_histories(fetched(client, part), converter)
+    outcomes = await replay_histories(fetch_ahead(client, _listed(part)), converter)
     return [(o.workflow_id, o.run_id, o.failure.__dict__ if o.failure else None)
             for o in outcomes]
 

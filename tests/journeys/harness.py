@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from tests.conftest import ROOT, free_port, stop_worker_process
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, stop_worker_process
 
 # A working day lasts this long: a protocol's "5 working days" is 20 s of real time. Long
 # enough that a person's next command lands inside the step it is meant for even on a busy
@@ -48,10 +48,6 @@ JOURNEY_TIMEOUT = 480.0
 # on an open case, whose clock is running.
 COMMANDS_AT_ONCE = 3
 CHECKS_AT_ONCE = 2
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 RESOLUTIONS = str(Path(sys.executable).parent / "resolutions")
 PARTNERSHIPS = {"swindon": "ssp@swindon.example", "leeds": "lscp@leeds.example",
                 "dudley.head_of_safeguarding": "hos@dudley.example",
