@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, as_operator, cli, devstack
-from tests.test_security import _link, _mail_for
+from tests.conftest import ROOT, as_operator, cli, devstack, filed_mail
+from tests.test_security import _link
 
 pytestmark = pytest.mark.slow
 PER_MINUTE = 3  # changes one link may send a minute here (pages read: ten times that)
@@ -106,7 +106,7 @@ def test_one_person_never_holds_roles_of_both_agencies(stack) -> None:
 def test_no_redirect_sends_a_personal_link_to_another_host(stack) -> None:
     env, tmp = stack
     _raise(env, "leeds", "2026-0811")
-    link = _link(tmp / "data", _mail_for(tmp / "data", "leeds-2026-0811")[0])
+    link = _link(tmp / "data", filed_mail(tmp / "data", "leeds-2026-0811")[0])
     token = link.rsplit("/t/", 1)[1]
     with _web(env) as web:
         for path in (f"/t/{token}/", f"/t/{token}/cases/leeds-2026-0811/"):
@@ -238,7 +238,7 @@ def test_a_link_has_one_spelling(stack) -> None:
     one link had endless spellings, each with rate limits of its own: now only its own opens."""
     env, tmp = stack
     _raise(env, "leeds", "2026-0861")
-    token = _link(tmp / "data", _mail_for(tmp / "data", "leeds-2026-0861")[0]).rsplit("/t/")[1]
+    token = _link(tmp / "data", filed_mail(tmp / "data", "leeds-2026-0861")[0]).rsplit("/t/")[1]
     variants = [token[:10] + "!!!!" + token[10:], token + "="]
     if len(token) % 4:  # the last character has spare low bits: flip the lowest
         alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"

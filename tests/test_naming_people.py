@@ -19,7 +19,6 @@ from tests.conftest import as_operator, cli, wait_for
 from tests.test_web import (  # noqa: F401  (fixtures)
     Site,
     _chromium_installed,
-    chromium,
     shot,
     site,
 )
